@@ -1,0 +1,79 @@
+"""Crash-safe file writes (temp file, fsync, rename) and inter-process file locks."""
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Iterator
+
+from .errors import LockTimeout
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: str | os.PathLike, data: bytes | str, *, mode: int | None = None,
+                 durable: bool = True) -> None:
+    """Write ``data`` to ``path`` so that readers see either the old or the new file, never half.
+
+    The parent directory is created. With ``durable`` the file and its directory are fsynced.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(raw)
+            if durable:
+                fh.flush()
+                os.fsync(fh.fileno())
+        if mode is not None:
+            os.chmod(tmp, mode)
+        os.replace(tmp, path)
+        if durable:
+            _fsync_dir(path.parent)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+@contextlib.contextmanager
+def file_lock(path: str | os.PathLike, *, timeout: float = 60.0, shared: bool = False,
+              poll: float = 0.01) -> Iterator[None]:
+    """Hold an advisory ``flock`` on ``path`` (created if missing) for the ``with`` block.
+
+    The lock is released by the OS if the process dies, so a crashed holder never wedges others.
+    Raises :class:`LockTimeout` after ``timeout`` seconds.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    op = (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            try:
+                fcntl.flock(fd, op)
+                break
+            except OSError as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                    raise
+                if time.monotonic() >= deadline:
+                    raise LockTimeout(f"lock {path} is held by another process",
+                                      hint=f"waited {timeout:.0f}s; is another llmos still running?")
+                time.sleep(poll)
+                poll = min(poll * 2, 0.2)
+        yield
+    finally:
+        os.close(fd)

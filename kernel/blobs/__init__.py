@@ -1,0 +1,1 @@
+"""Content-addressed blob store (blake3 + zstd, packs, dedup, GC)."""

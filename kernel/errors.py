@@ -1,0 +1,72 @@
+"""Errors a person must fix. The CLI prints ``str(err)`` on one line and exits non-zero.
+
+Mistakes of the *model* (bad tool arguments, refused paths) are not exceptions:
+they become observations in the loop. Everything here is plain data: no logging.
+"""
+from __future__ import annotations
+
+
+class LlmosError(Exception):
+    """Base of every error llmos raises on purpose. ``exit_code`` is what the CLI returns."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, hint: str | None = None):
+        self.message = message
+        self.hint = hint
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        return f"{self.message} ({self.hint})" if self.hint else self.message
+
+
+class RootError(LlmosError):
+    """No OS root where one was expected, or a root in a bad state (not a git repo...)."""
+
+
+class ConfigError(LlmosError):
+    """A setting that cannot be used as given (flag, environment variable, llmos.yaml)."""
+
+
+class DocumentError(LlmosError):
+    """A document (agent, soul, config, trace, memory) failed to parse or validate.
+
+    ``problems`` lists every ``(line, field, message)`` found in ``path``.
+    """
+
+    def __init__(self, path: str, problems: list[tuple[int | None, str | None, str]]):
+        self.path = path
+        self.problems = problems
+        super().__init__("; ".join(self.format_problem(p) for p in problems))
+
+    def format_problem(self, problem: tuple[int | None, str | None, str]) -> str:
+        line, field, message = problem
+        where = f"{self.path}:{line}" if line else self.path
+        return f"{where}: {field}: {message}" if field else f"{where}: {message}"
+
+    def lines(self) -> list[str]:
+        return [self.format_problem(p) for p in self.problems]
+
+
+class AgentNotFound(LlmosError):
+    """The named agent has no file in the root."""
+
+
+class ModelSpecError(ConfigError):
+    """A model spec (``--model``, agent ``model:``, config) that does not parse."""
+
+
+class BackendError(LlmosError):
+    """An LLM backend could not be used: missing package, key, file, or a failed call."""
+
+
+class ScriptError(BackendError):
+    """A scripted-backend YAML file that is malformed or has run out of replies."""
+
+
+class GoalError(LlmosError):
+    """A goal that cannot be run (empty, too long)."""
+
+
+class LockTimeout(LlmosError):
+    """A file lock was held by another process for too long."""

@@ -1,0 +1,1 @@
+"""WORM vault: sealed, hash-chained snapshots of an OS root."""
