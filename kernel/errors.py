@@ -70,3 +70,35 @@ class GoalError(LlmosError):
 
 class LockTimeout(LlmosError):
     """A file lock was held by another process for too long."""
+
+
+class BudgetExceeded(LlmosError):
+    """A model call was refused because its worst case does not fit a budget ceiling.
+
+    ``ceiling`` names the ceiling (``per_run``, ``per_agent_day``, ``per_day``, ``total`` or
+    ``price`` for a model without a known price); amounts are USD.
+    """
+
+    def __init__(self, message: str, *, ceiling: str, limit: float | None = None,
+                 spent: float = 0.0, needed: float = 0.0, hint: str | None = None):
+        self.ceiling = ceiling
+        self.limit = limit
+        self.spent = spent
+        self.needed = needed
+        super().__init__(message, hint=hint)
+
+
+class LedgerBroken(LlmosError):
+    """The spend ledger cannot be read or its hash chain is broken: spending stops (fail closed)."""
+
+
+class Halted(LlmosError):
+    """The kill switch (a ``HALT`` file at the OS root) is set; ``reason`` says why."""
+
+    def __init__(self, reason: str, *, hint: str | None = "run `llmos resume` to lift it"):
+        self.reason = reason
+        super().__init__(f"llmos is halted: {reason}", hint=hint)
+
+
+class VaultError(LlmosError):
+    """A vault operation that cannot be done: unknown or damaged snapshot, unexpired prune..."""
