@@ -1,0 +1,130 @@
+"""Git is the audit trail: one commit per run, holding exactly the files the run wrote.
+
+The commit is built in a private index (``GIT_INDEX_FILE``) from HEAD plus the run's files, so a
+person's staged or unstaged edits are never swept into it; HEAD moves by compare-and-swap under a
+lock, so concurrent runs in one root serialize cleanly.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import git
+
+from .atomic import file_lock
+from .errors import RootError
+
+TRAILERS = ("Trace-Id", "Agent", "Mode", "Model", "Tokens", "Cost-USD")
+FALLBACK_IDENTITY = {"name": "llmos", "email": "llmos@localhost"}
+
+
+def open_repo(root: Path) -> git.Repo:
+    """The git repository whose top level is ``root``; :class:`RootError` if there is none."""
+    try:
+        repo = git.Repo(root)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        raise RootError(f"{root} is not a git repository",
+                        hint=f"run `git init` there and commit, or create a root with `llmos init DIR`") from None
+    if Path(repo.working_tree_dir or "").resolve() != Path(root).resolve():
+        raise RootError(f"{root} is inside the git repository {repo.working_tree_dir}, not its top level",
+                        hint="an OS root must be the top of its own repository: `git init` it")
+    return repo
+
+
+def _identity_env(repo: git.Repo) -> dict[str, str]:
+    """Commit as the person's configured git identity, else as ``llmos <llmos@localhost>``."""
+    reader = repo.config_reader()
+    env = {}
+    for kind in ("name", "email"):
+        var = f"GIT_AUTHOR_{kind.upper()}"
+        if not reader.has_option("user", kind) and var not in os.environ:
+            env[var] = env[f"GIT_COMMITTER_{kind.upper()}"] = FALLBACK_IDENTITY[kind]
+    return env
+
+
+def format_message(subject: str, trailers: dict[str, str], body: str = "") -> str:
+    subject = " ".join(subject.split())
+    if len(subject) > 72:
+        subject = subject[:71] + "…"
+    lines = [subject, ""]
+    if body:
+        lines += [body.strip(), ""]
+    lines += [f"{k}: {v}" for k, v in trailers.items()]
+    return "\n".join(lines) + "\n"
+
+
+def commit_paths(root: Path, paths: list[str], message: str) -> str | None:
+    """Commit exactly ``paths`` (relative to root) on top of HEAD; return the new sha, or None if
+    nothing changed. Other changes in the work tree and index are left as they were."""
+    repo = open_repo(root)
+    with file_lock(Path(root) / ".llmos" / "locks" / "git.lock", timeout=120):
+        with tempfile.TemporaryDirectory(prefix="llmos-index-") as tmp:
+            env = {**os.environ, **_identity_env(repo), "GIT_INDEX_FILE": os.path.join(tmp, "index")}
+            g = repo.git
+            head = _head(repo)
+            if head:
+                g.execute(["git", "read-tree", head], env=env)
+            present = [p for p in paths if (Path(root) / p).exists()]
+            gone = [p for p in paths if not (Path(root) / p).exists()]
+            if present:
+                g.execute(["git", "update-index", "--add", "--"] + present, env=env)
+            if gone:
+                g.execute(["git", "update-index", "--force-remove", "--"] + gone, env=env)
+            tree = g.execute(["git", "write-tree"], env=env)
+            if head and tree == repo.commit(head).tree.hexsha:
+                return None
+            parents = ["-p", head] if head else []
+            sha = g.execute(["git", "commit-tree", tree, *parents, "-m", message], env=env)
+            g.execute(["git", "update-ref", "-m", "llmos: run commit", "HEAD", sha] + ([head] if head else []))
+        _sync_index(repo, paths)
+    return sha
+
+
+def _head(repo: git.Repo) -> str | None:
+    try:
+        return repo.head.commit.hexsha
+    except ValueError:
+        return None
+
+
+def _sync_index(repo: git.Repo, paths: list[str]) -> None:
+    """Make the real index agree with the new HEAD for the committed paths only."""
+    try:
+        repo.git.execute(["git", "reset", "-q", "HEAD", "--"] + paths)
+    except git.GitCommandError:
+        pass  # index locked by a person's git command: their next `git status` shows the truth anyway
+
+
+@dataclass
+class LogEntry:
+    sha: str
+    date: str
+    subject: str
+    trailers: dict[str, str]
+
+
+def parse_trailers(message: str) -> dict[str, str]:
+    out = {}
+    for line in reversed(message.strip().splitlines()):
+        key, sep, value = line.partition(": ")
+        if not sep or " " in key:
+            break
+        out[key] = value
+    return dict(reversed(list(out.items())))
+
+
+def run_log(root: Path, limit: int = 20) -> list[LogEntry]:
+    """Runs recorded in git history (commits with a Trace-Id trailer), newest first."""
+    repo = open_repo(root)
+    if _head(repo) is None:
+        return []
+    entries = []
+    for c in repo.iter_commits("HEAD", max_count=limit * 20):
+        trailers = parse_trailers(c.message)
+        if "Trace-Id" in trailers:
+            entries.append(LogEntry(c.hexsha, c.committed_datetime.isoformat(), c.summary, trailers))
+            if len(entries) >= limit:
+                break
+    return entries

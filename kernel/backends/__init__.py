@@ -1,0 +1,137 @@
+"""LLM backends behind one Protocol, selected by a model spec.
+
+A spec is ``anthropic:MODEL``, ``local`` or ``local:PATH.gguf``, or ``scripted:PATH.yaml``; an alias
+from the config's ``models:`` table (``sonnet``...) expands to one. Backends register through the
+``llmos.backends`` entry-point group, built-ins included, so a plugin package adds one the same way.
+
+Messages are provider-neutral dicts:
+``{"role": "system"|"user", "content": str}``,
+``{"role": "assistant", "content": str, "tool_calls": [{"id", "name", "args"}]}``,
+``{"role": "tool", "tool_call_id": str, "name": str, "content": str, "ok": bool}``.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from typing import Any, Protocol, runtime_checkable
+
+from ..errors import BackendError, ModelSpecError
+
+BUILTIN = {
+    "scripted": "llmos.backends.scripted:ScriptedBackend",
+    "local": "llmos.backends.local:LocalBackend",
+    "anthropic": "llmos.backends.claude:AnthropicBackend",
+}
+
+
+@dataclass
+class Usage:
+    input: int = 0
+    output: int = 0
+    cached: int = 0
+
+    def add(self, other: "Usage") -> None:
+        self.input += other.input
+        self.output += other.output
+        self.cached += other.cached
+
+    def as_dict(self) -> dict[str, int]:
+        return {"input": self.input, "output": self.output, "cached": self.cached}
+
+
+@dataclass
+class ToolCall:
+    id: str
+    name: str
+    args: dict[str, Any]
+
+
+@dataclass
+class Reply:
+    text: str = ""
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    usage: Usage = field(default_factory=Usage)
+    stop_reason: str | None = None
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """One method does the work; ``model`` names what is billed; ``max_output`` bounds one reply."""
+
+    model: str
+    max_output: int
+
+    def complete(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> Reply: ...
+
+    def estimate_input(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> int: ...
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    kind: str
+    arg: str | None
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.arg}" if self.arg else self.kind
+
+
+def parse_spec(spec: str, aliases: dict[str, str] | None = None) -> ModelSpec:
+    """Parse a model spec (after alias expansion); raise :class:`ModelSpecError` with the fix."""
+    if not isinstance(spec, str) or not spec.strip():
+        raise ModelSpecError("empty model spec", hint="use anthropic:MODEL, local, local:PATH.gguf or scripted:PATH.yaml")
+    spec = spec.strip()
+    spec = (aliases or {}).get(spec, spec)
+    kind, _, arg = spec.partition(":")
+    known = sorted(set(BUILTIN) | {ep.name for ep in entry_points(group="llmos.backends")})
+    if kind not in known:
+        raise ModelSpecError(f"unknown model spec {spec!r}",
+                             hint=f"the part before ':' must be one of {', '.join(known)}; e.g. local or anthropic:claude-sonnet-4-5")
+    if kind in ("scripted", "anthropic") and not arg:
+        example = "scripted:replies.yaml" if kind == "scripted" else "anthropic:claude-sonnet-4-5"
+        raise ModelSpecError(f"model spec {spec!r} needs a value after ':'", hint=f"e.g. {example}")
+    return ModelSpec(kind, arg or None)
+
+
+def default_spec() -> str:
+    """The spec used when nothing chooses one: Claude if a key is set, else the bundled local model."""
+    return "anthropic:claude-sonnet-4-5" if os.environ.get("ANTHROPIC_API_KEY") else "local"
+
+
+def _factory(kind: str) -> Any:
+    for ep in entry_points(group="llmos.backends"):
+        if ep.name == kind:
+            return ep.load()
+    module, _, attr = BUILTIN[kind].partition(":")
+    import importlib
+
+    return getattr(importlib.import_module(module), attr)
+
+
+def make_backend(spec: ModelSpec, *, config: Any, root: Any) -> Backend:
+    """Instantiate the backend for ``spec``. Backends take ``(arg, config=..., root=...)``."""
+    try:
+        factory = _factory(spec.kind)
+    except ImportError as exc:
+        raise BackendError(f"backend {spec.kind!r} cannot be loaded: {exc}",
+                           hint="reinstall llmos: pip install -e .") from None
+    return factory(spec.arg, config=config, root=root)
+
+
+def count_tokens(text: str) -> int:
+    """A deterministic token count (words and punctuation marks), used where no tokenizer exists."""
+    import re
+
+    return len(re.findall(r"\w+|[^\w\s]", text))
+
+
+def messages_text(messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> str:
+    """Everything a request sends, flattened to text (for deterministic counting and estimates)."""
+    import json
+
+    parts = [json.dumps(t, sort_keys=True) for t in tools]
+    for m in messages:
+        parts.append(m.get("content") or "")
+        for call in m.get("tool_calls") or []:
+            parts.append(json.dumps({"name": call["name"], "args": call["args"]}, sort_keys=True))
+    return "\n".join(parts)

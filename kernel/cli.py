@@ -1,0 +1,183 @@
+"""``llmos``: the command line, a thin client over the library (each command: parse, call, print).
+
+Errors a person must fix print one line (``error: ... (fix)``) and exit non-zero; set
+``LLMOS_DEBUG=1`` to see the traceback.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from . import __version__
+from .errors import LlmosError
+
+
+def _echo_err(text: str) -> None:
+    click.echo(text, err=True)
+
+
+class Obj(dict):
+    """``ctx.obj``: lazily finds the root and loads the kernel once per invocation."""
+
+    def kernel(self):
+        if "kernel" not in self:
+            from .kernel import Kernel
+
+            self["kernel"] = Kernel.open(self.get("root_flag"))
+        return self["kernel"]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--root", "root_flag", type=click.Path(file_okay=False), default=None,
+              help="OS root to use (default: $LLMOS_ROOT, else the nearest folder above holding system/llmos.yaml).")
+@click.version_option(__version__, prog_name="llmos")
+@click.pass_context
+def cli(ctx: click.Context, root_flag: str | None) -> None:
+    """llmos: a file-based agent OS. Agents, memories and traces are Markdown files in a git repo.
+
+    \b
+    Quick start:
+      llmos init ~/myos && cd ~/myos
+      llmos boot "Write a haiku about git into projects/demo/haiku.md"
+      git log -1
+    """
+    ctx.obj = Obj(root_flag=root_flag)
+    ctx.obj["get_root"] = lambda: ctx.obj.kernel().root
+    ctx.obj["get_config"] = lambda: ctx.obj.kernel().config
+
+
+@cli.command()
+@click.argument("directory", type=click.Path(file_okay=False))
+def init(directory: str) -> None:
+    """Create a new OS root in DIRECTORY: system/, agents/, tier folders, a git repo, one commit."""
+    from .root import init_root
+
+    root = init_root(directory)
+    click.echo(f"created llmos root {root}")
+    click.echo(f"next: cd {directory} && llmos boot \"Write a haiku about git into projects/demo/haiku.md\"")
+
+
+def _print_event(kind: str, data: dict[str, Any]) -> None:
+    if kind == "start":
+        t = data["trace"]
+        _echo_err(f"run {t.id}  agent={t.agent}  model={t.model}  mode={t.mode}")
+    elif kind == "step":
+        s = data["step"]
+        first = " ".join(s.result.split())[:90]
+        target = s.args.get("path") or ""
+        mark = click.style("ok", fg="green") if s.ok else click.style("refused/failed", fg="red")
+        _echo_err(f"  {s.n:>3}  {s.tool or '(no tool call)':<12} {target:<32} {mark}  "
+                  f"[{s.tokens.input} in/{s.tokens.output} out, {s.seconds:.1f}s]  {first}")
+
+
+@cli.command()
+@click.argument("goal")
+@click.option("--agent", "-a", default=None, help="Agent to run (default: entry_agent in system/llmos.yaml).")
+@click.option("--model", "-m", default=None,
+              help="Model spec: local, local:PATH.gguf, anthropic:MODEL, scripted:PATH.yaml, or an alias.")
+@click.option("--max-steps", type=click.IntRange(1, 1000), default=None, help="Cap on model calls for this run.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary (trace id, outcome, steps, tokens).")
+@click.pass_obj
+def boot(obj: Obj, goal: str, agent: str | None, model: str | None, max_steps: int | None, as_json: bool) -> None:
+    """Run GOAL with an agent; write its trace and commit what it changed to git."""
+    kernel = obj.kernel()
+    try:
+        res = kernel.run(goal, agent=agent, model=model, max_steps=max_steps,
+                         on_event=None if as_json else _print_event)
+    except LlmosError as exc:
+        run = getattr(exc, "run", None)
+        if run is not None:
+            _echo_err(f"trace: {run.trace_path.relative_to(kernel.root)} (outcome {run.outcome})")
+        raise
+    if as_json:
+        click.echo(json.dumps(res.as_dict(), indent=2))
+        return
+    rel = res.trace_path.relative_to(kernel.root)
+    click.echo(f"{res.outcome}: {res.result or res.error or ''}".strip())
+    click.echo(f"trace {rel}  steps={res.steps}  tokens={res.tokens['input']}/{res.tokens['output']}  "
+               f"commit={(res.commit or '-')[:10]}  {res.seconds:.1f}s")
+    if res.outcome != "success":
+        sys.exit(2)
+
+
+@cli.command()
+@click.pass_obj
+def check(obj: Obj) -> None:
+    """Validate the whole root (config, agents, souls, traces); exit 1 listing every error."""
+    from .kernel import check_root
+    from .root import find_root
+
+    root = find_root(obj.get("root_flag"))
+    errors = check_root(root)
+    for err in errors:
+        for line in err.lines():
+            click.echo(line)
+    if errors:
+        _echo_err(f"{sum(len(e.problems) for e in errors)} problem(s) in {len(errors)} file(s)")
+        sys.exit(1)
+    click.echo(f"ok: {root}")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def agents(obj: Obj, as_json: bool) -> None:
+    """List agents with their tools and model."""
+    kernel = obj.kernel()
+    found, errors = kernel.agents()
+    rows = [{"name": a.name, "system": a.system, "model": a.model or "(default)",
+             "tools": sorted(a.tools) if a.tools is not None else "all", "description": a.description,
+             "path": str(a.path.relative_to(kernel.root))} for a in found]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+    for r in [] if as_json else rows:
+        tools = ", ".join(r["tools"]) if isinstance(r["tools"], list) else r["tools"]
+        kind = " (system)" if r["system"] else ""
+        click.echo(f"{r['name']}{kind}\n    model: {r['model']}  tools: {tools}\n    {r['description']}")
+    for err in errors:
+        _echo_err(f"invalid: {err}")
+    if errors:
+        sys.exit(1)
+
+
+@cli.command()
+@click.option("-n", "limit", default=20, show_default=True, help="How many runs.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def log(obj: Obj, limit: int, as_json: bool) -> None:
+    """List runs from git history, newest first, with their trailers."""
+    from .audit import run_log
+
+    entries = run_log(obj.kernel().root, limit)
+    if as_json:
+        click.echo(json.dumps([e.__dict__ for e in entries], indent=2))
+        return
+    for e in entries:
+        t = e.trailers
+        click.echo(f"{e.sha[:10]}  {e.date[:19]}  {t.get('Agent', '?'):<12} {t.get('Mode', '?'):<9} "
+                   f"tokens={t.get('Tokens', '?'):<11} {e.subject}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: one-line errors, tracebacks only with LLMOS_DEBUG=1."""
+    try:
+        cli.main(args=argv, prog_name="llmos", standalone_mode=False)
+    except click.exceptions.Abort:
+        _echo_err("aborted")
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except LlmosError as exc:
+        if os.environ.get("LLMOS_DEBUG") == "1":
+            raise
+        _echo_err(f"error: {exc}")
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        _echo_err("interrupted")
+        sys.exit(130)

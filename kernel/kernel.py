@@ -1,0 +1,183 @@
+"""The Kernel: loads an OS root, runs a goal through an agent, records the trace, commits to git."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+from . import agents as agents_mod
+from .agents import Agent
+from .audit import TRAILERS, commit_paths, format_message, open_repo
+from .backends import Backend, ModelSpec, Reply, Usage, default_spec, make_backend, parse_spec
+from .config import Config, load_config
+from .errors import DocumentError, LlmosError
+from .goals import normalize
+from .loop import LoopResult, run_loop
+from .prompts import render_file
+from .root import find_root
+from .syscalls import Context, Outcome, SyscallTable
+from .traces import Step, Tokens, TraceMeta, TraceWriter, iter_trace_files, new_trace_id, now_iso, read_trace
+
+EventHandler = Callable[[str, dict[str, Any]], None]
+
+
+@dataclass
+class RunResult:
+    trace_id: str
+    trace_path: Path
+    outcome: str
+    agent: str
+    model: str
+    mode: str
+    steps: int
+    tokens: dict[str, int]
+    cost_usd: float
+    result: str | None
+    error: str | None
+    commit: str | None
+    seconds: float
+
+    def as_dict(self) -> dict[str, Any]:
+        d = dict(self.__dict__)
+        d["trace_path"] = str(self.trace_path)
+        return d
+
+
+@dataclass
+class Run:
+    """One run in progress: the loop's :class:`~llmos.loop.Recorder` (persists every step)."""
+
+    writer: TraceWriter
+    on_event: EventHandler
+    usage: Usage = field(default_factory=Usage)
+
+    def call_model(self, backend: Backend, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> Reply:
+        reply = backend.complete(messages, tools)
+        self.usage.add(reply.usage)
+        meta = self.writer.meta
+        meta.tokens = Tokens(**self.usage.as_dict())
+        meta.model_calls += 1
+        return reply
+
+    def step(self, tool: str | None, args: dict[str, Any], outcome: Outcome, usage: Usage, seconds: float) -> None:
+        step = Step(n=len(self.writer.meta.steps) + 1, tool=tool, args=args, result=outcome.output, ok=outcome.ok,
+                    tokens=Tokens(**usage.as_dict()), seconds=round(seconds, 3))
+        self.writer.add_step(step)
+        self.on_event("step", {"step": step})
+
+
+class Kernel:
+    """A loaded OS root. ``Kernel.open()`` finds the root like the CLI does."""
+
+    def __init__(self, root: Path, config: Config | None = None):
+        self.root = Path(root).resolve()
+        self.config = config or load_config(self.root)
+        self.syscalls = SyscallTable.default()
+
+    @classmethod
+    def open(cls, root: str | Path | None = None) -> "Kernel":
+        return cls(find_root(root))
+
+    # -- documents ---------------------------------------------------------------------------
+    def agent(self, name: str) -> Agent:
+        return agents_mod.load_agent(self.root, name, set(self.syscalls.names()))
+
+    def agents(self) -> tuple[list[Agent], list[DocumentError]]:
+        """Every agent that loads, and the errors of those that do not."""
+        found, errors = [], []
+        for name in agents_mod.agent_files(self.root):
+            try:
+                found.append(self.agent(name))
+            except DocumentError as exc:
+                errors.append(exc)
+        return found, errors
+
+    def check(self) -> list[DocumentError]:
+        """Validate config, agents, souls and traces; return every problem (empty list: all good)."""
+        errors = list(self.agents()[1])
+        for path in iter_trace_files(self.root):
+            try:
+                read_trace(path)
+            except DocumentError as exc:
+                errors.append(exc)
+        return errors
+
+    # -- running -----------------------------------------------------------------------------
+    def resolve_model(self, flag: str | None, agent: Agent) -> ModelSpec:
+        """``--model``, then the agent's ``model:`` (Claude Code's ``inherit`` defers), then config, then default."""
+        agent_model = None if agent.model in (None, "inherit") else agent.model
+        spec = flag or agent_model or self.config.model or default_spec()
+        return parse_spec(spec, self.config.models)
+
+    def system_prompt(self, agent: Agent) -> str:
+        return render_file(self.root, "agent", agent=agent.name, description=agent.description,
+                           soul=agent.soul or "(no soul file)", instructions=agent.instructions or "(none)",
+                           date=datetime.now(timezone.utc).date().isoformat())
+
+    def run(self, goal: str, *, agent: str | None = None, model: str | None = None,
+            max_steps: int | None = None, on_event: EventHandler | None = None) -> RunResult:
+        """Run ``goal`` to an outcome; the trace and the commit are written whatever happens."""
+        on_event = on_event or (lambda kind, data: None)
+        ng = normalize(goal)
+        open_repo(self.root)
+        spec_agent = self.agent(agent or self.config.entry_agent)
+        backend = make_backend(self.resolve_model(model, spec_agent), config=self.config, root=self.root)
+        messages = [{"role": "system", "content": self.system_prompt(spec_agent)},
+                    {"role": "user", "content": ng.goal}]
+        meta = TraceMeta(id=new_trace_id(), goal=ng.goal, goal_signature=ng.signature, template=ng.template,
+                         slots=ng.slots, agent=spec_agent.name, agent_hash=spec_agent.hash,
+                         soul_hash=spec_agent.soul_hash, model=backend.model, started=now_iso())
+        writer = TraceWriter(self.root, meta, inline_limit=self.config.traces.inline_limit)
+        writer.save()
+        ctx = Context(self.root, spec_agent.name, spec_agent.tools, run_id=meta.id)
+        on_event("start", {"trace": meta, "path": writer.path})
+        return self._drive(backend, ctx, messages, writer, spec_agent, max_steps, on_event)
+
+    def _drive(self, backend: Backend, ctx: Context, messages: list[dict[str, Any]], writer: TraceWriter,
+               agent: Agent, max_steps: int | None, on_event: EventHandler) -> RunResult:
+        started = time.monotonic()
+        run = Run(writer, on_event)
+        limit = max_steps or agent.max_steps or self.config.max_steps
+        result, failure = LoopResult("aborted", error="interrupted"), None
+        try:
+            result = run_loop(backend, self.syscalls, ctx, messages, max_steps=limit, recorder=run)
+        except LlmosError as exc:
+            result, failure = LoopResult("failure", error=str(exc)), exc
+        finally:  # KeyboardInterrupt too: the trace says aborted, and is committed
+            writer.end(result.outcome, result=result.result, error=result.error)
+            sha = self._commit(writer, ctx)
+        out = RunResult(writer.meta.id, writer.path, result.outcome, agent.name, writer.meta.model,
+                        writer.meta.mode, len(writer.meta.steps), writer.meta.tokens.model_dump(),
+                        writer.meta.cost_usd, result.result, result.error, sha, round(time.monotonic() - started, 3))
+        on_event("end", {"result": out})
+        if failure is not None:
+            failure.run = out  # type: ignore[attr-defined]  (the CLI reports the trace of a failed run)
+            raise failure
+        return out
+
+    def _commit(self, writer: TraceWriter, ctx: Context) -> str | None:
+        m = writer.meta
+        values = (m.id, m.agent, m.mode, m.model, f"{m.tokens.input}/{m.tokens.output}", f"{m.cost_usd:.6f}")
+        message = format_message(f"llmos: {m.goal}", dict(zip(TRAILERS, values)),
+                                 body=f"Outcome: {m.outcome}; {len(m.steps)} steps.")
+        return commit_paths(self.root, sorted({writer.rel, *ctx.written}), message)
+
+
+def check_root(root: Path) -> list[DocumentError]:
+    """Every problem in ``root``: config first (nothing else can load without it), then the rest."""
+    from .errors import ConfigError
+    from .prompts import load_prompt
+
+    try:
+        kernel = Kernel(root)
+    except DocumentError as exc:
+        return [exc]
+    errors = kernel.check()
+    for name in ("agent", "local"):
+        try:
+            load_prompt(kernel.root, name)
+        except (ConfigError, DocumentError) as exc:
+            errors.append(exc if isinstance(exc, DocumentError) else DocumentError(name, [(None, None, str(exc))]))
+    return errors

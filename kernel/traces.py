@@ -1,0 +1,157 @@
+"""Traces (gamma memory): one Markdown file per run under ``traces/YYYY/MM/ID.md``.
+
+The frontmatter (``format: llmos-trace/1``) is the data; the body renders the steps for people.
+A trace is rewritten atomically after every step, so a killed run leaves a readable file: while a
+run is in progress its ``outcome`` is ``aborted`` and ``ended`` is empty, and only a run that ends
+normally replaces them.
+"""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .atomic import atomic_write
+from .docs import dump_frontmatter, read_document, validate
+
+FORMAT = "llmos-trace/1"
+Outcome = Literal["success", "failure", "aborted", "budget", "halted"]
+
+
+class Tokens(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    input: int = 0
+    output: int = 0
+    cached: int = 0
+
+
+class Step(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    n: int
+    tool: str | None  # None: the model replied without a tool call
+    args: dict[str, Any] = Field(default_factory=dict)
+    result: str = ""
+    ok: bool
+    tokens: Tokens = Field(default_factory=Tokens)
+    seconds: float = 0.0
+    agent_hash: str | None = None  # set when the agent file changed since the previous step
+
+
+class TraceMeta(BaseModel):
+    """The trace frontmatter schema."""
+
+    model_config = ConfigDict(extra="forbid")
+    format: Literal["llmos-trace/1"] = FORMAT
+    id: str
+    goal: str
+    goal_signature: str
+    template: str = ""
+    slots: dict[str, str] = Field(default_factory=dict)
+    agent: str
+    agent_hash: str
+    soul_hash: str | None = None
+    mode: str = "LEARNER"
+    model: str
+    parent: str | None = None
+    started: str
+    ended: str | None = None
+    tokens: Tokens = Field(default_factory=Tokens)
+    model_calls: int = 0
+    cost_usd: float = 0.0
+    outcome: Outcome = "aborted"
+    result: str | None = None
+    error: str | None = None
+    steps: list[Step] = Field(default_factory=list)
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def new_trace_id(at: datetime | None = None) -> str:
+    """Sortable, unique: ``20261122T043550-3fa9c1``."""
+    at = at or datetime.now(timezone.utc)
+    return at.strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(3)
+
+
+def trace_path(root: Path, trace_id: str) -> Path:
+    return root / "traces" / trace_id[:4] / trace_id[4:6] / f"{trace_id}.md"
+
+
+def clip(value: Any, limit: int) -> Any:
+    """Keep short values as they are; cut long strings (nested too) and say how much was cut."""
+    if isinstance(value, str) and len(value) > limit:
+        return value[:limit] + f"\n[... {len(value) - limit} more characters not kept in the trace]"
+    if isinstance(value, dict):
+        return {k: clip(v, limit) for k, v in value.items()}
+    if isinstance(value, list):
+        return [clip(v, limit) for v in value]
+    return value
+
+
+def render_body(t: TraceMeta) -> str:
+    lines = [f"# {t.goal}", "", f"Agent `{t.agent}` · mode {t.mode} · model `{t.model}` · "
+             f"outcome **{t.outcome}** · {t.tokens.input} in / {t.tokens.output} out tokens", ""]
+    for s in t.steps:
+        mark = "ok" if s.ok else "FAILED"
+        args = json.dumps(s.args, ensure_ascii=False)
+        lines += [f"## Step {s.n}: {s.tool or '(no tool call)'} ({mark})", "", f"Args: `{args[:300]}`", "",
+                  "```text", s.result[:1500].replace("```", "'''"), "```", ""]
+    if t.result:
+        lines += ["## Result", "", t.result]
+    if t.error:
+        lines += ["## Error", "", t.error]
+    return "\n".join(lines)
+
+
+class TraceWriter:
+    """Holds a run's trace and rewrites its file after every change."""
+
+    def __init__(self, root: Path, meta: TraceMeta, *, inline_limit: int = 2000, scrub=None):
+        self.root = root
+        self.meta = meta
+        self.path = trace_path(root, meta.id)
+        self.inline_limit = inline_limit
+        self.scrub = scrub or (lambda x: x)
+
+    @property
+    def rel(self) -> str:
+        return self.path.relative_to(self.root).as_posix()
+
+    def save(self) -> None:
+        data = self.scrub(self.meta.model_dump(mode="json"))
+        for step in data["steps"]:
+            if step.get("agent_hash") is None:
+                step.pop("agent_hash", None)
+        meta = TraceMeta.model_validate(data)
+        atomic_write(self.path, dump_frontmatter(data, render_body(meta)))
+
+    def add_step(self, step: Step) -> None:
+        step.args = clip(step.args, self.inline_limit)
+        step.result = clip(step.result, self.inline_limit)
+        self.meta.steps.append(step)
+        self.save()
+
+    def end(self, outcome: str, *, result: str | None = None, error: str | None = None) -> None:
+        self.meta.outcome = outcome  # type: ignore[assignment]
+        self.meta.result, self.meta.error, self.meta.ended = result, error, now_iso()
+        self.save()
+
+
+def read_trace(path: Path) -> TraceMeta:
+    """Read and validate a trace file (errors name file:line)."""
+    return validate(read_document(path), TraceMeta)
+
+
+def iter_trace_files(root: Path):
+    base = root / "traces"
+    if base.is_dir():
+        for dirpath, _, files in os.walk(base):
+            for f in sorted(files):
+                if f.endswith(".md") and not f.startswith("."):
+                    yield Path(dirpath) / f
