@@ -1,1 +1,53 @@
-"""WORM vault: sealed, hash-chained snapshots of an OS root."""
+"""WORM vault: sealed, hash-chained snapshots of an OS root.
+
+Library API (the CLI in :mod:`llmos.cli_guard` is a thin client of it)::
+
+    info = snapshot(root, label="before migration", config=cfg)   # -> SnapshotInfo
+    list_snapshots(root, cfg); verify(root, "all" | ID, cfg); restore(root, ID, dest, cfg)
+    prune(root, cfg)            # only expired ones; naming an unexpired one raises VaultError
+    snapshot_due(root, cfg)     # for `llmos dream`
+
+``cfg`` is a :class:`VaultConfig` (the ``vault:`` key of system/llmos.yaml); ``None`` = defaults.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+from .config import VaultConfig
+from .snapshots import SnapshotInfo, Vault, VerifyResult
+from .store import LocalStore, VaultStore
+
+__all__ = ["VaultConfig", "Vault", "SnapshotInfo", "VerifyResult", "VaultStore", "LocalStore",
+           "snapshot", "list_snapshots", "verify", "restore", "prune", "snapshot_due"]
+
+
+def snapshot(root: Path, label: str | None = None, config: VaultConfig | None = None) -> SnapshotInfo:
+    """Seal the committed state of ``root`` (plus ledger and blobs) as a new snapshot."""
+    return Vault(root, config).snapshot(label)
+
+
+def list_snapshots(root: Path, config: VaultConfig | None = None) -> list[SnapshotInfo]:
+    """Sealed snapshots of ``root``, oldest first."""
+    return Vault(root, config).list()
+
+
+def verify(root: Path, ident: str | None = None, config: VaultConfig | None = None) -> list[VerifyResult]:
+    """Verify snapshot ``ident`` (unique id prefix), or every snapshot when ``None``/``"all"``."""
+    return Vault(root, config).verify(None if ident in (None, "all") else ident)
+
+
+def restore(root: Path, ident: str, dest: Path, config: VaultConfig | None = None) -> SnapshotInfo:
+    """Restore snapshot ``ident`` byte-identically into the new or empty directory ``dest``."""
+    return Vault(root, config).restore(ident, dest)
+
+
+def prune(root: Path, config: VaultConfig | None = None, ids: list[str] | None = None,
+          now: datetime | None = None) -> list[str]:
+    """Delete expired snapshots (never the ``keep_hot`` newest); raise if a named one is unexpired."""
+    return Vault(root, config).prune(ids, now)
+
+
+def snapshot_due(root: Path, config: VaultConfig | None = None) -> bool:
+    """True when ``interval_days`` have passed since the newest snapshot (or there is none)."""
+    return Vault(root, config).due()
