@@ -40,7 +40,8 @@ class Document:
 
 
 def _yaml_problem(path: Path, exc: yaml.YAMLError, offset: int) -> DocumentError:
-    mark = getattr(exc, "problem_mark", None)
+    # The context mark (where an unclosed '[' or '"' began) is where a person should look.
+    mark = getattr(exc, "context_mark", None) or getattr(exc, "problem_mark", None)
     line = mark.line + 1 + offset if mark is not None else None
     problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
     return DocumentError(str(path), [(line, None, f"bad YAML: {problem}")])
@@ -71,7 +72,7 @@ def parse_text(text: str, path: Path, *, require_frontmatter: bool = True) -> Do
         fm, body = _handler.split(text)
     except ValueError:
         raise DocumentError(str(path), [(1, None, "frontmatter is not closed: add a '---' line after it")]) from None
-    offset = 1  # the opening '---' line
+    offset = text[:text.find(fm)].count("\n") if fm else 1  # lines before the YAML starts
     try:
         node = yaml.compose(fm, Loader=yaml.SafeLoader)
         meta = yaml.safe_load(fm)
@@ -81,7 +82,7 @@ def parse_text(text: str, path: Path, *, require_frontmatter: bool = True) -> Do
         meta = {}
     if not isinstance(meta, dict):
         raise DocumentError(str(path), [(2, None, "frontmatter must be a mapping of 'key: value' lines")])
-    body_line = fm.count("\n") + 3
+    body_line = offset + fm.count("\n") + 3
     return Document(path, meta, body.lstrip("\n"), _key_lines(node, offset), body_line)
 
 
