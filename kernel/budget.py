@@ -183,11 +183,12 @@ class Tally:
 
 def scopes(run: str | None, agent: str | None, day: str) -> dict[str, str]:
     """Ceiling name -> the scope key a charge of this run/agent/day counts against."""
-    out = {"total": "total", "per_day": f"day:{day}"}
-    if agent is not None:
-        out["per_agent_day"] = f"agent_day:{agent}:{day}"
+    out = {}
     if run is not None:
         out["per_run"] = f"run:{run}"
+    if agent is not None:
+        out["per_agent_day"] = f"agent_day:{agent}:{day}"
+    out.update({"per_day": f"day:{day}", "total": "total"})  # narrowest first
     return out
 
 

@@ -6,8 +6,10 @@ the first entry is 64 zeros. Editing, removing or reordering any byte breaks the
 or unreadable ledger raises :class:`LedgerBroken`: whoever spends must stop (fail closed).
 
 Writers append under an exclusive :func:`file_lock` on ``ledger.lock``; a :class:`Ledger` object
-keeps the entries it has read and only reads what other processes appended since (after checking
-that the last line it knows is still in place).
+keeps the entries it has read and only reads what other processes appended since. It re-reads and
+re-checks the whole file when the file was replaced, shrank, was rewritten without growing (mtime
+changed at the same size) or its last known line moved. An in-place edit of an old line *while*
+another process appends is only caught by the next full read (a new process, ``llmos budget verify``).
 """
 from __future__ import annotations
 
@@ -75,6 +77,7 @@ class _Cursor:
     """How far this process has read the ledger file."""
 
     inode: int | None = None
+    mtime_ns: int = 0
     offset: int = 0
     last_line: bytes = b""
     entries: list[dict[str, Any]] = field(default_factory=list)
@@ -133,6 +136,7 @@ class Ledger:
         finally:
             os.close(fd)
         cur.inode, cur.offset, cur.last_line = st.st_ino, st.st_size, line
+        cur.mtime_ns = st.st_mtime_ns
         cur.entries.append(full)
         return full
 
@@ -179,7 +183,9 @@ class Ledger:
         except OSError as exc:
             raise self._broken(f"cannot stat it ({exc})") from None
         cur = self._cursor
-        if cur.inode != st.st_ino or st.st_size < cur.offset or not self._tail_intact(cur):
+        rewritten = st.st_size == cur.offset and st.st_mtime_ns != cur.mtime_ns
+        if (cur.inode != st.st_ino or st.st_size < cur.offset or rewritten
+                or not self._tail_intact(cur)):
             self._cursor = cur = _Cursor()
             self.generation += 1
         if st.st_size > cur.offset:
@@ -199,7 +205,7 @@ class Ledger:
             with open(self.path, "rb") as fh:
                 fh.seek(cur.offset)
                 data = fh.read()
-                inode = os.fstat(fh.fileno()).st_ino
+                st = os.fstat(fh.fileno())
         except OSError as exc:
             raise self._broken(f"cannot read it ({exc})") from None
         lineno = len(cur.entries)
@@ -216,4 +222,4 @@ class Ledger:
             cur.offset += len(raw)
             cur.last_line = raw
             prev = entry["hash"]
-        cur.inode = inode
+        cur.inode, cur.mtime_ns = st.st_ino, st.st_mtime_ns
