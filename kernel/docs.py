@@ -48,15 +48,19 @@ def _yaml_problem(path: Path, exc: yaml.YAMLError, offset: int) -> DocumentError
 
 
 def _key_lines(node: yaml.Node, offset: int, prefix: str = "") -> dict[str, int]:
-    """Map each key (dotted for nested mappings, e.g. ``local.n_ctx``) to its 1-based line."""
-    if not isinstance(node, yaml.MappingNode):
-        return {}
+    """Map each key to its 1-based line, dotted through mappings and list indexes
+    (``local.n_ctx``, ``replies.0.tool_calls``), as pydantic error locations are."""
     lines: dict[str, int] = {}
-    for k, v in node.value:
-        if isinstance(k, yaml.ScalarNode):
-            name = prefix + str(k.value)
-            lines[name] = k.start_mark.line + 1 + offset
-            lines.update(_key_lines(v, offset, name + "."))
+    if isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            lines[prefix + str(i)] = item.start_mark.line + 1 + offset
+            lines.update(_key_lines(item, offset, f"{prefix}{i}."))
+    elif isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            if isinstance(k, yaml.ScalarNode):
+                name = prefix + str(k.value)
+                lines[name] = k.start_mark.line + 1 + offset
+                lines.update(_key_lines(v, offset, name + "."))
     return lines
 
 

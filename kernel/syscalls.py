@@ -149,14 +149,14 @@ class SyscallTable:
         """Run syscall ``name`` for ``ctx``; every refusal or failure is an observation, not a crash."""
         if not isinstance(args, dict):
             return Outcome(False, f"arguments of {name} must be a JSON object, got {type(args).__name__}")
+        sc = self.syscalls.get(name)
+        if sc is None:  # nothing would run, so say what the model can use instead
+            return Outcome(False, f"unknown tool {name!r}; available: {', '.join(self.allowed_names(ctx))}")
         for hook in self.hooks:
             try:
                 hook(ctx, name, args)
             except Refused as exc:
                 return Outcome(False, f"refused: {exc}")
-        sc = self.syscalls.get(name)
-        if sc is None:
-            return Outcome(False, f"unknown tool {name!r}; available: {', '.join(self.allowed_names(ctx))}")
         try:
             parsed = sc.params.model_validate(args)
         except ValidationError as exc:
