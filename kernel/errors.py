@@ -102,3 +102,25 @@ class Halted(LlmosError):
 
 class VaultError(LlmosError):
     """A vault operation that cannot be done: unknown or damaged snapshot, unexpired prune..."""
+
+
+class BlobError(LlmosError):
+    """The blob store cannot do what was asked (bad id, bad store directory, blob too large)."""
+
+
+class BlobNotFound(BlobError):
+    """No blob with this id is in the store (never written, or collected by gc)."""
+
+
+class CorruptBlob(BlobError):
+    """A stored record failed its checks. Names the pack file, byte offset and blob id."""
+
+    def __init__(self, message: str, *, pack: str | None = None, offset: int | None = None,
+                 blob_id: str | None = None, hint: str | None = None):
+        self.pack = pack
+        self.offset = offset
+        self.blob_id = blob_id
+        where = ", ".join(f"{k} {v}" for k, v in
+                          (("pack", pack), ("offset", offset), ("blob", blob_id)) if v is not None)
+        super().__init__(f"{message} [{where}]" if where else message,
+                         hint=hint or "run `llmos blobs check --read-data` to list every damaged record")

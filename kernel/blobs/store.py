@@ -1,0 +1,414 @@
+"""BlobStore: the public face of the content-addressed store.
+
+Directory layout (normally ``<root>/.llmos/blobs``)::
+
+    FORMAT                 "llmos-blobs/1"
+    packs/pack-X.pack      append-only records (see ``record``), 16-64 MiB each
+    packs/pack-X.idx       index of a pack's records (a cache; rebuilt by scanning)
+    pins                   pinned blob ids, one a line (gc roots)
+    stats.json             logical bytes put, per kind and agent
+    locks/                 gc.lock (gc, pin), stats.lock
+
+Tiers: hot = an in-memory LRU of verified bytes; warm = the OS page cache over packs;
+cold = packs on disk. Every read is verified (crc, then blake3 of the decompressed bytes):
+a damaged record raises :class:`CorruptBlob`, never wrong bytes.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import blake3
+import zstandard
+
+from ..atomic import atomic_write, file_lock
+from ..errors import BlobError, BlobNotFound, CorruptBlob
+from . import manifest as mf
+from . import record as rec
+from .codec import KEYS, Codec, blob_id, canonical, check_id
+from .dicts import DictionaryPolicy, sample_ids
+from .index import Entry, Index, PackState
+from .lru import LRU
+from .pack import PACK_HEADER, PackWriter, create_pack, try_lock
+from .stats import Counters, report
+
+STORE_FORMAT = "llmos-blobs/1"
+DAY = 24 * 3600
+Progress = Callable[[int, int], None]
+
+
+class BlobStore:
+    """A content-addressed store of blobs in pack files. Use :meth:`open`."""
+
+    def __init__(self, path: Path, *, grace_seconds: int = DAY, max_pack_bytes: int = 64 << 20,
+                 cache_bytes: int = 32 << 20, commit_interval: float = 0.01,
+                 os_root: Path | None = None, dictionaries: bool = True):
+        self.path = Path(path)
+        self.grace_seconds = grace_seconds
+        self.max_pack_bytes = max_pack_bytes
+        self.commit_interval = commit_interval
+        self.os_root = os_root if os_root is not None else _guess_root(self.path)
+        self.use_dictionaries = dictionaries
+        self.index = Index(self.path / "packs")
+        self.codec = Codec()
+        self.policy = DictionaryPolicy()
+        self.cache = LRU(cache_bytes)
+        self.counters = Counters()
+        self._writer: PackWriter | None = None
+        self._written: set[int] = set()
+        self._fds: dict[int, int] = {}
+        self._closed = False
+
+    @classmethod
+    def open(cls, path: str | os.PathLike, **options: Any) -> "BlobStore":
+        """Open (creating if needed) the store at ``path``; torn pack tails are cut here.
+
+        Options: ``grace_seconds`` (gc keeps blobs written this recently; default one day),
+        ``max_pack_bytes``, ``cache_bytes`` (hot tier), ``commit_interval`` (group commit,
+        seconds), ``os_root`` (for gc roots; default: the parent of ``.llmos``),
+        ``dictionaries`` (train zstd dictionaries for small blobs; default True).
+        """
+        store = cls(Path(path), **options)
+        store._init_dir()
+        store.index.refresh(repair=True)
+        store.policy.load(store.index.entries.items())
+        return store
+
+    def _init_dir(self) -> None:
+        fmt = self.path / "FORMAT"
+        if fmt.exists():
+            found = fmt.read_text("utf-8").strip()
+            if found != STORE_FORMAT:
+                raise BlobError(f"{self.path} holds a blob store of format {found!r}",
+                                hint=f"this llmos reads {STORE_FORMAT}")
+            return
+        if self.path.exists() and any(self.path.iterdir()) and not (self.path / "packs").exists():
+            raise BlobError(f"{self.path} is not empty and is not a blob store")
+        (self.path / "packs").mkdir(parents=True, exist_ok=True)
+        (self.path / "locks").mkdir(exist_ok=True)
+        atomic_write(fmt, STORE_FORMAT + "\n")
+
+    # -- writing -------------------------------------------------------------------------
+
+    def put(self, data: bytes | str | dict | list, kind: str, *, agent: str | None = None) -> str:
+        """Store ``data`` (bytes, text, or JSON-able dict/list) and return its id.
+
+        A blob already present costs only a hash. ``kind`` (message, prompt, tool_schema...)
+        and ``agent`` feed the statistics; ``kind`` also picks the compression dictionary.
+        """
+        btype, raw = canonical(data)
+        digest = blake3.blake3(raw, key=KEYS[btype]).digest()
+        bid = digest.hex()
+        size = len(raw)
+        self._count(kind, agent, size)
+        entry = self.index.entries.get(bid)
+        if entry is None or entry.time < time.time() - self.grace_seconds / 2:
+            self._store(btype, raw, digest, kind, agent)
+        return bid
+
+    def _count(self, kind: str, agent: str | None, size: int) -> None:
+        row = self.counters.kinds.get(kind)
+        if row is None:
+            row = self.counters.kinds[kind] = [0, 0, 0, 0]
+        row[0] += 1
+        row[1] += size
+        if agent is not None:
+            row = self.counters.agents.get(agent)
+            if row is None:
+                row = self.counters.agents[agent] = [0, 0, 0, 0]
+            row[0] += 1
+            row[1] += size
+
+    def _store(self, btype: int, raw: bytes, digest: bytes, kind: str, agent: str | None,
+               provides: int = 0) -> Entry:
+        """Compress and append a new record (also used to refresh an old copy for gc)."""
+        self._check_open()
+        kind_b = kind.encode("utf-8") if isinstance(kind, str) else b""
+        if not 0 < len(kind_b) < 256:
+            raise BlobError(f"blob kind must be a non-empty name under 256 bytes, not {kind!r}")
+        if len(raw) > rec.MAX_BLOB:
+            raise BlobError(f"blob of {len(raw)} bytes is over the {rec.MAX_BLOB}-byte limit")
+        dict_id = self._dictionary_for(kind, len(raw)) if btype != rec.DICT else 0
+        payload = self.codec.compress(raw, dict_id)
+        flags = rec.ZSTD | (rec.DICT_USED if dict_id else 0)
+        if len(payload) >= len(raw):
+            payload, flags, dict_id = raw, 0, 0
+        stamp = int(time.time())
+        record = rec.encode(btype, flags, kind_b, digest, len(raw), payload,
+                            provides or dict_id, stamp)
+        writer = self._writer_for(len(record))
+        offset = writer.append(record)
+        entry = Entry(self.index.by_path[writer.path], offset, len(record), btype, flags,
+                      len(raw), len(payload), provides or dict_id, stamp, kind)
+        self.index.append_row(digest.hex(), entry)
+        self.counters.new(kind, agent, len(raw))
+        return entry
+
+    def _dictionary_for(self, kind: str, size: int) -> int:
+        if not self.use_dictionaries or not self.policy.is_small(size):
+            return 0
+        dict_id = self.policy.current.get(kind, 0)
+        if not dict_id and self.policy.note(kind, self.index.entries.values):
+            dict_id = self.train_dictionary(kind)
+        if dict_id:
+            self._load_dictionary(dict_id)
+        return dict_id
+
+    def train_dictionary(self, kind: str) -> int:
+        """Train and store a compression dictionary for small blobs of ``kind`` now.
+
+        Returns its dictionary id, or 0 when there are too few samples."""
+        trained = self.policy.train(kind, sample_ids(self.index.entries.items(), kind), self.get)
+        if trained is None or trained[0] in self.index.dicts or trained[0] == 0:
+            return 0
+        dict_id, data = trained
+        digest = blake3.blake3(data, key=KEYS[rec.DICT]).digest()
+        self._store(rec.DICT, data, digest, kind, None, provides=dict_id)
+        self.codec.add_dictionary(dict_id, data)
+        self.policy.current[kind] = dict_id
+        return dict_id
+
+    def _writer_for(self, size: int) -> PackWriter:
+        w = self._writer
+        if w is not None and (w.end + size <= self.max_pack_bytes or w.end == PACK_HEADER):
+            return w
+        if w is not None:
+            self._retire_writer()
+        self._writer = self._reuse_pack() or self._new_pack()
+        self._written.add(self.index.by_path[self._writer.path])
+        return self._writer
+
+    def _reuse_pack(self) -> PackWriter | None:
+        """Take over a closed pack with room left (keeps short runs from making tiny packs)."""
+        for state in sorted(self.index.packs.values(), key=lambda s: s.scanned):
+            if state.scanned > self.max_pack_bytes // 2 or state.no in self._written:
+                continue
+            fd = try_lock(state.path)
+            if fd is None:
+                continue
+            self.index.scan_tail(state, repair=True, lock_fd=fd)
+            end = os.fstat(fd).st_size
+            if end == state.scanned:
+                return PackWriter(state.path, fd, end, self.commit_interval)
+            os.close(fd)  # damage past the last record: leave that pack alone
+        return None
+
+    def _new_pack(self) -> PackWriter:
+        path, fd = create_pack(self.index.dir)
+        self.index.register(path)
+        return PackWriter(path, fd, PACK_HEADER, self.commit_interval)
+
+    def _retire_writer(self) -> None:
+        w, self._writer = self._writer, None
+        if w is not None:
+            w.close()
+            self.index.write_idx(self.index.packs[self.index.by_path[w.path]])
+
+    def put_manifest(self, parent: str | None, refs: list[str], kind: str = "conversation",
+                     agent: str | None = None) -> str:
+        """Store a manifest: ``parent`` manifest (or None) plus the refs added since it.
+
+        Every ref and the parent must already be in the store."""
+        for bid in ([parent] if parent else []) + list(refs):
+            if not self.has(bid):
+                raise BlobNotFound(f"manifest refers to missing blob {bid}")
+        raw = mf.encode(parent, refs)
+        digest = blake3.blake3(raw, key=KEYS[rec.MANIFEST]).digest()
+        self._count(kind, agent, len(raw))
+        entry = self.index.entries.get(digest.hex())
+        if entry is None or entry.time < time.time() - self.grace_seconds / 2:
+            self._store(rec.MANIFEST, raw, digest, kind, agent)
+        return digest.hex()
+
+    # -- reading -------------------------------------------------------------------------
+
+    def has(self, bid: str) -> bool:
+        """True if blob ``bid`` is in the store (written by any process)."""
+        bid = check_id(bid)
+        if bid in self.index.entries:
+            return True
+        self.index.refresh(repair=False)
+        return bid in self.index.entries
+
+    def get(self, bid: str) -> bytes:
+        """The canonical bytes of blob ``bid``; raises BlobNotFound or CorruptBlob."""
+        bid = check_id(bid)
+        cached = self.cache.get(bid)
+        if cached is not None:
+            return cached
+        entry = self.index.entries.get(bid)
+        if entry is None or entry.pack not in self.index.packs:
+            self.index.refresh(repair=False)
+            entry = self.index.entries.get(bid)
+            if entry is None:
+                raise BlobNotFound(f"no blob {bid} in {self.path}")
+        try:
+            raw = self._read(bid, entry)
+        except FileNotFoundError:
+            self.index.refresh(repair=False)
+            entry = self.index.entries.get(bid)
+            if entry is None:
+                raise BlobNotFound(f"no blob {bid} in {self.path} (collected)") from None
+            raw = self._read(bid, entry)
+        self.cache.put(bid, raw)
+        return raw
+
+    def get_json(self, bid: str) -> Any:
+        """Blob ``bid`` parsed as JSON."""
+        try:
+            return json.loads(self.get(bid))
+        except ValueError as exc:
+            raise BlobError(f"blob {bid} is not JSON: {exc}") from exc
+
+    def _read(self, bid: str, entry: Entry) -> bytes:
+        state = self.index.packs.get(entry.pack)
+        if state is None:
+            raise FileNotFoundError(bid)
+        buf = None
+        if self._writer is not None and self._writer.path == state.path:
+            buf = self._writer.read(entry.offset, entry.size)
+        if buf is None:
+            buf = os.pread(self._fd(state), entry.size, entry.offset)
+        return self.decode(bid, buf, state.name, entry.offset)
+
+    def decode(self, bid: str, buf: bytes, pack: str, offset: int) -> bytes:
+        """Verify and decompress one record's bytes; the result hashes to ``bid``."""
+        try:
+            header = rec.decode_header(buf)
+            if header.digest.hex() != bid:
+                raise rec.RecordError("record holds a different blob")
+            payload = rec.payload_of(buf, 0, header)
+            raw = self._decompress(header, bytes(payload))
+        except (rec.RecordError, zstandard.ZstdError) as exc:
+            raise CorruptBlob(f"damaged record: {exc}", pack=pack, offset=offset,
+                              blob_id=bid) from None
+        if len(raw) != header.ulen or blob_id(header.btype, raw) != bid:
+            raise CorruptBlob("content does not match its id", pack=pack, offset=offset,
+                              blob_id=bid)
+        return raw
+
+    def _decompress(self, header: rec.Header, payload: bytes) -> bytes:
+        if not header.flags & rec.ZSTD:
+            return payload
+        dict_id = header.dict_id if header.flags & rec.DICT_USED else 0
+        if dict_id:
+            self._load_dictionary(dict_id)
+        return self.codec.decompress(payload, header.ulen, dict_id)
+
+    def _load_dictionary(self, dict_id: int) -> None:
+        if self.codec.has_dictionary(dict_id):
+            return
+        bid = self.index.dicts.get(dict_id)
+        if bid is None:
+            raise rec.RecordError(f"compression dictionary {dict_id} is missing")
+        self.codec.add_dictionary(dict_id, self.get(bid))
+
+    def _fd(self, state: PackState) -> int:
+        fd = self._fds.get(state.no)
+        if fd is None:
+            fd = self._fds[state.no] = os.open(state.path, os.O_RDONLY)
+        return fd
+
+    def manifest(self, bid: str) -> mf.Manifest:
+        """The manifest stored as ``bid``."""
+        return mf.decode(self.get(bid), bid)
+
+    def expand(self, bid: str) -> list[str]:
+        """Every ref of the manifest chain ending at ``bid``, oldest first."""
+        return mf.expand(self.manifest, check_id(bid))
+
+    # -- pins, durability, lifecycle -----------------------------------------------------
+
+    def pins(self) -> set[str]:
+        """The pinned blob ids (always kept by gc)."""
+        try:
+            return {line.strip() for line in (self.path / "pins").read_text("utf-8").splitlines()
+                    if line.strip()}
+        except FileNotFoundError:
+            return set()
+
+    def pin(self, bid: str) -> None:
+        """Keep blob ``bid`` (and, for a manifest, all it reaches) through every gc."""
+        bid = check_id(bid)
+        if not self.has(bid):
+            raise BlobNotFound(f"cannot pin missing blob {bid}")
+        self._edit_pins(lambda pins: pins | {bid})
+
+    def unpin(self, bid: str) -> None:
+        """Let gc collect ``bid`` again once nothing else refers to it."""
+        bid = check_id(bid)
+        self._edit_pins(lambda pins: pins - {bid})
+
+    def _edit_pins(self, change: Callable[[set[str]], set[str]]) -> None:
+        self.flush()
+        with file_lock(self.path / "locks" / "gc.lock", timeout=600):
+            pins = change(self.pins())
+            atomic_write(self.path / "pins", "".join(f"{p}\n" for p in sorted(pins)))
+
+    def flush(self) -> None:
+        """Make every blob put so far durable (fdatasync) and save the usage counters."""
+        if self._writer is not None:
+            self._writer.sync()
+        self.counters.merge_into(self.path / "stats.json", self.path / "locks" / "stats.lock")
+
+    def close(self) -> None:
+        """Flush, write the index of packs this process wrote, release locks and files."""
+        if self._closed:
+            return
+        self.flush()
+        self._retire_writer()
+        for fd in self._fds.values():
+            os.close(fd)
+        self._fds.clear()
+        self._closed = True
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise BlobError(f"blob store {self.path} is closed")
+
+    def __enter__(self) -> "BlobStore":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- reports -------------------------------------------------------------------------
+
+    def stats(self) -> dict:
+        """Logical, unique and stored bytes, ratios, per kind and per agent."""
+        pack_bytes = sum(max(_size(s.path), s.scanned) for s in self.index.packs.values())
+        counts = self.counters.combined(self.path / "stats.json")
+        return report(self.index.entries.values(), counts, pack_bytes=pack_bytes,
+                      index_bytes=self.index.idx_bytes(), packs=len(self.index.packs),
+                      dictionaries=len(self.index.dicts), pinned=len(self.pins()))
+
+    def check(self, read_data: bool = False, progress: Progress | None = None):
+        """Verify every pack, index and manifest; see :func:`llmos.blobs.check.check`."""
+        from .check import check
+
+        return check(self, read_data=read_data, progress=progress)
+
+    def gc(self, dry_run: bool = False, roots: Iterable[str] = (),
+           scan_dirs: Iterable[Path] | None = None, grace_seconds: int | None = None,
+           progress: Progress | None = None):
+        """Collect unreachable blobs; see :func:`llmos.blobs.gc.collect`."""
+        from .gc import collect
+
+        return collect(self, dry_run=dry_run, roots=roots, scan_dirs=scan_dirs,
+                       grace_seconds=self.grace_seconds if grace_seconds is None else grace_seconds,
+                       progress=progress)
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return 0
+
+
+def _guess_root(path: Path) -> Path | None:
+    """``<root>/.llmos/blobs`` -> ``<root>``; None for a store elsewhere."""
+    return path.parent.parent if path.parent.name == ".llmos" else None
