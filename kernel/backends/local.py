@@ -6,6 +6,7 @@ grammar (:mod:`.grammar`) that only admits one valid call of an allowed tool. Th
 """
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import threading
@@ -62,6 +63,12 @@ def _silence_llama_cpp() -> None:
         llama_cpp.llama_log_set(_SILENT[0], ctypes.c_void_p())
 
 
+def _close_all() -> None:
+    """Free models before interpreter teardown (llama.cpp's own __del__ fails that late)."""
+    while _LOADED:
+        _LOADED.popitem()[1].close()
+
+
 def load_llama(path: Path, n_ctx: int, threads: int | None) -> Any:
     """Load (once per process) a GGUF model."""
     try:
@@ -69,6 +76,8 @@ def load_llama(path: Path, n_ctx: int, threads: int | None) -> Any:
     except ImportError:
         raise BackendError("llama-cpp-python is not installed", hint="pip install llama-cpp-python") from None
     _silence_llama_cpp()
+    if not _LOADED:
+        atexit.register(_close_all)
     key = (str(path), n_ctx, threads)
     with _LOAD_LOCK:
         if key not in _LOADED:

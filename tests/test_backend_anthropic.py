@@ -1,0 +1,72 @@
+"""The anthropic backend through the real SDK against a local Messages-API stub (no SDK patching)."""
+from pathlib import Path
+
+import pytest
+
+from llmos.backends.claude import to_anthropic
+from llmos.errors import BackendError
+from llmos.kernel import Kernel
+from llmos.traces import read_trace
+from anthropic_stub import StubServer, tool_use
+from helpers import run_llmos
+
+
+def test_run_through_the_messages_api(root: Path, monkeypatch: pytest.MonkeyPatch):
+    replies = [tool_use("tu_1", "write_file", path="projects/demo/poem.md", content="git remembers"),
+               {"content": [{"type": "text", "text": "Done, finishing."},
+                            {"type": "tool_use", "id": "tu_2", "name": "finish",
+                             "input": {"result": "wrote poem"}}]}]
+    with StubServer(replies) as stub:
+        monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test-key")
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", stub.url)
+        res = Kernel(root).run("Write a poem into projects/demo/poem.md", model="anthropic:claude-sonnet-4-5")
+    assert res.outcome == "success" and (root / "projects/demo/poem.md").read_text() == "git remembers"
+    first, second = stub.requests
+    assert first["model"] == "claude-sonnet-4-5" and "You are assistant" in first["system"]
+    assert {t["name"] for t in first["tools"]} == {"read_file", "write_file", "list_dir", "finish"}
+    assert first["messages"] == [{"role": "user", "content": [{"type": "text", "text": "Write a poem into projects/demo/poem.md"}]}]
+    result_block = second["messages"][-1]["content"][0]
+    assert result_block["type"] == "tool_result" and result_block["tool_use_id"] == "tu_1"
+    assert result_block["is_error"] is False and "wrote 13 bytes" in result_block["content"]
+    sent = stub.headers[0]
+    assert "sk-ant-test-key" in (sent.get("x-api-key", "") + sent.get("authorization", ""))
+    t = read_trace(res.trace_path)
+    assert t.model == "claude-sonnet-4-5" and t.tokens.input == 101 + 102 and t.tokens.output == 40
+    assert t.tokens.cached == 14
+
+
+def test_alias_from_claude_code_model_field(root: Path, monkeypatch: pytest.MonkeyPatch):
+    (root / "agents" / "haikuist.md").write_text("---\nname: haikuist\ndescription: x\nmodel: haiku\n---\nBe brief.\n")
+    with StubServer([tool_use("t", "finish", result="ok")]) as stub:
+        monkeypatch.setenv("ANTHROPIC_API_KEY", "k" * 12)
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", stub.url)
+        Kernel(root).run("be brief", agent="haikuist")
+    assert stub.requests[0]["model"] == "claude-haiku-4-5"
+
+
+def test_missing_key_is_a_one_line_error(root: Path):
+    res = run_llmos("boot", "x", "--model", "anthropic:claude-sonnet-4-5", root=root,
+                    env={"ANTHROPIC_API_KEY": ""})
+    assert res.returncode == 1
+    assert res.stderr.strip() == ("error: ANTHROPIC_API_KEY is not set "
+                                  "(export ANTHROPIC_API_KEY=sk-ant-... or use --model local)")
+
+
+def test_api_error_fails_the_run_with_its_trace(root: Path, monkeypatch: pytest.MonkeyPatch):
+    with StubServer([], status=400) as stub:
+        monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test-key")
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", stub.url)
+        with pytest.raises(BackendError, match="Claude API error 400") as info:
+            Kernel(root).run("x", model="anthropic:claude-nope")
+    assert read_trace(info.value.run.trace_path).outcome == "failure"
+
+
+def test_tool_results_are_grouped_into_one_user_turn():
+    msgs = [{"role": "system", "content": "sys"}, {"role": "user", "content": "goal"},
+            {"role": "assistant", "content": "", "tool_calls": [{"id": "a", "name": "x", "args": {}},
+                                                                 {"id": "b", "name": "y", "args": {}}]},
+            {"role": "tool", "tool_call_id": "a", "name": "x", "content": "1", "ok": True},
+            {"role": "tool", "tool_call_id": "b", "name": "y", "content": "2", "ok": False}]
+    system, turns = to_anthropic(msgs)
+    assert system == "sys" and [t["role"] for t in turns] == ["user", "assistant", "user"]
+    assert [b["tool_use_id"] for b in turns[2]["content"]] == ["a", "b"] and turns[2]["content"][1]["is_error"]
