@@ -1,17 +1,17 @@
 """What goes into a snapshot and the archive format: a POSIX tar stream compressed with zstd.
 
-Sources are the git tree at HEAD (read with ``git ls-tree`` + ``git cat-file --batch``), the spend
+Sources are the git tree at HEAD (streamed from ``git archive``, checked blob by blob), the spend
 ledger (copied under its lock) and ``.llmos/blobs/``. The archive is a plain ``.tar.zst`` so it can
 be opened without llmos (``zstd -d < X.tar.zst | tar t``); every member is hashed with blake3 as it
 is written and again when it is read back.
 """
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import subprocess
 import tarfile
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Iterator
@@ -53,48 +53,52 @@ def head_commit(root: Path) -> tuple[str, int]:
     return out[0], int(out[1])
 
 
+def tree_blobs(root: Path, commit: str) -> dict[str, tuple[str, str]]:
+    """path -> (git mode, blob sha1) for every blob of the tree of ``commit``."""
+    out = {}
+    for item in _git(root, "ls-tree", "-r", "-z", "--full-tree", commit).split(b"\0"):
+        if item:
+            meta, path = item.split(b"\t", 1)
+            mode, kind, sha = meta.decode().split()
+            name = path.decode("utf-8", "surrogateescape")
+            if kind == "blob" and not name.startswith(LOCAL_PREFIX):
+                out[name] = (mode if mode in ("100755", "120000") else "100644", sha)
+    return out
+
+
+def _git_blob_id(data: bytes) -> str:
+    h = hashlib.sha1(b"blob %d\0" % len(data))
+    h.update(data)
+    return h.hexdigest()
+
+
 def git_sources(root: Path, commit: str) -> Iterator[Source]:
-    """Every blob of the tree of ``commit`` (submodules are skipped), in tree order."""
-    listing = _git(root, "ls-tree", "-r", "-z", "--full-tree", commit)
-    entries = []
-    for item in listing.split(b"\0"):
-        if not item:
-            continue
-        meta, path = item.split(b"\t", 1)
-        mode, kind, sha = meta.decode().split()
-        name = path.decode("utf-8", "surrogateescape")
-        if kind == "blob" and not name.startswith(LOCAL_PREFIX):
-            entries.append((mode, sha, name))
-    proc = subprocess.Popen(["git", "-C", str(root), "cat-file", "--batch"],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-    feeder = threading.Thread(target=_feed, args=(proc.stdin, [sha for _, sha, _ in entries]),
-                              daemon=True)
-    feeder.start()
+    """Every blob of the tree of ``commit``, exactly as committed (submodules skipped).
+
+    Streams ``git archive`` (fast) and checks each file against its blob id; files that archive
+    attributes changed or left out (``export-subst``, ``export-ignore``) are read with cat-file.
+    """
+    wanted = tree_blobs(root, commit)
+    proc = subprocess.Popen(["git", "-C", str(root), "archive", "--format=tar", commit],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     try:
-        for mode, sha, name in entries:
-            header = proc.stdout.readline().split()
-            if len(header) != 3 or header[0].decode() != sha:
-                raise VaultError(f"git cat-file returned {header!r} for {name}")
-            data = proc.stdout.read(int(header[2]))
-            proc.stdout.read(1)
-            yield Source(name, data, mode if mode in ("100755", "120000") else "100644")
+        with tarfile.open(fileobj=proc.stdout, mode="r|") as tar:
+            for info in tar:
+                if info.issym():
+                    data = info.linkname.encode("utf-8", "surrogateescape")
+                elif info.isfile():
+                    data = tar.extractfile(info).read()  # type: ignore[union-attr]
+                else:
+                    continue
+                mode, sha = wanted.get(info.name, ("", ""))
+                if sha and _git_blob_id(data) == sha:
+                    del wanted[info.name]
+                    yield Source(info.name, data, mode)
     finally:
-        proc.stdout.close()
+        proc.stdout.close()  # type: ignore[union-attr]
         proc.wait()
-        feeder.join()
-
-
-def _feed(pipe: BinaryIO, shas: list[str]) -> None:
-    try:
-        for sha in shas:
-            pipe.write(sha.encode() + b"\n")
-    except BrokenPipeError:
-        pass
-    finally:
-        try:
-            pipe.close()
-        except BrokenPipeError:
-            pass
+    for name, (mode, sha) in sorted(wanted.items()):
+        yield Source(name, _git(root, "cat-file", "blob", sha), mode)
 
 
 def local_sources(root: Path) -> Iterator[Source]:
