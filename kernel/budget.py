@@ -217,6 +217,8 @@ class Charge:
 
     def release(self) -> None:
         """Close the reservation charging nothing: only when the model call was surely not made."""
+        if self.closed:
+            raise RuntimeError(f"reservation {self.reservation_id} is already closed")
         self._budget._close(self, None)
         self.closed = True
 
