@@ -204,3 +204,27 @@ def test_stats_report_ratios_per_kind(store: BlobStore) -> None:
     assert s["compression_ratio"] > 1.5
     assert s["logical_bytes"] > s["unique_bytes"] > s["stored_bytes"]
     assert set(s["agents"]) == {"a", "b"}
+
+
+def test_recorder_chains_requests_and_rebuilds_them_exactly(store: BlobStore) -> None:
+    from llmos.blobs import Recorder, load_request
+
+    rec = Recorder(store, agent="coder")
+    tools = [{"name": "read_file", "input_schema": {"type": "object"}}]
+    messages = [{"role": "user", "content": "fix the bug"}]
+    heads = []
+    for step in range(4):
+        request = {"model": "m", "max_tokens": 100, "system": "You code.", "tools": tools,
+                   "messages": list(messages)}
+        head, reply = rec.record(request, {"role": "assistant", "content": f"step {step}"})
+        heads.append(head)
+        assert load_request(store, head) == request
+        assert store.get_json(reply)["content"] == f"step {step}"
+        messages += [{"role": "assistant", "content": f"step {step}"},
+                     {"role": "user", "content": f"result {step}"}]
+    assert store.manifest(heads[3]).parent == heads[2]
+    assert len(store.manifest(heads[3]).refs) == 2  # only the new messages
+    rewritten = {"model": "m", "max_tokens": 100, "system": "You code.", "tools": tools,
+                 "messages": [{"role": "user", "content": "summary of earlier steps"}]}
+    head, _ = rec.record(rewritten)
+    assert store.manifest(head).parent is None and load_request(store, head) == rewritten

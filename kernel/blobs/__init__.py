@@ -14,7 +14,8 @@ from .check import CheckReport, Problem
 from .codec import blob_id, canonical, check_id, find_refs, ref
 from .gc import GcReport
 from .manifest import Manifest
+from .recorder import Recorder, load_request
 from .store import BlobStore
 
-__all__ = ["BlobStore", "CheckReport", "GcReport", "Manifest", "Problem", "blob_id",
-           "canonical", "check_id", "find_refs", "ref"]
+__all__ = ["BlobStore", "CheckReport", "GcReport", "Manifest", "Problem", "Recorder", "blob_id",
+           "canonical", "check_id", "find_refs", "load_request", "ref"]

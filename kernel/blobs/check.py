@@ -105,7 +105,8 @@ def _check_pack(store: "BlobStore", path: Path, report: CheckReport, read_data: 
         if data or not is_locked(path):
             report.problems.append(Problem("not a pack file (bad header)", pack=name, offset=0))
         return
-    expected = _idx_rows(path)
+    loaded = read_idx(path.with_suffix(IDX_SUFFIX), -1)
+    expected = {e.offset: (bid, e.size) for bid, e in loaded[1]} if loaded else {}
     seen: set[int] = set()
     for item in rec.scan(data, PACK_HEADER):
         if isinstance(item, rec.Bad):
@@ -120,20 +121,14 @@ def _check_pack(store: "BlobStore", path: Path, report: CheckReport, read_data: 
         report.records += 1
         if read_data:
             _check_data(store, data, offset, header, name, report)
-    _check_idx(path, name, len(data), expected, seen, report)
+    _check_idx(name, len(data), loaded[0] if loaded else 0, expected, seen, report)
 
 
-def _idx_rows(path: Path) -> dict[int, tuple[str, int]]:
-    loaded = read_idx(path.with_suffix(IDX_SUFFIX), -1)
-    return {e.offset: (bid, e.size) for bid, e in loaded[1]} if loaded else {}
-
-
-def _check_idx(path: Path, name: str, size: int, expected: dict[int, tuple[str, int]],
+def _check_idx(name: str, size: int, covered: int, expected: dict[int, tuple[str, int]],
                seen: set[int], report: CheckReport) -> None:
-    loaded = read_idx(path.with_suffix(IDX_SUFFIX), -1)
-    if loaded and loaded[0] > size:
+    if covered > size:
         report.problems.append(Problem(
-            f"pack truncated: index covers {loaded[0]} bytes, file has {size}", pack=name,
+            f"pack truncated: index covers {covered} bytes, file has {size}", pack=name,
             offset=size))
     for offset, (bid, _) in sorted(expected.items()):
         if offset not in seen and offset >= size:
