@@ -82,6 +82,8 @@ class Codec:
     def add_dictionary(self, dict_id: int, data: bytes | None) -> None:
         """Make dictionary ``dict_id`` (raw bytes ``data``) usable."""
         zd = zstandard.ZstdCompressionDict(data) if data is not None else None
+        if zd is not None:
+            zd.precompute_compress(level=self.level)  # digest once, not on every compress
         kw = {"dict_data": zd} if zd is not None else {}
         self._cctx[dict_id] = zstandard.ZstdCompressor(
             level=self.level, write_checksum=False, write_content_size=False,

@@ -28,7 +28,7 @@ class DictionaryPolicy:
 
     train_after: int = 300
     samples: int = 2000
-    max_size: int = 64 * 1024
+    max_size: int = 110 * 1024
     current: dict[str, int] = field(default_factory=dict)
     _pending: dict[str, int] = field(default_factory=dict)
 
@@ -60,7 +60,7 @@ class DictionaryPolicy:
         self._pending[kind] = 0
         samples = [read(b) for b in sample_ids[-self.samples:]]
         total = sum(len(s) for s in samples)
-        size = max(4096, min(self.max_size, total // 16))
+        size = max(4096, min(self.max_size, total // 10))
         try:
             return train(samples, size)
         except zstandard.ZstdError:
