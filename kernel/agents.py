@@ -126,34 +126,53 @@ def agent_files(root: Path) -> dict[str, tuple[Path, bool]]:
     return found
 
 
-def load_agent(root: Path, name: str, known_tools: set[str], _seen: tuple[str, ...] = ()) -> Agent:
+class AgentLoader:
+    """Loads agents of one root, each file parsed once (``extends`` chains share the cache)."""
+
+    def __init__(self, root: Path, known_tools: set[str]):
+        self.root = root
+        self.known_tools = known_tools
+        self.files = agent_files(root)
+        self._cache: dict[str, Agent] = {}
+
+    def load(self, name: str, _seen: tuple[str, ...] = ()) -> Agent:
+        if name in self._cache:
+            return self._cache[name]
+        if name not in self.files:
+            names = ", ".join(sorted(self.files)) or "none"
+            raise AgentNotFound(f"no agent named {name!r} in {self.root}",
+                                hint=f"agents here: {names}; create agents/{name}.md")
+        if name in _seen:
+            raise DocumentError(str(self.files[name][0]),
+                                [(None, "extends", f"inheritance cycle: {' -> '.join(_seen + (name,))}")])
+        agent = self._build(name, _seen)
+        self._cache[name] = agent
+        return agent
+
+    def _build(self, name: str, seen: tuple[str, ...]) -> Agent:
+        path, is_system = self.files[name]
+        meta, tools, body = parse_agent(path, self.known_tools)
+        base = self.load(meta.extends, seen + (name,)) if meta.extends else None
+        soul_text, _ = _find_soul(self.root, path, meta)
+        if base is not None:
+            body = base.instructions + "\n\n" + body.strip()
+            tools = tools if tools is not None else (sorted(base.tools) if base.tools is not None else None)
+            soul_text = soul_text or base.soul
+        return Agent(
+            name=meta.name, description=meta.description, instructions=body.strip(),
+            tools=frozenset(tools) if tools is not None else None,
+            model=meta.model or (base.model if base else None), soul=soul_text,
+            budget=meta.budget if meta.budget is not None else (base.budget if base else None),
+            mode=meta.mode or (base.mode if base else None),
+            max_steps=meta.max_steps or (base.max_steps if base else None),
+            path=path, hash=content_hash(path.read_text(encoding="utf-8"), base.hash if base else ""),
+            soul_hash=content_hash(soul_text) if soul_text else None, system=is_system,
+        )
+
+
+def load_agent(root: Path, name: str, known_tools: set[str]) -> Agent:
     """Load agent ``name`` from ``root``, resolving ``extends`` and its soul."""
-    files = agent_files(root)
-    if name not in files:
-        names = ", ".join(sorted(files)) or "none"
-        raise AgentNotFound(f"no agent named {name!r} in {root}",
-                            hint=f"agents here: {names}; create agents/{name}.md")
-    if name in _seen:
-        raise DocumentError(str(files[name][0]), [(None, "extends", f"inheritance cycle: {' -> '.join(_seen + (name,))}")])
-    path, is_system = files[name]
-    meta, tools, body = parse_agent(path, known_tools)
-    base = load_agent(root, meta.extends, known_tools, _seen + (name,)) if meta.extends else None
-    soul_text, soul_path = _find_soul(root, path, meta)
-    if base is not None:
-        body = base.instructions + "\n\n" + body.strip()
-        tools = tools if tools is not None else (sorted(base.tools) if base.tools is not None else None)
-        soul_text = soul_text or base.soul
-    instructions = body.strip()
-    return Agent(
-        name=meta.name, description=meta.description, instructions=instructions,
-        tools=frozenset(tools) if tools is not None else None,
-        model=meta.model or (base.model if base else None), soul=soul_text,
-        budget=meta.budget if meta.budget is not None else (base.budget if base else None),
-        mode=meta.mode or (base.mode if base else None),
-        max_steps=meta.max_steps or (base.max_steps if base else None),
-        path=path, hash=content_hash(path.read_text(encoding="utf-8"), base.hash if base else ""),
-        soul_hash=content_hash(soul_text) if soul_text else None, system=is_system,
-    )
+    return AgentLoader(root, known_tools).load(name)
 
 
 def _find_soul(root: Path, path: Path, meta: AgentMeta) -> tuple[str, Path | None]:

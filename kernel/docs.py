@@ -18,6 +18,17 @@ from .errors import DocumentError
 M = TypeVar("M", bound=BaseModel)
 
 _handler = frontmatter.YAMLHandler()
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: ~10x faster
+
+
+def _load_yaml(text: str) -> tuple[yaml.Node | None, object]:
+    """Parse once: the node tree (for key lines) and the Python value built from it."""
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        return node, (loader.construct_document(node) if node is not None else None)
+    finally:
+        loader.dispose()
 
 
 @dataclass
@@ -78,8 +89,7 @@ def parse_text(text: str, path: Path, *, require_frontmatter: bool = True) -> Do
         raise DocumentError(str(path), [(1, None, "frontmatter is not closed: add a '---' line after it")]) from None
     offset = text[:text.find(fm)].count("\n") if fm else 1  # lines before the YAML starts
     try:
-        node = yaml.compose(fm, Loader=yaml.SafeLoader)
-        meta = yaml.safe_load(fm)
+        node, meta = _load_yaml(fm)
     except yaml.YAMLError as exc:
         raise _yaml_problem(path, exc, offset) from None
     if meta is None:
@@ -97,8 +107,8 @@ def read_yaml(path: Path) -> Document:
     except (OSError, UnicodeDecodeError) as exc:
         raise DocumentError(str(path), [(None, None, f"cannot read: {exc}")]) from None
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        meta = yaml.safe_load(text) or {}
+        node, meta = _load_yaml(text)
+        meta = meta or {}
     except yaml.YAMLError as exc:
         raise _yaml_problem(path, exc, 0) from None
     if not isinstance(meta, dict):

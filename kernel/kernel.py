@@ -87,9 +87,10 @@ class Kernel:
     def agents(self) -> tuple[list[Agent], list[DocumentError]]:
         """Every agent that loads, and the errors of those that do not."""
         found, errors = [], []
-        for name in agents_mod.agent_files(self.root):
+        loader = agents_mod.AgentLoader(self.root, set(self.syscalls.names()))
+        for name in loader.files:
             try:
-                found.append(self.agent(name))
+                found.append(loader.load(name))
             except DocumentError as exc:
                 errors.append(exc)
         return found, errors
