@@ -163,6 +163,18 @@ def log(obj: Obj, limit: int, as_json: bool) -> None:
                    f"tokens={t.get('Tokens', '?'):<11} {e.subject}")
 
 
+def _register() -> None:
+    """Command groups that live beside the library they drive."""
+    from .cli_blobs import blobs
+    from .cli_guard import guard_commands
+
+    for command in (*guard_commands, blobs):
+        cli.add_command(command)
+
+
+_register()
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: one-line errors, tracebacks only with LLMOS_DEBUG=1."""
     try:

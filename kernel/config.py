@@ -7,7 +7,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .budget import BudgetConfig
 from .docs import read_yaml, validate
+from .vault.config import VaultConfig
 
 CONFIG_PATH = "system/llmos.yaml"
 
@@ -46,13 +48,15 @@ class Config(Strict):
     entry_agent: str = "assistant"
     max_steps: int = Field(12, ge=1, le=1000)
     models: dict[str, str] = Field(default_factory=lambda: {
-        "opus": "anthropic:claude-opus-4-1",
-        "sonnet": "anthropic:claude-sonnet-4-5",
+        "opus": "anthropic:claude-opus-4-6",
+        "sonnet": "anthropic:claude-sonnet-4-6",
         "haiku": "anthropic:claude-haiku-4-5",
     }, description="aliases usable wherever a model spec is expected (Claude Code's sonnet/opus/haiku)")
     local: LocalConfig = Field(default_factory=LocalConfig)
     anthropic: AnthropicConfig = Field(default_factory=AnthropicConfig)
     traces: TraceConfig = Field(default_factory=TraceConfig)
+    budget: BudgetConfig = Field(default_factory=BudgetConfig)
+    vault: VaultConfig = Field(default_factory=VaultConfig)
 
 
 def load_config(root: Path) -> Config:

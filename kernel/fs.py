@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from .atomic import atomic_write
+from .scrub import scrub
 from .syscalls import Context, Outcome, syscall
 
 READ_LIMIT = 20_000  # characters returned by one read_file call
@@ -37,6 +38,7 @@ def write_file(ctx: Context, path: str, content: str) -> Outcome:
     target = ctx.path(path, for_write=True)
     if target.is_dir():
         return Outcome(False, f"{path} is a directory")
+    content = scrub(content)  # a credential never reaches disk (or the audit commit)
     atomic_write(target, content)
     rel = target.relative_to(ctx.path(".")).as_posix()
     ctx.written.add(rel)

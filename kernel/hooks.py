@@ -48,6 +48,13 @@ def allowlist(ctx: Any, name: str, args: dict[str, Any]) -> None:
         raise Refused(f"agent {ctx.agent!r} may not use {name!r} (its tools: {granted})")
 
 
+def kill_switch(ctx: Any, name: str, args: dict[str, Any]) -> None:
+    """While ``HALT`` exists no syscall runs: raises :class:`~llmos.errors.Halted`, which ends the run."""
+    from .halt import check_halt
+
+    check_halt(ctx.root)
+
+
 def default_chain() -> list:
-    """The hooks every syscall passes, in order."""
-    return [allowlist]
+    """The hooks every syscall passes, in order: kill switch, then policy."""
+    return [kill_switch, allowlist]

@@ -1,6 +1,7 @@
 """The Kernel: loads an OS root, runs a goal through an agent, records the trace, commits to git."""
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -12,7 +13,11 @@ from .agents import Agent
 from .audit import TRAILERS, commit_paths, format_message, open_repo
 from .backends import Backend, ModelSpec, Reply, Usage, default_spec, make_backend, parse_spec
 from .config import Config, load_config
-from .errors import DocumentError, LlmosError
+from .blobs import BlobStore, Recorder, ref
+from .budget import Budget
+from .errors import BudgetExceeded, DocumentError, Halted, LlmosError
+from .halt import check_halt
+from .scrub import scrub
 from .goals import normalize
 from .loop import LoopResult, run_loop
 from .prompts import render_file
@@ -47,25 +52,58 @@ class RunResult:
 
 @dataclass
 class Run:
-    """One run in progress: the loop's :class:`~llmos.loop.Recorder` (persists every step)."""
+    """One run in progress: the loop's :class:`~llmos.loop.Recorder`.
+
+    Every model call passes the budget gate (which also checks the kill switch) first, is recorded
+    in the blob store (scrubbed), and every step is persisted to the trace before the loop goes on.
+    """
 
     writer: TraceWriter
     on_event: EventHandler
+    budget: Budget
+    calls: Recorder | None = None
+    agent_ceiling: float | None = None
     usage: Usage = field(default_factory=Usage)
+    refs: tuple[str | None, str | None] = (None, None)
 
     def call_model(self, backend: Backend, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> Reply:
-        reply = backend.complete(messages, tools)
-        self.usage.add(reply.usage)
         meta = self.writer.meta
+        with self.budget.spend(run_id=meta.id, agent=meta.agent, model=backend.model,
+                               input_tokens=backend.estimate_input(messages, tools),
+                               max_output_tokens=backend.max_output, agent_ceiling=self.agent_ceiling) as charge:
+            reply = backend.complete(messages, tools)
+            meta.cost_usd = round(meta.cost_usd + charge.settle(input_tokens=reply.usage.input,
+                                                                output_tokens=reply.usage.output), 8)
+        self.usage.add(reply.usage)
         meta.tokens = Tokens(**self.usage.as_dict())
         meta.model_calls += 1
+        self.refs = self._record(backend, messages, tools, reply)
         return reply
+
+    def _record(self, backend: Backend, messages: list[dict[str, Any]], tools: list[dict[str, Any]],
+                reply: Reply) -> tuple[str | None, str | None]:
+        if self.calls is None:
+            return None, None
+        request = scrub({"model": backend.model, "tools": tools, "messages": messages})
+        response = scrub({"text": reply.text, "stop_reason": reply.stop_reason, "usage": reply.usage.as_dict(),
+                          "tool_calls": [{"id": c.id, "name": c.name, "args": c.args} for c in reply.tool_calls]})
+        req, resp = self.calls.record(request, response)
+        return ref(req), (ref(resp) if resp else None)
 
     def step(self, tool: str | None, args: dict[str, Any], outcome: Outcome, usage: Usage, seconds: float) -> None:
         step = Step(n=len(self.writer.meta.steps) + 1, tool=tool, args=args, result=outcome.output, ok=outcome.ok,
-                    tokens=Tokens(**usage.as_dict()), seconds=round(seconds, 3))
+                    tokens=Tokens(**usage.as_dict()), seconds=round(seconds, 3),
+                    request=self.refs[0], response=self.refs[1])
         self.writer.add_step(step)
         self.on_event("step", {"step": step})
+
+
+# How an error that ends a run is recorded as the trace's outcome.
+OUTCOMES: tuple[tuple[type[LlmosError], str], ...] = ((Halted, "halted"), (BudgetExceeded, "budget"))
+
+
+def outcome_of(exc: LlmosError) -> str:
+    return next((name for kind, name in OUTCOMES if isinstance(exc, kind)), "failure")
 
 
 class Kernel:
@@ -123,6 +161,7 @@ class Kernel:
         on_event = on_event or (lambda kind, data: None)
         ng = normalize(goal)
         open_repo(self.root)
+        check_halt(self.root)
         spec_agent = self.agent(agent or self.config.entry_agent)
         backend = make_backend(self.resolve_model(model, spec_agent), config=self.config, root=self.root)
         messages = [{"role": "system", "content": self.system_prompt(spec_agent)},
@@ -130,29 +169,33 @@ class Kernel:
         meta = TraceMeta(id=new_trace_id(), goal=ng.goal, goal_signature=ng.signature, template=ng.template,
                          slots=ng.slots, agent=spec_agent.name, agent_hash=spec_agent.hash,
                          soul_hash=spec_agent.soul_hash, model=backend.model, started=now_iso())
-        writer = TraceWriter(self.root, meta, inline_limit=self.config.traces.inline_limit)
-        writer.save()
-        ctx = Context(self.root, spec_agent.name, spec_agent.tools, run_id=meta.id)
-        on_event("start", {"trace": meta, "path": writer.path})
-        return self._drive(backend, ctx, messages, writer, spec_agent, max_steps, on_event)
+        budget = Budget(self.root, self.config.budget, alert_stream=sys.stderr)
+        with BlobStore.open(self.root / ".llmos" / "blobs") as blobs:
+            writer = TraceWriter(self.root, meta, inline_limit=self.config.traces.inline_limit,
+                                 scrub=scrub, blobs=blobs)
+            writer.save()
+            ctx = Context(self.root, spec_agent.name, spec_agent.tools, run_id=meta.id,
+                          extra={"budget": budget, "config": self.config})
+            run = Run(writer, on_event, budget, Recorder(blobs, agent=spec_agent.name), spec_agent.budget)
+            on_event("start", {"trace": meta, "path": writer.path})
+            return self._drive(backend, ctx, messages, run, spec_agent, max_steps)
 
-    def _drive(self, backend: Backend, ctx: Context, messages: list[dict[str, Any]], writer: TraceWriter,
-               agent: Agent, max_steps: int | None, on_event: EventHandler) -> RunResult:
-        started = time.monotonic()
-        run = Run(writer, on_event)
+    def _drive(self, backend: Backend, ctx: Context, messages: list[dict[str, Any]], run: Run,
+               agent: Agent, max_steps: int | None) -> RunResult:
+        started, writer = time.monotonic(), run.writer
         limit = max_steps or agent.max_steps or self.config.max_steps
         result, failure = LoopResult("aborted", error="interrupted"), None
         try:
             result = run_loop(backend, self.syscalls, ctx, messages, max_steps=limit, recorder=run)
         except LlmosError as exc:
-            result, failure = LoopResult("failure", error=str(exc)), exc
+            result, failure = LoopResult(outcome_of(exc), error=str(exc)), exc
         finally:  # KeyboardInterrupt too: the trace says aborted, and is committed
             writer.end(result.outcome, result=result.result, error=result.error)
             sha = self._commit(writer, ctx)
         out = RunResult(writer.meta.id, writer.path, result.outcome, agent.name, writer.meta.model,
                         writer.meta.mode, len(writer.meta.steps), writer.meta.tokens.model_dump(),
                         writer.meta.cost_usd, result.result, result.error, sha, round(time.monotonic() - started, 3))
-        on_event("end", {"result": out})
+        run.on_event("end", {"result": out})
         if failure is not None:
             failure.run = out  # type: ignore[attr-defined]  (the CLI reports the trace of a failed run)
             raise failure
@@ -161,8 +204,8 @@ class Kernel:
     def _commit(self, writer: TraceWriter, ctx: Context) -> str | None:
         m = writer.meta
         values = (m.id, m.agent, m.mode, m.model, f"{m.tokens.input}/{m.tokens.output}", f"{m.cost_usd:.6f}")
-        message = format_message(f"llmos: {m.goal}", dict(zip(TRAILERS, values)),
-                                 body=f"Outcome: {m.outcome}; {len(m.steps)} steps.")
+        message = scrub(format_message(f"llmos: {m.goal}", dict(zip(TRAILERS, values)),
+                                       body=f"Outcome: {m.outcome}; {len(m.steps)} steps."))
         return commit_paths(self.root, sorted({writer.rel, *ctx.written}), message)
 
 

@@ -13,7 +13,8 @@ from .errors import RootError
 TEMPLATE_COPY = ("system", "agents")
 EMPTY_FOLDERS = ("projects", "memory/beta", "memory/alpha", "memory/delta", "memory/working",
                  "traces", "crystallized")
-GITIGNORE = "# llmos local state: blob store, index, ledger, locks, vault (rebuilt or kept outside git)\n.llmos/\n"
+GITIGNORE = ("# llmos local state: blob store, index, ledger, locks, vault (rebuilt or kept outside git)\n"
+             ".llmos/\n# the kill switch is a local signal, never part of history\nHALT\n")
 
 
 def template_dir() -> Path:

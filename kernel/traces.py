@@ -40,6 +40,8 @@ class Step(BaseModel):
     tokens: Tokens = Field(default_factory=Tokens)
     seconds: float = 0.0
     agent_hash: str | None = None  # set when the agent file changed since the previous step
+    request: str | None = None     # blob:<manifest id> of the full LLM request behind this step
+    response: str | None = None    # blob:<id> of the model's reply
 
 
 class TraceMeta(BaseModel):
@@ -83,14 +85,16 @@ def trace_path(root: Path, trace_id: str) -> Path:
     return root / "traces" / trace_id[:4] / trace_id[4:6] / f"{trace_id}.md"
 
 
-def clip(value: Any, limit: int) -> Any:
-    """Keep short values as they are; cut long strings (nested too) and say how much was cut."""
+def offload(value: Any, limit: int, store: Any = None) -> Any:
+    """Keep short values inline; a long string (nested too) becomes a preview plus, with a blob
+    ``store``, the ``blob:<id>`` of the whole value, so nothing is lost and the trace stays small."""
     if isinstance(value, str) and len(value) > limit:
-        return value[:limit] + f"\n[... {len(value) - limit} more characters not kept in the trace]"
+        where = f"blob:{store.put(value, 'tool_io')}" if store is not None else "not kept"
+        return value[:limit] + f"\n[... {len(value) - limit} more characters; full text {where}]"
     if isinstance(value, dict):
-        return {k: clip(v, limit) for k, v in value.items()}
+        return {k: offload(v, limit, store) for k, v in value.items()}
     if isinstance(value, list):
-        return [clip(v, limit) for v in value]
+        return [offload(v, limit, store) for v in value]
     return value
 
 
@@ -112,12 +116,13 @@ def render_body(t: TraceMeta) -> str:
 class TraceWriter:
     """Holds a run's trace and rewrites its file after every change."""
 
-    def __init__(self, root: Path, meta: TraceMeta, *, inline_limit: int = 2000, scrub=None):
+    def __init__(self, root: Path, meta: TraceMeta, *, inline_limit: int = 2000, scrub=None, blobs=None):
         self.root = root
         self.meta = meta
         self.path = trace_path(root, meta.id)
         self.inline_limit = inline_limit
         self.scrub = scrub or (lambda x: x)
+        self.blobs = blobs
 
     @property
     def rel(self) -> str:
@@ -126,14 +131,17 @@ class TraceWriter:
     def save(self) -> None:
         data = self.scrub(self.meta.model_dump(mode="json"))
         for step in data["steps"]:
-            if step.get("agent_hash") is None:
-                step.pop("agent_hash", None)
+            for optional in ("agent_hash", "request", "response"):
+                if step.get(optional) is None:
+                    step.pop(optional, None)
+        if self.blobs is not None:
+            self.blobs.flush()  # the blobs a trace points at are durable before the trace is
         meta = TraceMeta.model_validate(data)
         atomic_write(self.path, dump_frontmatter(data, render_body(meta)))
 
     def add_step(self, step: Step) -> None:
-        step.args = clip(step.args, self.inline_limit)
-        step.result = clip(step.result, self.inline_limit)
+        step.args = offload(self.scrub(step.args), self.inline_limit, self.blobs)
+        step.result = offload(self.scrub(step.result), self.inline_limit, self.blobs)
         self.meta.steps.append(step)
         self.save()
 

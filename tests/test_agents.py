@@ -6,9 +6,11 @@ import pytest
 from llmos.agents import load_agent
 from llmos.errors import AgentNotFound, DocumentError
 from llmos.kernel import Kernel, check_root
+from llmos.syscalls import SyscallTable
 from helpers import run_llmos
 
-TOOLS = {"read_file", "write_file", "list_dir", "finish"}
+TOOLS = set(SyscallTable.default().names())
+ASSISTANT = {"read_file", "write_file", "list_dir", "budget_status", "finish"}
 
 
 def write(root: Path, rel: str, text: str) -> Path:
@@ -34,7 +36,7 @@ def test_claude_code_subagent_loads_as_is(root: Path):
 
 def test_tools_as_a_list_and_soul(root: Path):
     agent = load_agent(root, "assistant", TOOLS)
-    assert agent.tools == frozenset(TOOLS)
+    assert agent.tools == frozenset(ASSISTANT)
     assert "careful" in agent.soul and agent.soul_hash
 
 
@@ -80,7 +82,7 @@ def test_binary_file_and_name_mismatch(root: Path):
 def test_extends_inherits_and_cycles_are_errors(root: Path):
     write(root, "agents/poet.md", "---\nname: poet\ndescription: writes poems\nextends: assistant\n---\nWrite verse.\n")
     poet = load_agent(root, "poet", TOOLS)
-    assert poet.tools == frozenset(TOOLS) and poet.instructions.endswith("Write verse.")
+    assert poet.tools == frozenset(ASSISTANT) and poet.instructions.endswith("Write verse.")
     assert "careful" in poet.soul  # the base agent's soul
     write(root, "agents/a.md", "---\nname: a\ndescription: x\nextends: b\n---\n")
     write(root, "agents/b.md", "---\nname: b\ndescription: x\nextends: a\n---\n")

@@ -8,7 +8,7 @@ from llmos.errors import BackendError
 from llmos.kernel import Kernel
 from llmos.traces import read_trace
 from anthropic_stub import StubServer, tool_use
-from helpers import run_llmos
+from helpers import git, run_llmos
 
 
 def test_run_through_the_messages_api(root: Path, monkeypatch: pytest.MonkeyPatch):
@@ -19,11 +19,11 @@ def test_run_through_the_messages_api(root: Path, monkeypatch: pytest.MonkeyPatc
     with StubServer(replies) as stub:
         monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test-key")
         monkeypatch.setenv("ANTHROPIC_BASE_URL", stub.url)
-        res = Kernel(root).run("Write a poem into projects/demo/poem.md", model="anthropic:claude-sonnet-4-5")
+        res = Kernel(root).run("Write a poem into projects/demo/poem.md", model="anthropic:claude-sonnet-4-6")
     assert res.outcome == "success" and (root / "projects/demo/poem.md").read_text() == "git remembers"
     first, second = stub.requests
-    assert first["model"] == "claude-sonnet-4-5" and "You are assistant" in first["system"]
-    assert {t["name"] for t in first["tools"]} == {"read_file", "write_file", "list_dir", "finish"}
+    assert first["model"] == "claude-sonnet-4-6" and "You are assistant" in first["system"]
+    assert {t["name"] for t in first["tools"]} == {"read_file", "write_file", "list_dir", "budget_status", "finish"}
     assert first["messages"] == [{"role": "user", "content": [{"type": "text", "text": "Write a poem into projects/demo/poem.md"}]}]
     result_block = second["messages"][-1]["content"][0]
     assert result_block["type"] == "tool_result" and result_block["tool_use_id"] == "tu_1"
@@ -31,8 +31,10 @@ def test_run_through_the_messages_api(root: Path, monkeypatch: pytest.MonkeyPatc
     sent = stub.headers[0]
     assert "sk-ant-test-key" in (sent.get("x-api-key", "") + sent.get("authorization", ""))
     t = read_trace(res.trace_path)
-    assert t.model == "claude-sonnet-4-5" and t.tokens.input == 101 + 102 and t.tokens.output == 40
+    assert t.model == "claude-sonnet-4-6" and t.tokens.input == 101 + 102 and t.tokens.output == 40
     assert t.tokens.cached == 14
+    assert t.cost_usd == pytest.approx(203 * 3 / 1e6 + 40 * 15 / 1e6)  # Sonnet 4 prices
+    assert f"Cost-USD: {t.cost_usd:.6f}" in git(root, "log", "-1", "--format=%B")
 
 
 def test_alias_from_claude_code_model_field(root: Path, monkeypatch: pytest.MonkeyPatch):
@@ -45,7 +47,7 @@ def test_alias_from_claude_code_model_field(root: Path, monkeypatch: pytest.Monk
 
 
 def test_missing_key_is_a_one_line_error(root: Path):
-    res = run_llmos("boot", "x", "--model", "anthropic:claude-sonnet-4-5", root=root,
+    res = run_llmos("boot", "x", "--model", "anthropic:claude-sonnet-4-6", root=root,
                     env={"ANTHROPIC_API_KEY": ""})
     assert res.returncode == 1
     assert res.stderr.strip() == ("error: ANTHROPIC_API_KEY is not set "
@@ -57,8 +59,21 @@ def test_api_error_fails_the_run_with_its_trace(root: Path, monkeypatch: pytest.
         monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test-key")
         monkeypatch.setenv("ANTHROPIC_BASE_URL", stub.url)
         with pytest.raises(BackendError, match="Claude API error 400") as info:
-            Kernel(root).run("x", model="anthropic:claude-nope")
+            Kernel(root).run("x", model="anthropic:claude-haiku-4-5")
     assert read_trace(info.value.run.trace_path).outcome == "failure"
+
+
+def test_unpriced_model_is_refused_before_any_request(root: Path, monkeypatch: pytest.MonkeyPatch):
+    from llmos.errors import BudgetExceeded
+
+    with StubServer([tool_use("t", "finish", result="ok")]) as stub:
+        monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test-key")
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", stub.url)
+        with pytest.raises(BudgetExceeded, match="no known price") as info:
+            Kernel(root).run("x", model="anthropic:claude-unknown-9")
+    assert stub.requests == []
+    t = read_trace(info.value.run.trace_path)
+    assert t.outcome == "budget" and t.model_calls == 0
 
 
 def test_tool_results_are_grouped_into_one_user_turn():

@@ -86,16 +86,16 @@ def parse_spec(spec: str, aliases: dict[str, str] | None = None) -> ModelSpec:
     known = sorted(set(BUILTIN) | {ep.name for ep in entry_points(group="llmos.backends")})
     if kind not in known:
         raise ModelSpecError(f"unknown model spec {spec!r}",
-                             hint=f"the part before ':' must be one of {', '.join(known)}; e.g. local or anthropic:claude-sonnet-4-5")
+                             hint=f"the part before ':' must be one of {', '.join(known)}; e.g. local or anthropic:claude-sonnet-4-6")
     if kind in ("scripted", "anthropic") and not arg:
-        example = "scripted:replies.yaml" if kind == "scripted" else "anthropic:claude-sonnet-4-5"
+        example = "scripted:replies.yaml" if kind == "scripted" else "anthropic:claude-sonnet-4-6"
         raise ModelSpecError(f"model spec {spec!r} needs a value after ':'", hint=f"e.g. {example}")
     return ModelSpec(kind, arg or None)
 
 
 def default_spec() -> str:
     """The spec used when nothing chooses one: Claude if a key is set, else the bundled local model."""
-    return "anthropic:claude-sonnet-4-5" if os.environ.get("ANTHROPIC_API_KEY") else "local"
+    return "anthropic:claude-sonnet-4-6" if os.environ.get("ANTHROPIC_API_KEY") else "local"
 
 
 def _factory(kind: str) -> Any:

@@ -50,7 +50,7 @@ class AnthropicBackend:
             raise BackendError("ANTHROPIC_API_KEY is not set",
                                hint="export ANTHROPIC_API_KEY=sk-ant-... or use --model local")
         settings = getattr(config, "anthropic", None)
-        self.model = arg or "claude-sonnet-4-5"
+        self.model = arg or "claude-sonnet-4-6"
         self.max_output = settings.max_tokens if settings else 1024
         base_url = (settings.base_url if settings else None) or os.environ.get("ANTHROPIC_BASE_URL")
         timeout = settings.timeout_s if settings else 120.0
