@@ -25,6 +25,7 @@ class LocalConfig(Strict):
     n_ctx: int = Field(4096, ge=256)
     max_tokens: int = Field(256, ge=16, description="output cap per model call")
     temperature: float = Field(0.2, ge=0.0, le=2.0)
+    repeat_penalty: float = Field(1.3, ge=1.0, le=2.0, description="discourages small models' loops")
     seed: int = 0
     threads: int | None = Field(None, ge=1)
     max_string: int = Field(400, ge=16, description="longest string argument the grammar allows")

@@ -151,7 +151,8 @@ class LocalBackend:
         prompt, _ = self._prompt(messages, tools)
         grammar = LlamaGrammar.from_string(tool_call_grammar(tools, self.settings.max_string), verbose=False)
         out = self.llm.create_completion(prompt, grammar=grammar, max_tokens=self.max_output,
-                                         temperature=self.settings.temperature, seed=self.settings.seed)
+                                         temperature=self.settings.temperature, seed=self.settings.seed,
+                                         repeat_penalty=self.settings.repeat_penalty)
         text = out["choices"][0]["text"].strip()
         usage = Usage(out["usage"]["prompt_tokens"], out["usage"]["completion_tokens"])
         parsed = parse_tool_call(text)
