@@ -193,3 +193,8 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         _echo_err("interrupted")
         sys.exit(130)
+    except Exception as exc:  # a bug in llmos, not the user's mistake
+        if os.environ.get("LLMOS_DEBUG") == "1":
+            raise
+        _echo_err(f"internal error: {type(exc).__name__}: {exc} (set LLMOS_DEBUG=1 for the traceback)")
+        sys.exit(70)

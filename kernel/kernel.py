@@ -189,6 +189,9 @@ class Kernel:
             result = run_loop(backend, self.syscalls, ctx, messages, max_steps=limit, recorder=run)
         except LlmosError as exc:
             result, failure = LoopResult(outcome_of(exc), error=str(exc)), exc
+        except Exception as exc:  # a bug: still record what happened, then let it surface
+            result = LoopResult("failure", error=f"internal error: {type(exc).__name__}: {exc}")
+            raise
         finally:  # KeyboardInterrupt too: the trace says aborted, and is committed
             writer.end(result.outcome, result=result.result, error=result.error)
             sha = self._commit(writer, ctx)
