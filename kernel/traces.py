@@ -60,6 +60,7 @@ class TraceMeta(BaseModel):
     mode: str = "LEARNER"
     model: str
     parent: str | None = None
+    children: list[str] = Field(default_factory=list)  # trace ids of the runs this run delegated to
     started: str
     ended: str | None = None
     tokens: Tokens = Field(default_factory=Tokens)
@@ -68,6 +69,7 @@ class TraceMeta(BaseModel):
     outcome: Outcome = "aborted"
     result: str | None = None
     error: str | None = None
+    valence: dict[str, Any] | None = None  # state, influences and update of the valence policy
     steps: list[Step] = Field(default_factory=list)
 
 
@@ -134,6 +136,9 @@ class TraceWriter:
             for optional in ("agent_hash", "request", "response"):
                 if step.get(optional) is None:
                     step.pop(optional, None)
+        for optional in ("children", "valence"):  # only runs that delegate / use valence have them
+            if not data.get(optional):
+                data.pop(optional, None)
         if self.blobs is not None:
             self.blobs.flush()  # the blobs a trace points at are durable before the trace is
         meta = TraceMeta.model_validate(data)
