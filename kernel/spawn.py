@@ -51,7 +51,6 @@ def create(root: Path, known_tools: set[str], creator: frozenset[str] | None, *,
     """
     if name in agent_files(root):
         raise Refused(f"an agent named {name!r} already exists; delegate to it, or pick another name")
-    check_grant(tools, creator)
     if model:
         try:
             parse_spec(model)
@@ -63,10 +62,11 @@ def create(root: Path, known_tools: set[str], creator: frozenset[str] | None, *,
         draft = Path(tmp) / f"{name}.md"
         draft.write_text(text, encoding="utf-8")
         try:
-            parse_agent(draft, known_tools)
+            _, canonical, _ = parse_agent(draft, known_tools)
         except DocumentError as exc:
             raise DocumentError(rel, exc.problems) from None
     if not instructions.strip():
         raise DocumentError(rel, [(None, "instructions", "an agent needs instructions (its Markdown body)")])
+    check_grant(canonical, creator)
     atomic_write(root / rel, text)
     return rel
