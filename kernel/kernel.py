@@ -236,7 +236,7 @@ def check_root(root: Path) -> list[DocumentError]:
     except DocumentError as exc:
         return [exc]
     errors = kernel.check()
-    for name in ("agent", "local"):
+    for name in ("agent", "local", "handoff"):
         try:
             load_prompt(kernel.root, name)
         except (ConfigError, DocumentError) as exc:

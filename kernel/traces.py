@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import threading
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
@@ -77,10 +78,20 @@ def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+_ISSUED: set[str] = set()
+_ISSUED_LOCK = threading.Lock()
+
+
 def new_trace_id(at: datetime | None = None) -> str:
-    """Sortable, unique: ``20261122T043550-3fa9c1``."""
+    """Sortable, unique: ``20261122T043550-3fa9c1``. Never the same id twice in one process (many
+    delegated children start in the same second)."""
     at = at or datetime.now(timezone.utc)
-    return at.strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(3)
+    with _ISSUED_LOCK:
+        while True:
+            tid = at.strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(3)
+            if tid not in _ISSUED:
+                _ISSUED.add(tid)
+                return tid
 
 
 def trace_path(root: Path, trace_id: str) -> Path:
