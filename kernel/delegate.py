@@ -119,7 +119,7 @@ def run_children(scope: "RunScope", tasks: list[Task], lineages: list[Lineage]) 
 def run_child(scope: "RunScope", task: Task, lin: Lineage) -> ChildReport:
     """One child run; every way it can end becomes a report (never an exception)."""
     try:
-        res = scope.kernel.run(task.goal, agent=task.agent, lineage=lin)
+        res = scope.kernel.run(task.goal, agent=task.agent, lineage=lin, on_event=scope.child_events)
         return ChildReport(task, res.trace_id, res.outcome, res.result or res.error or "", res.steps,
                            (res.tokens["input"], res.tokens["output"]), res.cost_usd)
     except LlmosError as exc:

@@ -67,6 +67,7 @@ class RunScope:
         self.influences: list[valence.Influence] = []
         self.handoffs: list[dict[str, Any]] = []
         self.registration: Registration | None = None
+        self.on_event: EventHandler = lambda kind, data: None
 
     # -- start ---------------------------------------------------------------------------------
     def begin(self) -> None:
@@ -151,6 +152,11 @@ class RunScope:
                        depth=self.depth + 1, ceiling=ceiling, model=model,
                        budget=self.run.budget if self.run is not None else None, blobs=self.blobs)
 
+    def child_events(self, kind: str, data: dict[str, Any]) -> None:
+        """What a child run reports to this run's listener: that it started (with its trace)."""
+        if kind == "start":
+            self.on_event(kind, data)
+
     def adopt(self, child: Lineage) -> None:
         """Count a started child (its trace id goes in this run's trace and commit)."""
         with self.lock:
@@ -183,6 +189,7 @@ class RunScope:
 
     def watch(self, on_event: EventHandler) -> EventHandler:
         """``on_event``, plus keeping this run's registry entry current after every step."""
+        self.on_event = on_event
         def handler(kind: str, data: dict[str, Any]) -> None:
             if kind == "step" and self.registration is not None:
                 m = self.meta

@@ -208,3 +208,16 @@ def test_concurrent_top_level_runs_in_one_process_are_safe(root: Path, script):
     with BlobStore.open(root / ".llmos/blobs") as store:
         assert store.check(read_data=True).ok
     assert Budget(root, load_config(root).budget).verify().ok
+
+
+def test_the_entry_agent_is_configured_not_guessed(root: Path, script):
+    agent(root, "w1", writer(script, 1))
+    cfg = root / "system/llmos.yaml"
+    cfg.write_text(cfg.read_text().replace("entry_agent: assistant", "entry_agent: orchestrator"))
+    events = []
+    res = Kernel(root).run("a short goal", model=script(call("delegate", agent="w1", goal="write part 1"),
+                                                         call("finish", result="done")),
+                           on_event=lambda kind, data: events.append((kind, data.get("trace"))))
+    assert res.agent == "orchestrator" and res.mode == "ORCHESTRATOR"
+    starts = [t.agent for kind, t in events if kind == "start"]
+    assert starts == ["orchestrator", "w1"]  # the child's start is reported to the parent's listener
