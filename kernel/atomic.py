@@ -6,6 +6,7 @@ import errno
 import fcntl
 import os
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Iterator
@@ -48,15 +49,44 @@ def atomic_write(path: str | os.PathLike, data: bytes | str, *, mode: int | None
         raise
 
 
+_LOCAL_GUARD = threading.Lock()
+_LOCAL: dict[str, threading.Lock] = {}
+
+
+def _local_lock(path: Path) -> threading.Lock:
+    """The in-process lock of ``path``: threads of one process queue on it (instant hand-over)
+    instead of polling the ``flock``, which only has to arbitrate between processes."""
+    key = os.path.abspath(path)
+    with _LOCAL_GUARD:
+        lock = _LOCAL.get(key)
+        if lock is None:
+            lock = _LOCAL[key] = threading.Lock()
+        return lock
+
+
 @contextlib.contextmanager
 def file_lock(path: str | os.PathLike, *, timeout: float = 60.0, shared: bool = False,
               poll: float = 0.01) -> Iterator[None]:
     """Hold an advisory ``flock`` on ``path`` (created if missing) for the ``with`` block.
 
     The lock is released by the OS if the process dies, so a crashed holder never wedges others.
-    Raises :class:`LockTimeout` after ``timeout`` seconds.
+    Threads of one process take an in-process lock first (exclusive, even for ``shared``), so the
+    lock is safe and fair between threads too. Raises :class:`LockTimeout` after ``timeout`` seconds.
     """
     path = Path(path)
+    local = _local_lock(path)
+    if not local.acquire(timeout=timeout):
+        raise LockTimeout(f"lock {path} is held by another thread of this process",
+                          hint=f"waited {timeout:.0f}s; is another run in this process stuck?")
+    try:
+        with _flock(path, timeout=timeout, shared=shared, poll=poll):
+            yield
+    finally:
+        local.release()
+
+
+@contextlib.contextmanager
+def _flock(path: Path, *, timeout: float, shared: bool, poll: float) -> Iterator[None]:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     op = (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,31 +56,90 @@ def format_message(subject: str, trailers: dict[str, str], body: str = "") -> st
     return "\n".join(lines) + "\n"
 
 
+@dataclass
+class _Pending:
+    """One caller's commit waiting in its root's queue (see :func:`commit_paths`)."""
+
+    paths: list[str]
+    message: str
+    sha: str | None = None
+    error: BaseException | None = None
+    done: bool = False
+
+
+_QUEUE_GUARD = threading.Lock()
+_QUEUES: dict[str, list[_Pending]] = {}
+_COMMITTERS: dict[str, threading.Lock] = {}
+
+
 def commit_paths(root: Path, paths: list[str], message: str) -> str | None:
     """Commit exactly ``paths`` (relative to root) on top of HEAD; return the new sha, or None if
-    nothing changed. Other changes in the work tree and index are left as they were."""
-    repo = open_repo(root)
-    with file_lock(Path(root) / ".llmos" / "locks" / "git.lock", timeout=120):
-        with tempfile.TemporaryDirectory(prefix="llmos-index-") as tmp:
-            env = {**os.environ, **_identity_env(repo), "GIT_INDEX_FILE": os.path.join(tmp, "index")}
-            g = repo.git
-            head = _head(repo)
-            if head:
-                g.execute(["git", "read-tree", head], env=env)
-            present = [p for p in paths if (Path(root) / p).exists()]
-            gone = [p for p in paths if not (Path(root) / p).exists()]
-            if present:
-                g.execute(["git", "update-index", "--add", "--"] + present, env=env)
-            if gone:
-                g.execute(["git", "update-index", "--force-remove", "--"] + gone, env=env)
-            tree = g.execute(["git", "write-tree"], env=env)
-            if head and tree == repo.commit(head).tree.hexsha:
-                return None
-            parents = ["-p", head] if head else []
-            sha = g.execute(["git", "commit-tree", tree, *parents, "-m", message], env=env)
-            g.execute(["git", "update-ref", "-m", "llmos: run commit", "HEAD", sha] + ([head] if head else []))
-        _sync_index(repo, paths)
-    return sha
+    nothing changed. Other changes in the work tree and index are left as they were.
+
+    Group commit: threads of one process committing to one root at once (parallel delegated
+    runs) queue their requests; whichever thread gets to commit takes the whole queue and writes
+    one commit per request in order, in one pass of git, so many runs finishing together do not
+    pay for git one by one.
+    """
+    key = os.path.abspath(root)
+    mine = _Pending(list(paths), message)
+    with _QUEUE_GUARD:
+        _QUEUES.setdefault(key, []).append(mine)
+        committer = _COMMITTERS.setdefault(key, threading.Lock())
+    with committer:
+        if not mine.done:
+            with _QUEUE_GUARD:
+                batch, _QUEUES[key] = _QUEUES[key], []
+            _commit_batch(Path(root), batch)
+    if mine.error is not None:
+        raise mine.error
+    return mine.sha
+
+
+def _commit_batch(root: Path, batch: list[_Pending]) -> None:
+    """Write one commit per request of ``batch`` on top of HEAD, then move HEAD once."""
+    repo = None
+    try:
+        repo = open_repo(root)
+        with file_lock(root / ".llmos" / "locks" / "git.lock", timeout=120):
+            with tempfile.TemporaryDirectory(prefix="llmos-index-") as tmp:
+                env = {**os.environ, **_identity_env(repo), "GIT_INDEX_FILE": os.path.join(tmp, "index")}
+                head = _head(repo)
+                if head:
+                    repo.git.execute(["git", "read-tree", head], env=env)
+                tip, tree = head, (repo.commit(head).tree.hexsha if head else None)
+                for req in batch:
+                    tip, tree = _commit_one(repo, root, env, req, tip, tree)
+                if tip != head:
+                    repo.git.execute(["git", "update-ref", "-m", "llmos: run commit", "HEAD", tip]
+                                     + ([head] if head else []))
+            _sync_index(repo, sorted({p for req in batch for p in req.paths}))
+    except BaseException as exc:  # every caller of the batch re-raises it in its own thread
+        for req in batch:
+            req.error, req.sha = exc, None
+    finally:
+        for req in batch:
+            req.done = True
+        if repo is not None:
+            repo.close()
+
+
+def _commit_one(repo: git.Repo, root: Path, env: dict[str, str], req: _Pending, tip: str | None,
+                tree: str | None) -> tuple[str | None, str | None]:
+    """Stage ``req``'s paths in the private index and commit them on ``tip``, if anything changed."""
+    g = repo.git
+    present = [p for p in req.paths if (root / p).exists()]
+    gone = [p for p in req.paths if not (root / p).exists()]
+    if present:
+        g.execute(["git", "update-index", "--add", "--"] + present, env=env)
+    if gone:
+        g.execute(["git", "update-index", "--force-remove", "--"] + gone, env=env)
+    new_tree = g.execute(["git", "write-tree"], env=env)
+    if tip and new_tree == tree:
+        return tip, tree
+    parents = ["-p", tip] if tip else []
+    req.sha = g.execute(["git", "commit-tree", new_tree, *parents, "-m", req.message], env=env)
+    return req.sha, new_tree
 
 
 def _head(repo: git.Repo) -> str | None:

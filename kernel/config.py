@@ -9,6 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .budget import BudgetConfig
 from .docs import read_yaml, validate
+from .lineage import OrchestrationConfig
+from .valence import ValenceConfig
 from .vault.config import VaultConfig
 
 CONFIG_PATH = "system/llmos.yaml"
@@ -58,6 +60,8 @@ class Config(Strict):
     traces: TraceConfig = Field(default_factory=TraceConfig)
     budget: BudgetConfig = Field(default_factory=BudgetConfig)
     vault: VaultConfig = Field(default_factory=VaultConfig)
+    orchestration: OrchestrationConfig = Field(default_factory=OrchestrationConfig)
+    valence: ValenceConfig = Field(default_factory=ValenceConfig)
 
 
 def load_config(root: Path) -> Config:

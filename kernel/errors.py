@@ -124,3 +124,7 @@ class CorruptBlob(BlobError):
                           (("pack", pack), ("offset", offset), ("blob", blob_id)) if v is not None)
         super().__init__(f"{message} [{where}]" if where else message,
                          hint=hint or "run `llmos blobs check --read-data` to list every damaged record")
+
+
+class TraceNotFound(LlmosError):
+    """No trace with the given id (or id prefix) in the root."""

@@ -13,15 +13,17 @@ from .agents import Agent
 from .audit import TRAILERS, commit_paths, format_message, open_repo
 from .backends import Backend, ModelSpec, Reply, Usage, default_spec, make_backend, parse_spec
 from .config import Config, load_config
-from .blobs import BlobStore, Recorder, ref
+from .blobs import Recorder, ref
 from .budget import Budget
 from .errors import BudgetExceeded, DocumentError, Halted, LlmosError
 from .halt import check_halt
 from .scrub import scrub
 from .goals import normalize
 from .loop import LoopResult, run_loop
+from .lineage import Lineage
 from .prompts import render_file
 from .root import find_root
+from .runscope import RunScope
 from .syscalls import Context, Outcome, SyscallTable
 from .traces import Step, Tokens, TraceMeta, TraceWriter, iter_trace_files, new_trace_id, now_iso, read_trace
 
@@ -156,34 +158,47 @@ class Kernel:
                            date=datetime.now(timezone.utc).date().isoformat())
 
     def run(self, goal: str, *, agent: str | None = None, model: str | None = None,
-            max_steps: int | None = None, on_event: EventHandler | None = None) -> RunResult:
-        """Run ``goal`` to an outcome; the trace and the commit are written whatever happens."""
+            max_steps: int | None = None, on_event: EventHandler | None = None,
+            lineage: Lineage | None = None) -> RunResult:
+        """Run ``goal`` to an outcome; the trace and the commit are written whatever happens.
+
+        ``lineage`` is given by ``delegate`` to a child run (see :mod:`llmos.lineage`)."""
         on_event = on_event or (lambda kind, data: None)
         ng = normalize(goal)
         open_repo(self.root)
         check_halt(self.root)
         spec_agent = self.agent(agent or self.config.entry_agent)
-        backend = make_backend(self.resolve_model(model, spec_agent), config=self.config, root=self.root)
-        messages = [{"role": "system", "content": self.system_prompt(spec_agent)},
-                    {"role": "user", "content": ng.goal}]
+        spec = self.resolve_model(model or (lineage.model if lineage and spec_agent.model in (None, "inherit")
+                                            else None), spec_agent)
+        backend = make_backend(spec, config=self.config, root=self.root)
         meta = TraceMeta(id=new_trace_id(), goal=ng.goal, goal_signature=ng.signature, template=ng.template,
                          slots=ng.slots, agent=spec_agent.name, agent_hash=spec_agent.hash,
-                         soul_hash=spec_agent.soul_hash, model=backend.model, started=now_iso())
-        budget = Budget(self.root, self.config.budget, alert_stream=sys.stderr)
-        with BlobStore.open(self.root / ".llmos" / "blobs") as blobs:
-            writer = TraceWriter(self.root, meta, inline_limit=self.config.traces.inline_limit,
-                                 scrub=scrub, blobs=blobs)
-            writer.save()
-            ctx = Context(self.root, spec_agent.name, spec_agent.tools, run_id=meta.id,
-                          extra={"budget": budget, "config": self.config})
-            run = Run(writer, on_event, budget, Recorder(blobs, agent=spec_agent.name), spec_agent.budget)
-            on_event("start", {"trace": meta, "path": writer.path})
-            return self._drive(backend, ctx, messages, run, spec_agent, max_steps)
+                         soul_hash=spec_agent.soul_hash, model=backend.model, started=now_iso(),
+                         mode="ORCHESTRATOR" if spec_agent.mode == "ORCHESTRATOR" else "LEARNER")
+        budget = (lineage and lineage.budget) or Budget(self.root, self.config.budget, alert_stream=sys.stderr)
+        scope = RunScope(self, meta, spec_agent, lineage, model=str(spec))
+        try:
+            scope.begin()
+            messages = [{"role": "system", "content": self.system_prompt(spec_agent)},
+                        {"role": "user", "content": scope.goal_message(ng.goal)}]
+            with scope.blob_store() as blobs:
+                writer = TraceWriter(self.root, meta, inline_limit=self.config.traces.inline_limit,
+                                     scrub=scrub, blobs=blobs)
+                writer.save()
+                ctx = Context(self.root, spec_agent.name, scope.allowed(spec_agent.tools), run_id=meta.id,
+                              extra={"budget": budget, "config": self.config, "kernel": self, "scope": scope})
+                run = scope.run = Run(writer, scope.watch(on_event), budget, Recorder(blobs, agent=spec_agent.name),
+                                      scope.ceiling())
+                on_event("start", {"trace": meta, "path": writer.path})
+                return self._drive(backend, ctx, messages, run, spec_agent, max_steps)
+        finally:
+            scope.close()
 
     def _drive(self, backend: Backend, ctx: Context, messages: list[dict[str, Any]], run: Run,
                agent: Agent, max_steps: int | None) -> RunResult:
         started, writer = time.monotonic(), run.writer
-        limit = max_steps or agent.max_steps or self.config.max_steps
+        scope: RunScope = ctx.extra["scope"]
+        limit = scope.max_steps(max_steps or agent.max_steps or self.config.max_steps)
         result, failure = LoopResult("aborted", error="interrupted"), None
         try:
             result = run_loop(backend, self.syscalls, ctx, messages, max_steps=limit, recorder=run)
@@ -193,6 +208,7 @@ class Kernel:
             result = LoopResult("failure", error=f"internal error: {type(exc).__name__}: {exc}")
             raise
         finally:  # KeyboardInterrupt too: the trace says aborted, and is committed
+            scope.settle(writer, ctx, result.outcome)
             writer.end(result.outcome, result=result.result, error=result.error)
             sha = self._commit(writer, ctx)
         out = RunResult(writer.meta.id, writer.path, result.outcome, agent.name, writer.meta.model,
@@ -207,7 +223,8 @@ class Kernel:
     def _commit(self, writer: TraceWriter, ctx: Context) -> str | None:
         m = writer.meta
         values = (m.id, m.agent, m.mode, m.model, f"{m.tokens.input}/{m.tokens.output}", f"{m.cost_usd:.6f}")
-        message = scrub(format_message(f"llmos: {m.goal}", dict(zip(TRAILERS, values)),
+        trailers = {**dict(zip(TRAILERS, values)), **ctx.extra["scope"].trailers()}
+        message = scrub(format_message(f"llmos: {m.goal}", trailers,
                                        body=f"Outcome: {m.outcome}; {len(m.steps)} steps."))
         return commit_paths(self.root, sorted({writer.rel, *ctx.written}), message)
 
@@ -222,7 +239,7 @@ def check_root(root: Path) -> list[DocumentError]:
     except DocumentError as exc:
         return [exc]
     errors = kernel.check()
-    for name in ("agent", "local"):
+    for name in ("agent", "local", "handoff"):
         try:
             load_prompt(kernel.root, name)
         except (ConfigError, DocumentError) as exc:

@@ -132,7 +132,7 @@ class SyscallTable:
     @classmethod
     def default(cls) -> "SyscallTable":
         """Built-ins plus any installed ``llmos.syscalls`` entry points."""
-        from . import fs, guard_syscalls  # noqa: F401  (register the built-in syscalls)
+        from . import fs, guard_syscalls, team_syscalls  # noqa: F401  (register the built-in syscalls)
 
         table = dict(_BUILTINS)
         for ep in entry_points(group="llmos.syscalls"):

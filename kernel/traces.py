@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import threading
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
@@ -60,6 +61,7 @@ class TraceMeta(BaseModel):
     mode: str = "LEARNER"
     model: str
     parent: str | None = None
+    children: list[str] = Field(default_factory=list)  # trace ids of the runs this run delegated to
     started: str
     ended: str | None = None
     tokens: Tokens = Field(default_factory=Tokens)
@@ -68,6 +70,7 @@ class TraceMeta(BaseModel):
     outcome: Outcome = "aborted"
     result: str | None = None
     error: str | None = None
+    valence: dict[str, Any] | None = None  # state, influences and update of the valence policy
     steps: list[Step] = Field(default_factory=list)
 
 
@@ -75,10 +78,20 @@ def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+_ISSUED: set[str] = set()
+_ISSUED_LOCK = threading.Lock()
+
+
 def new_trace_id(at: datetime | None = None) -> str:
-    """Sortable, unique: ``20261122T043550-3fa9c1``."""
+    """Sortable, unique: ``20261122T043550-3fa9c1``. Never the same id twice in one process (many
+    delegated children start in the same second)."""
     at = at or datetime.now(timezone.utc)
-    return at.strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(3)
+    with _ISSUED_LOCK:
+        while True:
+            tid = at.strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(3)
+            if tid not in _ISSUED:
+                _ISSUED.add(tid)
+                return tid
 
 
 def trace_path(root: Path, trace_id: str) -> Path:
@@ -134,6 +147,9 @@ class TraceWriter:
             for optional in ("agent_hash", "request", "response"):
                 if step.get(optional) is None:
                     step.pop(optional, None)
+        for optional in ("children", "valence"):  # only runs that delegate / use valence have them
+            if not data.get(optional):
+                data.pop(optional, None)
         if self.blobs is not None:
             self.blobs.flush()  # the blobs a trace points at are durable before the trace is
         meta = TraceMeta.model_validate(data)

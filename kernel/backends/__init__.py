@@ -11,6 +11,7 @@ Messages are provider-neutral dicts:
 """
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
@@ -83,7 +84,7 @@ def parse_spec(spec: str, aliases: dict[str, str] | None = None) -> ModelSpec:
     spec = spec.strip()
     spec = (aliases or {}).get(spec, spec)
     kind, _, arg = spec.partition(":")
-    known = sorted(set(BUILTIN) | {ep.name for ep in entry_points(group="llmos.backends")})
+    known = sorted(set(BUILTIN) | set(_plugins()))
     if kind not in known:
         raise ModelSpecError(f"unknown model spec {spec!r}",
                              hint=f"the part before ':' must be one of {', '.join(known)}; e.g. local or anthropic:claude-sonnet-4-6")
@@ -98,10 +99,16 @@ def default_spec() -> str:
     return "anthropic:claude-sonnet-4-6" if os.environ.get("ANTHROPIC_API_KEY") else "local"
 
 
+@functools.lru_cache(maxsize=1)
+def _plugins() -> dict[str, Any]:
+    """Installed ``llmos.backends`` entry points by name, read once per process (the scan costs
+    milliseconds, and delegated runs resolve a model each)."""
+    return {ep.name: ep for ep in entry_points(group="llmos.backends")}
+
+
 def _factory(kind: str) -> Any:
-    for ep in entry_points(group="llmos.backends"):
-        if ep.name == kind:
-            return ep.load()
+    if kind in _plugins():
+        return _plugins()[kind].load()
     module, _, attr = BUILTIN[kind].partition(":")
     import importlib
 
