@@ -169,7 +169,8 @@ def test_a_crashed_child_is_reported_and_its_trace_written(root: Path, script):
     assert top.steps[0].ok is False and "1 of 3 children succeeded" in obs
     assert "scripted replies exhausted" in obs and "crashed: RuntimeError: bug in a tool" in obs
     kids = {k.agent: k for k in children_of(top.id, root)}
-    assert kids["short"].outcome == "failure" and kids["boom"].outcome == "aborted"
+    assert kids["short"].outcome == "failure" and kids["boom"].outcome == "failure"
+    assert kids["boom"].error == "internal error: RuntimeError: bug in a tool"  # a bug, named in the trace
     assert kids["fine"].outcome == "success"
     assert git(root, "status", "--porcelain") == ""
 
