@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from .budget import BudgetConfig
 from .docs import read_yaml, validate
 from .vault.config import VaultConfig
+from .watch import WatchConfig
 
 CONFIG_PATH = "system/llmos.yaml"
 
@@ -57,6 +58,7 @@ class Config(Strict):
     traces: TraceConfig = Field(default_factory=TraceConfig)
     budget: BudgetConfig = Field(default_factory=BudgetConfig)
     vault: VaultConfig = Field(default_factory=VaultConfig)
+    watch: WatchConfig = Field(default_factory=WatchConfig)
 
 
 def load_config(root: Path) -> Config:
