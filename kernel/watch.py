@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -176,6 +177,9 @@ class Watcher:
         from watchdog import events as ev
         from watchdog.observers import Observer
 
+        # watchdog warns when a folder made by `mkdir -p` gets its watch twice (harmless; it keeps one).
+        warnings.filterwarnings("ignore", message="Callback with id", category=RuntimeWarning,
+                                module=r"watchdog\.")
         handler = ev.FileSystemEventHandler()
         handler.dispatch = self._on_event  # type: ignore[method-assign]
         # Close-after-write, not every write(): a file is not read in the middle of a save. Created
