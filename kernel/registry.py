@@ -273,7 +273,8 @@ class Registry:
 
     def _report(self, exc: DocumentError) -> list[ReloadEvent]:
         """An ``invalid`` event, unless this exact error was the last one reported for its file."""
-        rel, message = self._rel(exc.path), "; ".join(exc.lines())
+        rel = self._rel(exc.path)
+        message = "; ".join(DocumentError(rel, exc.problems).lines())  # root-relative: short lines
         if self._errors.get(rel) == message:
             return []
         self._errors[rel] = message
