@@ -74,6 +74,7 @@ class Registry:
         self._agents: dict[str, Agent] = {}
         self._broken: dict[str, DocumentError] = {}   # agents with no good version yet
         self._files: dict[str, tuple[Path, bool]] = {}
+        self._dependents: dict[Path, set[str]] = {}     # file -> agents built from it (reverse of deps)
         self._prompts: dict[str, tuple[str, Path]] = {}
         self._errors: dict[str, str] = {}              # rel path -> the error last reported
         self._leases: Counter[str] = Counter()
@@ -135,21 +136,22 @@ class Registry:
         return self._prompts[name]
 
     @contextlib.contextmanager
-    def lease(self, name: str) -> Iterator[Agent]:
-        """Hold ``name`` for a run: a deleted agent retires only when every lease has ended."""
+    def lease(self, name: str) -> Iterator[None]:
+        """Hold ``name`` for a run that already has its version: a deleted agent retires only when
+        every lease has ended. Never raises (a run must not fail after its trace exists)."""
         with self._lock:
-            agent = self.agent(name)
             self._leases[name] += 1
         try:
-            yield agent
+            yield
         finally:
             with self._lock:
                 self._leases[name] -= 1
-                done = name in self._retiring and self._leases[name] <= 0
+                old = self._agents.get(name)
+                done = old is not None and name in self._retiring and self._leases[name] <= 0
                 if done:
                     self._retire(name)
             if done:
-                self.emit([ReloadEvent("retired", self._rel(agent.path), name, message="its last run ended")])
+                self.emit([ReloadEvent("retired", self._rel(old.path), name, message="its last run ended")])
 
     # -- loading ------------------------------------------------------------------------------
     def load_all(self) -> list[ReloadEvent]:
@@ -184,7 +186,7 @@ class Registry:
 
     def _affected(self, touched: set[Path]) -> set[str]:
         """Agents built from a touched file, and the agents those files are."""
-        names = {a.name for a in self._agents.values() if touched.intersection(a.deps)}
+        names = {n for path in touched for n in self._dependents.get(path, ())}
         names |= {n for n, err in self._broken.items() if Path(err.path) in touched}
         for path in touched:
             if path.parent in (self.root / "agents", self.root / "system" / "agents") \
@@ -213,7 +215,9 @@ class Registry:
                 self._files.pop(name, None)
             else:
                 self._files[name] = found
-        good = {n: a for n, a in self._agents.items() if n not in names}
+        good = dict(self._agents)  # a C-speed copy; the names being rebuilt must not come from it
+        for name in names:
+            good.pop(name, None)
         loader = AgentLoader(self.root, self.known_tools, files=self._files, cache=good)
         events: list[ReloadEvent] = []
         for name in sorted(names):
@@ -239,6 +243,7 @@ class Registry:
         self._broken.pop(name, None)
         self._retiring.discard(name)
         self._agents = {**self._agents, name: new}  # one assignment: readers see old or new
+        self._index(name, old, new)
         if old is None:
             events.append(ReloadEvent("added", self._rel(path), name, None, new.hash))
         elif (old.hash, old.soul_hash) != (new.hash, new.soul_hash):
@@ -262,14 +267,25 @@ class Registry:
 
     def _retire(self, name: str) -> None:
         self._retiring.discard(name)
+        self._index(name, self._agents.get(name), None)
         self._agents = {n: a for n, a in self._agents.items() if n != name}
+
+    def _index(self, name: str, old: Agent | None, new: Agent | None) -> None:
+        """Keep ``_dependents`` (which agents to rebuild when a file changes) in step with ``_agents``."""
+        for path in old.deps if old else ():
+            self._dependents.get(path, set()).discard(name)
+        for path in new.deps if new else ():
+            self._dependents.setdefault(path, set()).add(name)
 
     # -- errors -------------------------------------------------------------------------------
     def _rel(self, path: Path | str) -> str:
-        try:
-            return Path(path).resolve().relative_to(self.root).as_posix()
-        except ValueError:
-            return str(path)
+        path = Path(path)
+        for candidate in (path, path.resolve()):  # resolve() (slow) only for a path given another way
+            try:
+                return candidate.relative_to(self.root).as_posix()
+            except ValueError:
+                continue
+        return str(path)
 
     def _report(self, exc: DocumentError) -> list[ReloadEvent]:
         """An ``invalid`` event, unless this exact error was the last one reported for its file."""
