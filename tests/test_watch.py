@@ -294,3 +294,53 @@ def test_watcher_cpu_stays_low_under_a_thousand_saves(tmp_path: Path):
         assert got and got[0] == ["agents/a.md"] and len(got) <= 2
         # The whole process (writes + watcher) uses a bounded share of one core while the storm lasts.
         assert time.process_time() - cpu < 3 * writes_cpu + 0.5, (writes_cpu, time.monotonic() - wall)
+
+
+def test_tool_allowlist_follows_an_edit_mid_run(root: Path, live: LiveRoot, events: Events, script):
+    path = root / "agents" / "assistant.md"
+
+    def narrow(kind: str, data: dict) -> None:
+        if kind == "step" and data["step"].n == 1:
+            path.write_text(path.read_text().replace("tools: [read_file, write_file, list_dir, budget_status, finish]",
+                                                     "tools: [read_file, finish]"))
+            events.wait("changed", name="assistant")
+
+    model = script(call("list_dir", path="."), call("list_dir", path="."), call("finish", result="ok"))
+    steps = read_trace(live.kernel.run("look", model=model, on_event=narrow).trace_path).steps
+    assert steps[0].ok and not steps[1].ok and "may not use 'list_dir'" in steps[1].result
+
+
+def test_bad_agent_definitions_are_reported_with_their_line(root: Path):
+    live = LiveRoot(Kernel(root), watch=False)  # no watcher: refresh by hand, as :reload does
+    cases = {
+        "orphan": ("extends: nobody\n", "extends: no agent named 'nobody'"),
+        "loop-a": ("extends: loop-b\n", "inheritance cycle"),
+        "loop-b": ("extends: loop-a\n", "inheritance cycle"),
+        "ghost": ("soul: missing.soul.md\n", "soul: soul file 'missing.soul.md' not found"),
+        "tooly": ("tools: [read_file, teleport]\n", ":4: tools: unknown tool 'teleport'"),
+    }
+    for name, (extra, _) in cases.items():
+        (root / "agents" / f"{name}.md").write_text(agent_text(name, "Body.", extra))
+    (root / "agents" / "wrong.md").write_text(agent_text("right", "Body."))
+    events = live.registry.refresh([f"agents/{n}.md" for n in [*cases, "wrong"]])
+    messages = {e.path: e.message for e in events if e.kind == "invalid"}
+    for name, (_, expected) in cases.items():
+        assert expected in messages[f"agents/{name}.md"], messages
+        with pytest.raises(DocumentError):
+            live.kernel.agent(name)
+    assert "agents/wrong.md:2: name: 'right' does not match the file name" in messages["agents/wrong.md"]
+    assert live.registry.refresh([f"agents/{n}.md" for n in cases]) == []  # same errors: said once
+    (root / "agents" / "nobody.md").write_text(agent_text("nobody", "Base."))
+    kinds = {(e.kind, e.name or e.path) for e in live.registry.refresh(["agents/nobody.md", "agents/orphan.md"])}
+    assert {("added", "nobody"), ("added", "orphan")} <= kinds
+    assert live.kernel.agent("orphan").instructions == "Base.\n\nBody."
+
+
+def test_reload_command_catches_up_without_a_watcher(root: Path):
+    live = LiveRoot(Kernel(root), watch=False)
+    (root / "agents" / "reviewer.md").write_text(agent_text("reviewer", "Reviewed again."))
+    (root / "agents" / "fresh.md").write_text(agent_text("fresh", "New."))
+    (root / "agents" / "assistant.md").unlink()
+    kinds = sorted((e.kind, e.name) for e in live.reload())
+    assert kinds == [("added", "fresh"), ("changed", "reviewer"), ("retired", "assistant")]
+    assert live.reload() == []
