@@ -77,6 +77,8 @@ def read_lines(stream: TextIO, history: History | None) -> Iterator[str]:
     while True:
         try:
             yield input(PROMPT)
+        except KeyboardInterrupt:  # Ctrl-C at the prompt drops the line, as in a shell
+            print()
         except EOFError:
             return
 
