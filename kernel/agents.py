@@ -74,6 +74,7 @@ class Agent:
     hash: str
     soul_hash: str | None
     system: bool = False
+    deps: tuple[Path, ...] = ()  # files this version was built from (own, soul or its default place, bases)
 
 
 def content_hash(*parts: str) -> str:
@@ -129,11 +130,12 @@ def agent_files(root: Path) -> dict[str, tuple[Path, bool]]:
 class AgentLoader:
     """Loads agents of one root, each file parsed once (``extends`` chains share the cache)."""
 
-    def __init__(self, root: Path, known_tools: set[str]):
+    def __init__(self, root: Path, known_tools: set[str], *, files: dict[str, tuple[Path, bool]] | None = None,
+                 cache: dict[str, Agent] | None = None):
         self.root = root
         self.known_tools = known_tools
-        self.files = agent_files(root)
-        self._cache: dict[str, Agent] = {}
+        self.files = agent_files(root) if files is None else files
+        self._cache: dict[str, Agent] = dict(cache or {})  # known good agents to build on (hot reload)
 
     def load(self, name: str, _seen: tuple[str, ...] = ()) -> Agent:
         if name in self._cache:
@@ -153,7 +155,7 @@ class AgentLoader:
         path, is_system = self.files[name]
         meta, tools, body = parse_agent(path, self.known_tools)
         base = self.load(meta.extends, seen + (name,)) if meta.extends else None
-        soul_text, _ = _find_soul(self.root, path, meta)
+        soul_text, soul_path = _find_soul(self.root, path, meta)
         if base is not None:
             body = base.instructions + "\n\n" + body.strip()
             tools = tools if tools is not None else (sorted(base.tools) if base.tools is not None else None)
@@ -167,6 +169,7 @@ class AgentLoader:
             max_steps=meta.max_steps or (base.max_steps if base else None),
             path=path, hash=content_hash(path.read_text(encoding="utf-8"), base.hash if base else ""),
             soul_hash=content_hash(soul_text) if soul_text else None, system=is_system,
+            deps=(path, soul_path or path.with_name(path.name[:-3] + ".soul.md"), *(base.deps if base else ())),
         )
 
 

@@ -73,6 +73,10 @@ def _print_event(kind: str, data: dict[str, Any]) -> None:
         mark = click.style("ok", fg="green") if s.ok else click.style("refused/failed", fg="red")
         _echo_err(f"  {s.n:>3}  {s.tool or '(no tool call)':<12} {target:<32} {mark}  "
                   f"[{s.tokens.input} in/{s.tokens.output} out, {s.seconds:.1f}s]  {first}")
+    elif kind == "agent":  # the agent file was edited during the run: the next step uses the new version
+        _echo_err(f"  (run now uses agent {data['agent'].name} {data['old_hash']} -> {data['agent'].hash})")
+    elif kind == "reload":
+        _echo_err(f"  [reload] {data['event'].line()}")
 
 
 @cli.command()
@@ -167,9 +171,10 @@ def _register() -> None:
     """Command groups that live beside the library they drive."""
     from .cli_blobs import blobs
     from .cli_guard import guard_commands
+    from .cli_shell import shell
     from .cli_team import team_commands
 
-    for command in (*guard_commands, blobs, *team_commands):
+    for command in (*guard_commands, blobs, shell, *team_commands):
         cli.add_command(command)
 
 

@@ -12,6 +12,7 @@ from .docs import read_yaml, validate
 from .lineage import OrchestrationConfig
 from .valence import ValenceConfig
 from .vault.config import VaultConfig
+from .watch import WatchConfig
 
 CONFIG_PATH = "system/llmos.yaml"
 
@@ -62,6 +63,7 @@ class Config(Strict):
     vault: VaultConfig = Field(default_factory=VaultConfig)
     orchestration: OrchestrationConfig = Field(default_factory=OrchestrationConfig)
     valence: ValenceConfig = Field(default_factory=ValenceConfig)
+    watch: WatchConfig = Field(default_factory=WatchConfig)
 
 
 def load_config(root: Path) -> Config:

@@ -20,8 +20,9 @@ from .halt import check_halt
 from .scrub import scrub
 from .goals import normalize
 from .loop import LoopResult, run_loop
+from .follow import follower_for, hold
 from .lineage import Lineage
-from .prompts import render_file
+from .prompts import render, render_file
 from .root import find_root
 from .runscope import RunScope
 from .syscalls import Context, Outcome, SyscallTable
@@ -67,9 +68,12 @@ class Run:
     agent_ceiling: float | None = None
     usage: Usage = field(default_factory=Usage)
     refs: tuple[str | None, str | None] = (None, None)
+    follow: Any = None  # a follow.AgentFollower: the newest valid agent version before each model call
 
     def call_model(self, backend: Backend, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> Reply:
         meta = self.writer.meta
+        if self.follow is not None:
+            tools = self.follow.refresh(messages, tools)
         with self.budget.spend(run_id=meta.id, agent=meta.agent, model=backend.model,
                                input_tokens=backend.estimate_input(messages, tools),
                                max_output_tokens=backend.max_output, agent_ceiling=self.agent_ceiling) as charge:
@@ -95,7 +99,8 @@ class Run:
     def step(self, tool: str | None, args: dict[str, Any], outcome: Outcome, usage: Usage, seconds: float) -> None:
         step = Step(n=len(self.writer.meta.steps) + 1, tool=tool, args=args, result=outcome.output, ok=outcome.ok,
                     tokens=Tokens(**usage.as_dict()), seconds=round(seconds, 3),
-                    request=self.refs[0], response=self.refs[1])
+                    request=self.refs[0], response=self.refs[1],
+                    agent_hash=self.follow.take_hash() if self.follow is not None else None)
         self.writer.add_step(step)
         self.on_event("step", {"step": step})
 
@@ -115,6 +120,7 @@ class Kernel:
         self.root = Path(root).resolve()
         self.config = config or load_config(self.root)
         self.syscalls = SyscallTable.default()
+        self.live: Any = None  # a live.LiveRoot while a watcher keeps this kernel current (llmos shell)
 
     @classmethod
     def open(cls, root: str | Path | None = None) -> "Kernel":
@@ -122,6 +128,8 @@ class Kernel:
 
     # -- documents ---------------------------------------------------------------------------
     def agent(self, name: str) -> Agent:
+        if self.live is not None:
+            return self.live.registry.agent(name)
         return agents_mod.load_agent(self.root, name, set(self.syscalls.names()))
 
     def agents(self) -> tuple[list[Agent], list[DocumentError]]:
@@ -153,9 +161,11 @@ class Kernel:
         return parse_spec(spec, self.config.models)
 
     def system_prompt(self, agent: Agent) -> str:
-        return render_file(self.root, "agent", agent=agent.name, description=agent.description,
-                           soul=agent.soul or "(no soul file)", instructions=agent.instructions or "(none)",
-                           date=datetime.now(timezone.utc).date().isoformat())
+        values = dict(agent=agent.name, description=agent.description, soul=agent.soul or "(no soul file)",
+                      instructions=agent.instructions or "(none)", date=datetime.now(timezone.utc).date().isoformat())
+        if self.live is not None:  # the last good template, not a half-saved one
+            return render(*self.live.registry.prompt("agent"), **values)
+        return render_file(self.root, "agent", **values)
 
     def run(self, goal: str, *, agent: str | None = None, model: str | None = None,
             max_steps: int | None = None, on_event: EventHandler | None = None,
@@ -189,8 +199,10 @@ class Kernel:
                               extra={"budget": budget, "config": self.config, "kernel": self, "scope": scope})
                 run = scope.run = Run(writer, scope.watch(on_event), budget, Recorder(blobs, agent=spec_agent.name),
                                       scope.ceiling())
+                run.follow = follower_for(self, spec_agent, ctx, on_event)
                 on_event("start", {"trace": meta, "path": writer.path})
-                return self._drive(backend, ctx, messages, run, spec_agent, max_steps)
+                with hold(self, spec_agent.name):
+                    return self._drive(backend, ctx, messages, run, spec_agent, max_steps)
         finally:
             scope.close()
 

@@ -35,3 +35,27 @@ def render(template: str, path: Path | str, **values: str) -> str:
 def render_file(root: Path, name: str, **values: str) -> str:
     template, path = load_prompt(root, name)
     return render(template, path, **values)
+
+
+# The values the kernel passes to each template it renders (checked when a template is edited live).
+PLACEHOLDERS: dict[str, frozenset[str]] = {
+    "agent": frozenset({"agent", "description", "soul", "instructions", "date"}),
+    "local": frozenset({"system", "tools", "transcript"}),
+}
+
+
+def check_template(name: str, template: str) -> list[tuple[int | None, str]]:
+    """Problems of a template as ``(line in the body, message)``: bad ``$`` syntax, or a placeholder
+    the kernel does not provide for ``name`` (templates the kernel does not know are checked for syntax)."""
+    tpl = string.Template(template)
+    if not tpl.is_valid():
+        return [(None, "bad placeholder syntax; write a literal $ as $$")]
+    known = PLACEHOLDERS.get(name)
+    problems = []
+    for ident in tpl.get_identifiers():
+        if known is not None and ident not in known:
+            at = template.find("${" + ident)
+            at = template.find("$" + ident) if at < 0 else at
+            problems.append((template.count("\n", 0, at) + 1 if at >= 0 else None,
+                             f"${{{ident}}} is not provided (use {', '.join('${' + k + '}' for k in sorted(known))})"))
+    return problems
