@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .budget import BudgetConfig
 from .docs import read_yaml, validate
+from .modes_config import CrystallizeConfig, ModesConfig
 from .vault.config import VaultConfig
 
 CONFIG_PATH = "system/llmos.yaml"
@@ -57,6 +58,8 @@ class Config(Strict):
     traces: TraceConfig = Field(default_factory=TraceConfig)
     budget: BudgetConfig = Field(default_factory=BudgetConfig)
     vault: VaultConfig = Field(default_factory=VaultConfig)
+    modes: ModesConfig = Field(default_factory=ModesConfig)
+    crystallize: CrystallizeConfig = Field(default_factory=CrystallizeConfig)
 
 
 def load_config(root: Path) -> Config:

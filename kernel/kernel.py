@@ -20,10 +20,14 @@ from .halt import check_halt
 from .scrub import scrub
 from .goals import normalize
 from .loop import LoopResult, run_loop
+from .modes import choose_mode
+from .modes_run import execute, learn
+from .slots import step_extras
 from .prompts import render_file
 from .root import find_root
 from .syscalls import Context, Outcome, SyscallTable
-from .traces import Step, Tokens, TraceMeta, TraceWriter, iter_trace_files, new_trace_id, now_iso, read_trace
+from .tool_syscalls import register_tools
+from .traces import Step, Tokens, TraceMeta, TraceWriter, iter_trace_files, new_trace_id, now_iso, offload, read_trace
 
 EventHandler = Callable[[str, dict[str, Any]], None]
 
@@ -43,6 +47,7 @@ class RunResult:
     error: str | None
     commit: str | None
     seconds: float
+    learned: list[str] = field(default_factory=list)  # tools crystallized or demoted after the run
 
     def as_dict(self) -> dict[str, Any]:
         d = dict(self.__dict__)
@@ -93,7 +98,9 @@ class Run:
     def step(self, tool: str | None, args: dict[str, Any], outcome: Outcome, usage: Usage, seconds: float) -> None:
         step = Step(n=len(self.writer.meta.steps) + 1, tool=tool, args=args, result=outcome.output, ok=outcome.ok,
                     tokens=Tokens(**usage.as_dict()), seconds=round(seconds, 3),
-                    request=self.refs[0], response=self.refs[1])
+                    request=self.refs[0], response=self.refs[1],
+                    **step_extras(tool, args, outcome.output, outcome.ok, self.writer.meta.slots,
+                                  lambda v: offload(v, self.writer.inline_limit, self.writer.blobs)))
         self.writer.add_step(step)
         self.on_event("step", {"step": step})
 
@@ -113,6 +120,7 @@ class Kernel:
         self.root = Path(root).resolve()
         self.config = config or load_config(self.root)
         self.syscalls = SyscallTable.default()
+        register_tools(self.syscalls, self.root, self.config)
 
     @classmethod
     def open(cls, root: str | Path | None = None) -> "Kernel":
@@ -156,26 +164,30 @@ class Kernel:
                            date=datetime.now(timezone.utc).date().isoformat())
 
     def run(self, goal: str, *, agent: str | None = None, model: str | None = None,
-            max_steps: int | None = None, on_event: EventHandler | None = None) -> RunResult:
+            max_steps: int | None = None, on_event: EventHandler | None = None,
+            mode: str | None = None) -> RunResult:
         """Run ``goal`` to an outcome; the trace and the commit are written whatever happens."""
         on_event = on_event or (lambda kind, data: None)
         ng = normalize(goal)
         open_repo(self.root)
         check_halt(self.root)
         spec_agent = self.agent(agent or self.config.entry_agent)
-        backend = make_backend(self.resolve_model(model, spec_agent), config=self.config, root=self.root)
+        spec = self.resolve_model(model, spec_agent)
+        trace_id, budget = new_trace_id(), Budget(self.root, self.config.budget, alert_stream=sys.stderr)
+        plan = choose_mode(self, ng, spec_agent, mode, budget=budget, run_id=trace_id)
+        backend = plan.backend(lambda: make_backend(spec, config=self.config, root=self.root))
         messages = [{"role": "system", "content": self.system_prompt(spec_agent)},
                     {"role": "user", "content": ng.goal}]
-        meta = TraceMeta(id=new_trace_id(), goal=ng.goal, goal_signature=ng.signature, template=ng.template,
+        meta = TraceMeta(id=trace_id, goal=ng.goal, goal_signature=ng.signature, template=ng.template,
                          slots=ng.slots, agent=spec_agent.name, agent_hash=spec_agent.hash,
-                         soul_hash=spec_agent.soul_hash, model=backend.model, started=now_iso())
-        budget = Budget(self.root, self.config.budget, alert_stream=sys.stderr)
+                         soul_hash=spec_agent.soul_hash, model=backend.model, started=now_iso(),
+                         mode=plan.mode, decision=plan.decision)
         with BlobStore.open(self.root / ".llmos" / "blobs") as blobs:
             writer = TraceWriter(self.root, meta, inline_limit=self.config.traces.inline_limit,
                                  scrub=scrub, blobs=blobs)
             writer.save()
             ctx = Context(self.root, spec_agent.name, spec_agent.tools, run_id=meta.id,
-                          extra={"budget": budget, "config": self.config})
+                          extra={"budget": budget, "config": self.config, "plan": plan})
             run = Run(writer, on_event, budget, Recorder(blobs, agent=spec_agent.name), spec_agent.budget)
             on_event("start", {"trace": meta, "path": writer.path})
             return self._drive(backend, ctx, messages, run, spec_agent, max_steps)
@@ -186,7 +198,7 @@ class Kernel:
         limit = max_steps or agent.max_steps or self.config.max_steps
         result, failure = LoopResult("aborted", error="interrupted"), None
         try:
-            result = run_loop(backend, self.syscalls, ctx, messages, max_steps=limit, recorder=run)
+            result = execute(self, backend, ctx, messages, max_steps=limit, recorder=run)
         except LlmosError as exc:
             result, failure = LoopResult(outcome_of(exc), error=str(exc)), exc
         finally:  # KeyboardInterrupt too: the trace says aborted, and is committed
@@ -194,7 +206,8 @@ class Kernel:
             sha = self._commit(writer, ctx)
         out = RunResult(writer.meta.id, writer.path, result.outcome, agent.name, writer.meta.model,
                         writer.meta.mode, len(writer.meta.steps), writer.meta.tokens.model_dump(),
-                        writer.meta.cost_usd, result.result, result.error, sha, round(time.monotonic() - started, 3))
+                        writer.meta.cost_usd, result.result, result.error, sha, round(time.monotonic() - started, 3),
+                        learn(self, writer.meta))
         run.on_event("end", {"result": out})
         if failure is not None:
             failure.run = out  # type: ignore[attr-defined]  (the CLI reports the trace of a failed run)
