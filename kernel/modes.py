@@ -85,7 +85,8 @@ def _row(idx: TraceIndex, e: Entry, match: str, similarity: float, cfg: Any) -> 
 
 
 def _best_of(idx: TraceIndex, signature: str, agent: str, similarity: float, match: str, cfg: Any):
-    runs = [e for e in idx.exact(signature) if e.agent == agent and e.ended
+    # Origins only: a FOLLOWER or CRYSTALLIZED run repeats its source, whose statistics it feeds.
+    runs = [e for e in idx.exact(signature) if e.agent == agent and e.ended and e.mode in ("LEARNER", "MIXED")
             and e.outcome == "success" and e.replayable > 0]
     rows = [(_row(idx, e, match, similarity, cfg), e) for e in runs]
     rows.sort(key=lambda r: (not r[0]["demoted"], r[0]["confidence"], r[0]["uses"], r[1].id), reverse=True)

@@ -259,12 +259,13 @@ class TraceIndex:
         postings, n = v["postings"], max(len(v["templates"]), 1)
         query = frozenset(_WORD.findall(template.lower()))
         idf = {w: math.log(1 + n / len(postings[w])) for w in query if w in postings}
+        unseen = math.log(1 + n) ** 2 * sum(1 for w in query if w not in postings)  # words no template has
         pool: set[str] = set()
         for w in sorted(idf, key=idf.get, reverse=True):
             pool |= postings[w]
             if len(pool) >= _CANDIDATE_POOL:
                 break
-        qnorm = math.sqrt(sum(x * x for x in idf.values())) or 1.0
+        qnorm = math.sqrt(sum(x * x for x in idf.values()) + unseen) or 1.0
         scored = []
         for sig in pool:
             words = v["templates"][sig]
