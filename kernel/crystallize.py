@@ -63,7 +63,7 @@ def candidates(root: Path, index: TraceIndex, config: CrystallizeConfig,
     states = toolstate.load_all(root)[0]
     out = []
     for (sig, agent), runs in groups.items():
-        good = [e for e in runs if e.outcome == "success" and e.replayable > 0]
+        good = [e for e in runs if e.outcome == "success" and e.replayable > 0 and not e.derived]
         if not good:
             continue
         by_shape: dict[str, list[Entry]] = {}

@@ -19,6 +19,7 @@ M = TypeVar("M", bound=BaseModel)
 
 _handler = frontmatter.YAMLHandler()
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: ~10x faster
+_Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml: same text, ~7x faster (traces are rewritten per step)
 
 
 def _load_yaml(text: str) -> tuple[yaml.Node | None, object]:
@@ -155,7 +156,7 @@ def validate(doc: Document, model: type[M], **extra: Any) -> M:
 
 def dump_frontmatter(meta: dict[str, Any], body: str) -> str:
     """Render a document: ``---``, YAML (keys in the given order), ``---``, body."""
-    fm = yaml.safe_dump(meta, sort_keys=False, allow_unicode=True, width=100)
+    fm = yaml.dump(meta, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
     return f"---\n{fm}---\n\n{body.rstrip()}\n"
 
 

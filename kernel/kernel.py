@@ -100,7 +100,8 @@ class Run:
                     tokens=Tokens(**usage.as_dict()), seconds=round(seconds, 3),
                     request=self.refs[0], response=self.refs[1],
                     **step_extras(tool, args, outcome.output, outcome.ok, self.writer.meta.slots,
-                                  lambda v: offload(v, self.writer.inline_limit, self.writer.blobs)))
+                                  lambda v: offload(v, self.writer.inline_limit, self.writer.blobs),
+                                  self.writer.meta.template))
         self.writer.add_step(step)
         self.on_event("step", {"step": step})
 

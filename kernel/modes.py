@@ -127,7 +127,8 @@ def choose_mode(kernel: "Kernel", ng: NormalGoal, agent: "Agent", forced: str | 
     rows = ([exact[0]] if exact else []) + [r for r, _ in lexical]
     decision["candidates"] = rows
     plan = Plan("LEARNER", decision, tool=tool)
-    if exact and not exact[0]["demoted"] and (exact[0]["confidence"] >= cfg.follower or forced == "FOLLOWER"):
+    if exact and not exact[0]["demoted"] and not exact[1].derived and (
+            exact[0]["confidence"] >= cfg.follower or forced == "FOLLOWER"):
         plan.follow = exact[1]
     guides = [(r, e) for r, e in ([exact] if exact else []) + lexical
               if not r["demoted"] and ((r["confidence"] >= cfg.mixed and r["similarity"] >= cfg.similarity)

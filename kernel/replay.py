@@ -57,6 +57,10 @@ def replay(source: TraceMeta, slots: dict[str, str], sink: StepSink,
     for step in source.steps:
         if not (step.ok and step.tool):
             continue  # the model's mistakes and musings are not replayed
+        derived = [w for c in step.post or [] for w in c.get("unexplained", [])]
+        if derived:
+            return Attempt(False, error=f"step {step.n} ({step.tool}) uses {', '.join(derived)} from a slot value "
+                                        "in a way a replay cannot reproduce", done=sink.done)
         try:
             args = fill_args(resolve_offloaded(step.args, get_blob), resolve_offloaded(step.slot_args, get_blob), slots)
         except (KeyError, ValueError, LlmosError) as exc:

@@ -130,9 +130,40 @@ def resolve_offloaded(value: Any, get_blob: Callable[[str], bytes] | None) -> An
     return value
 
 
+_COMMON = frozenset("the and with for from into this that are was not you your our all any new".split())
+
+
+def fragments(slots: dict[str, str], template: str = "") -> set[str]:
+    """Words of text and path slot values (a path by its file name) that could be copied on their own;
+    words the goal's template says itself ("note" in "save a note into {path1}") are not suspicious."""
+    words: set[str] = set()
+    for name, value in slots.items():
+        if name.startswith(("num", "date")):
+            continue
+        part = value.rstrip("/").rsplit("/", 1)[-1].rsplit(".", 1)[0] if name.startswith("path") else value
+        words |= {w for w in re.findall(r"[^\W\d_]{3,}", part.lower()) if w not in _COMMON}
+    return words - set(re.findall(r"[^\W\d_]{3,}", _FIELD.sub(" ", template.lower())))
+
+
+def unexplained(args: dict[str, Any], slots: dict[str, str], template: str = "") -> list[str]:
+    """Words of slot values that an argument uses *outside* a whole slot value ("named after ada" for
+    the slot "ada protocol"): a replay with new values could not reproduce them."""
+    frags = fragments(slots, template)
+    hits: set[str] = set()
+    for value in args.values():
+        if isinstance(value, str) and frags:
+            literal = _FIELD.sub(" ", abstract(value, slots)).lower()
+            hits |= frags & set(re.findall(r"[^\W\d_]{3,}", literal))
+    return sorted(hits)
+
+
 def step_extras(tool: str | None, args: dict[str, Any], output: str, ok: bool, slots: dict[str, str],
-                shrink: Callable[[Any], Any] = lambda v: v) -> dict[str, Any]:
+                shrink: Callable[[Any], Any] = lambda v: v, template: str = "") -> dict[str, Any]:
     """The ``slot_args`` and ``post`` fields of a trace step (``shrink`` offloads long templates)."""
     if not tool:
         return {}
-    return {"slot_args": shrink(slot_args(args, slots)), "post": shrink(postconditions(tool, args, output, ok, slots))}
+    post = postconditions(tool, args, output, ok, slots) or []
+    derived = unexplained(args, slots, template) if ok else []
+    if derived:
+        post.insert(0, {"unexplained": derived})
+    return {"slot_args": shrink(slot_args(args, slots)), "post": shrink(post or None)}

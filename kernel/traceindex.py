@@ -23,7 +23,7 @@ import yaml
 
 from .atomic import atomic_write
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _WORD = re.compile(r"\w+")
 _CANDIDATE_POOL = 300  # lexical: stop gathering candidates from rarer words once this many are found
@@ -45,6 +45,7 @@ class Entry:
     source: str | None = None     # trace this run replayed or was guided by
     tool: str | None = None       # crystallized tool this run used
     failed: list[str] = field(default_factory=list)  # tools/traces whose use failed and fell back
+    derived: bool = False         # a step uses part of a slot value: guidance only, never replayed
     structure: str = ""           # hash of the replayable steps' shape (tools, slot templates, literal args)
     replayable: int = 0           # number of successful tool steps
     tokens: int = 0
@@ -108,6 +109,7 @@ def entry_of(data: dict[str, Any], rel: str, mtime: int = 0) -> Entry | None:
                      ended=bool(data.get("ended")), source=decision.get("source"), tool=decision.get("tool"),
                      failed=[str(f.get("tool") or f.get("source")) for f in decision.get("fallbacks") or []],
                      structure=structure, replayable=replayable,
+                     derived=any("unexplained" in c for s in data.get("steps") or [] for c in s.get("post") or []),
                      tokens=int(tokens.get("input", 0)) + int(tokens.get("output", 0)), mtime=mtime,
                      started=str(data.get("started") or ""))
     except (KeyError, TypeError, ValueError, AttributeError):
@@ -185,12 +187,11 @@ class TraceIndex:
                         files.append(e.name)
             self._sync_files(rel, cached[2] if cached else [], files, changed=True)
             cached = self.dirs[rel] = [mtime, sorted(subdirs), sorted(files)]
-        else:
-            self._sync_files(rel, cached[2], cached[2], changed=False)
         for sub in cached[1]:
             self._scan(f"{rel}/{sub}" if rel else sub, seen)
 
     def _sync_files(self, rel: str, old: list[str], new: list[str], *, changed: bool) -> None:
+        """A folder changed: forget removed files, read new ones and re-read unfinished ones."""
         prefix = f"traces/{rel}/" if rel else "traces/"
         for name in set(old) - set(new):
             self._forget(prefix + name)
@@ -206,9 +207,13 @@ class TraceIndex:
         if entry is None:
             self._forget(rel)
             return
+        replaced = self.entries.get(rel)
         self.entries[rel] = entry
         self.dirty += 1
-        self._derived = None
+        if replaced is not None:
+            self._derived = None
+        elif self._derived is not None:
+            self._add_view(entry)
 
     def _forget(self, rel: str) -> None:
         if self.entries.pop(rel, None) is not None:
@@ -218,33 +223,47 @@ class TraceIndex:
         """Index a trace this process just wrote (its folder rescan then only re-lists names)."""
         entry = entry_of(data, rel)
         if entry is not None:
+            replaced = self.entries.get(rel)
             self.entries[rel] = entry
-            self._derived = None
+            if replaced is not None:
+                self._derived = None
+            elif self._derived is not None:
+                self._add_view(entry)
 
     # -- derived views ----------------------------------------------------------------------
     def _views(self) -> dict[str, Any]:
         if self._derived is None:
-            by_sig: dict[str, list[Entry]] = {}
-            reuses: dict[str, list[tuple[str, bool]]] = {}
-            tools: dict[str, list[tuple[str, bool]]] = {}
-            templates: dict[str, frozenset[str]] = {}
+            self._derived = {"by_sig": {}, "reuses": {}, "tools": {}, "templates": {}, "postings": {},
+                             "by_id": {}, "idf": None}
             for e in self.entries.values():
-                by_sig.setdefault(e.signature, []).append(e)
-                templates.setdefault(e.signature, frozenset(_WORD.findall(e.template.lower())))
-                if e.ended and e.source:
-                    reuses.setdefault(e.source, []).append((e.started, e.id, e.outcome == "success"
-                                                            and e.source not in e.failed))
-                if e.ended and e.tool:
-                    tools.setdefault(e.tool, []).append((e.started, e.id, e.outcome == "success"
-                                                         and e.tool not in e.failed))
-            postings: dict[str, set[str]] = {}
-            for sig, words in templates.items():
-                for w in words:
-                    postings.setdefault(w, set()).add(sig)
-            by_id = {e.id: e for e in self.entries.values()}
-            self._derived = {"by_sig": by_sig, "reuses": reuses, "tools": tools, "templates": templates,
-                             "postings": postings, "by_id": by_id}
+                self._add_view(e)
         return self._derived
+
+    def _add_view(self, e: Entry) -> None:
+        """Fold one new entry into the derived views (a new template invalidates the word weights)."""
+        v = self._derived
+        assert v is not None
+        v["by_sig"].setdefault(e.signature, []).append(e)
+        v["by_id"][e.id] = e
+        if e.signature not in v["templates"]:
+            words = v["templates"][e.signature] = frozenset(_WORD.findall(e.template.lower()))
+            for w in words:
+                v["postings"].setdefault(w, set()).add(e.signature)
+            v["idf"] = None
+        if e.ended and e.source:
+            v["reuses"].setdefault(e.source, []).append((e.started, e.id, e.outcome == "success"
+                                                          and e.source not in e.failed))
+        if e.ended and e.tool:
+            v["tools"].setdefault(e.tool, []).append((e.started, e.id, e.outcome == "success"
+                                                       and e.tool not in e.failed))
+
+    def _weights(self) -> dict[str, Any]:
+        v = self._views()
+        if v["idf"] is None:
+            n = max(len(v["templates"]), 1)
+            v["idf"] = {w: math.log(1 + n / len(sigs)) for w, sigs in v["postings"].items()}
+            v["norms"] = {sig: math.sqrt(sum(v["idf"][w] ** 2 for w in words)) for sig, words in v["templates"].items()}
+        return v
 
     def get(self, trace_id: str) -> Entry | None:
         return self._views()["by_id"].get(trace_id)
@@ -255,10 +274,10 @@ class TraceIndex:
 
     def similar(self, template: str, k: int) -> list[tuple[str, float]]:
         """Top ``k`` other templates by idf-weighted cosine over their words: ``[(signature, score)]``."""
-        v = self._views()
+        v = self._weights()
         postings, n = v["postings"], max(len(v["templates"]), 1)
         query = frozenset(_WORD.findall(template.lower()))
-        idf = {w: math.log(1 + n / len(postings[w])) for w in query if w in postings}
+        idf = {w: v["idf"][w] for w in query if w in postings}
         unseen = math.log(1 + n) ** 2 * sum(1 for w in query if w not in postings)  # words no template has
         pool: set[str] = set()
         for w in sorted(idf, key=idf.get, reverse=True):
@@ -270,7 +289,7 @@ class TraceIndex:
         for sig in pool:
             words = v["templates"][sig]
             dot = sum(idf[w] ** 2 for w in words & query if w in idf)
-            dnorm = math.sqrt(sum(math.log(1 + n / len(postings[w])) ** 2 for w in words))
+            dnorm = v["norms"][sig]
             scored.append((sig, dot / (qnorm * dnorm) if dnorm else 0.0))
         scored.sort(key=lambda x: (-x[1], x[0]))
         return scored[:k]

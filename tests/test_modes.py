@@ -193,3 +193,17 @@ def test_traces_are_not_matched_across_agents(styled: Path, script):
     (styled / "agents" / "other.md").write_text("---\nname: other\ndescription: another agent\n---\nWork.\n")
     res = run_poem(styled, script, 2, agent="other")
     assert res.mode != "FOLLOWER" and json.dumps(read_trace(res.trace_path).decision)
+
+
+def test_part_of_a_slot_used_on_its_own_is_never_replayed(root: Path, script):
+    """'A protocol named after ada' for the slot "ada protocol": a replay would write 'ada' again."""
+    def define(name: str, *replies):
+        goal = f'Define the term "{name} protocol" in projects/g/{name}.md'
+        return Kernel(root).run(goal, model=script(*replies or (
+            call("write_file", path=f"projects/g/{name}.md", content=f"# {name} protocol\n\nNamed after {name}.\n"),
+            call("finish", result="defined"))))
+    first = define("ada")
+    assert read_trace(first.trace_path).steps[0].post[0] == {"unexplained": ["ada"]}
+    second = define("grace")
+    assert second.mode == "MIXED" and second.tokens["input"] > 0  # guided, not replayed
+    assert (root / "projects/g/grace.md").read_text() == "# grace protocol\n\nNamed after grace.\n"
