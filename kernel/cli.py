@@ -86,13 +86,16 @@ def _print_event(kind: str, data: dict[str, Any]) -> None:
               help="Model spec: local, local:PATH.gguf, anthropic:MODEL, scripted:PATH.yaml, or an alias.")
 @click.option("--max-steps", type=click.IntRange(1, 1000), default=None, help="Cap on model calls for this run.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary (trace id, outcome, steps, tokens).")
+@click.option("--mode", type=click.Choice(["CRYSTALLIZED", "FOLLOWER", "MIXED", "LEARNER"], case_sensitive=False),
+              default=None, help="Force an execution mode (default: chosen from past traces and tools).")
 @click.pass_obj
-def boot(obj: Obj, goal: str, agent: str | None, model: str | None, max_steps: int | None, as_json: bool) -> None:
+def boot(obj: Obj, goal: str, agent: str | None, model: str | None, max_steps: int | None, as_json: bool,
+         mode: str | None) -> None:
     """Run GOAL with an agent; write its trace and commit what it changed to git."""
     kernel = obj.kernel()
     try:
         res = kernel.run(goal, agent=agent, model=model, max_steps=max_steps,
-                         on_event=None if as_json else _print_event)
+                         on_event=None if as_json else _print_event, mode=mode.upper() if mode else None)
     except LlmosError as exc:
         run = getattr(exc, "run", None)
         if run is not None:
@@ -105,6 +108,8 @@ def boot(obj: Obj, goal: str, agent: str | None, model: str | None, max_steps: i
     click.echo(f"{res.outcome}: {res.result or res.error or ''}".strip())
     click.echo(f"trace {rel}  steps={res.steps}  tokens={res.tokens['input']}/{res.tokens['output']}  "
                f"commit={(res.commit or '-')[:10]}  {res.seconds:.1f}s")
+    for note in res.learned:
+        click.echo(f"learned: {note}")
     if res.outcome != "success":
         sys.exit(2)
 
@@ -171,10 +176,11 @@ def _register() -> None:
     """Command groups that live beside the library they drive."""
     from .cli_blobs import blobs
     from .cli_guard import guard_commands
+    from .cli_modes import mode_commands
     from .cli_shell import shell
     from .cli_team import team_commands
 
-    for command in (*guard_commands, blobs, shell, *team_commands):
+    for command in (*guard_commands, blobs, shell, *team_commands, *mode_commands):
         cli.add_command(command)
 
 

@@ -11,6 +11,7 @@ from .budget import BudgetConfig
 from .docs import read_yaml, validate
 from .lineage import OrchestrationConfig
 from .valence import ValenceConfig
+from .modes_config import CrystallizeConfig, ModesConfig
 from .vault.config import VaultConfig
 from .watch import WatchConfig
 
@@ -64,6 +65,8 @@ class Config(Strict):
     orchestration: OrchestrationConfig = Field(default_factory=OrchestrationConfig)
     valence: ValenceConfig = Field(default_factory=ValenceConfig)
     watch: WatchConfig = Field(default_factory=WatchConfig)
+    modes: ModesConfig = Field(default_factory=ModesConfig)
+    crystallize: CrystallizeConfig = Field(default_factory=CrystallizeConfig)
 
 
 def load_config(root: Path) -> Config:

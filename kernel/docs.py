@@ -19,7 +19,7 @@ M = TypeVar("M", bound=BaseModel)
 
 _handler = frontmatter.YAMLHandler()
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: ~10x faster
-_Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # the same for writing (traces, each step)
+_Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml: same text, ~7x faster (traces are rewritten per step)
 
 
 def _load_yaml(text: str) -> tuple[yaml.Node | None, object]:

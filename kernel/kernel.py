@@ -22,11 +22,15 @@ from .goals import normalize
 from .loop import LoopResult, run_loop
 from .follow import follower_for, hold
 from .lineage import Lineage
+from .modes import choose_mode
+from .modes_run import execute, learn
+from .slots import step_extras
 from .prompts import render, render_file
 from .root import find_root
 from .runscope import RunScope
 from .syscalls import Context, Outcome, SyscallTable
-from .traces import Step, Tokens, TraceMeta, TraceWriter, iter_trace_files, new_trace_id, now_iso, read_trace
+from .tool_syscalls import register_tools
+from .traces import Step, Tokens, TraceMeta, TraceWriter, iter_trace_files, new_trace_id, now_iso, offload, read_trace
 
 EventHandler = Callable[[str, dict[str, Any]], None]
 
@@ -46,6 +50,7 @@ class RunResult:
     error: str | None
     commit: str | None
     seconds: float
+    learned: list[str] = field(default_factory=list)  # tools crystallized or demoted after the run
 
     def as_dict(self) -> dict[str, Any]:
         d = dict(self.__dict__)
@@ -100,7 +105,10 @@ class Run:
         step = Step(n=len(self.writer.meta.steps) + 1, tool=tool, args=args, result=outcome.output, ok=outcome.ok,
                     tokens=Tokens(**usage.as_dict()), seconds=round(seconds, 3),
                     request=self.refs[0], response=self.refs[1],
-                    agent_hash=self.follow.take_hash() if self.follow is not None else None)
+                    agent_hash=self.follow.take_hash() if self.follow is not None else None,
+                    **step_extras(tool, args, outcome.output, outcome.ok, self.writer.meta.slots,
+                                  lambda v: offload(v, self.writer.inline_limit, self.writer.blobs),
+                                  self.writer.meta.template))
         self.writer.add_step(step)
         self.on_event("step", {"step": step})
 
@@ -121,6 +129,7 @@ class Kernel:
         self.config = config or load_config(self.root)
         self.syscalls = SyscallTable.default()
         self.live: Any = None  # a live.LiveRoot while a watcher keeps this kernel current (llmos shell)
+        register_tools(self.syscalls, self.root, self.config)
 
     @classmethod
     def open(cls, root: str | Path | None = None) -> "Kernel":
@@ -169,10 +178,11 @@ class Kernel:
 
     def run(self, goal: str, *, agent: str | None = None, model: str | None = None,
             max_steps: int | None = None, on_event: EventHandler | None = None,
-            lineage: Lineage | None = None) -> RunResult:
+            lineage: Lineage | None = None, mode: str | None = None) -> RunResult:
         """Run ``goal`` to an outcome; the trace and the commit are written whatever happens.
 
-        ``lineage`` is given by ``delegate`` to a child run (see :mod:`llmos.lineage`)."""
+        ``mode`` forces an execution mode (``--mode``); ``lineage`` is given by ``delegate`` to a
+        child run (see :mod:`llmos.lineage`)."""
         on_event = on_event or (lambda kind, data: None)
         ng = normalize(goal)
         open_repo(self.root)
@@ -180,12 +190,14 @@ class Kernel:
         spec_agent = self.agent(agent or self.config.entry_agent)
         spec = self.resolve_model(model or (lineage.model if lineage and spec_agent.model in (None, "inherit")
                                             else None), spec_agent)
-        backend = make_backend(spec, config=self.config, root=self.root)
-        meta = TraceMeta(id=new_trace_id(), goal=ng.goal, goal_signature=ng.signature, template=ng.template,
+        trace_id = new_trace_id()
+        budget = (lineage and lineage.budget) or Budget(self.root, self.config.budget, alert_stream=sys.stderr)
+        plan = choose_mode(self, ng, spec_agent, mode, budget=budget, run_id=trace_id)
+        backend = plan.backend(lambda: make_backend(spec, config=self.config, root=self.root))
+        meta = TraceMeta(id=trace_id, goal=ng.goal, goal_signature=ng.signature, template=ng.template,
                          slots=ng.slots, agent=spec_agent.name, agent_hash=spec_agent.hash,
                          soul_hash=spec_agent.soul_hash, model=backend.model, started=now_iso(),
-                         mode="ORCHESTRATOR" if spec_agent.mode == "ORCHESTRATOR" else "LEARNER")
-        budget = (lineage and lineage.budget) or Budget(self.root, self.config.budget, alert_stream=sys.stderr)
+                         mode=plan.mode, decision=plan.decision)
         scope = RunScope(self, meta, spec_agent, lineage, model=str(spec))
         try:
             scope.begin()
@@ -196,7 +208,8 @@ class Kernel:
                                      scrub=scrub, blobs=blobs)
                 writer.save()
                 ctx = Context(self.root, spec_agent.name, scope.allowed(spec_agent.tools), run_id=meta.id,
-                              extra={"budget": budget, "config": self.config, "kernel": self, "scope": scope})
+                              extra={"budget": budget, "config": self.config, "kernel": self, "scope": scope,
+                                     "plan": plan})
                 run = scope.run = Run(writer, scope.watch(on_event), budget, Recorder(blobs, agent=spec_agent.name),
                                       scope.ceiling())
                 run.follow = follower_for(self, spec_agent, ctx, on_event)
@@ -213,7 +226,7 @@ class Kernel:
         limit = scope.max_steps(max_steps or agent.max_steps or self.config.max_steps)
         result, failure = LoopResult("aborted", error="interrupted"), None
         try:
-            result = run_loop(backend, self.syscalls, ctx, messages, max_steps=limit, recorder=run)
+            result = execute(self, backend, ctx, messages, max_steps=limit, recorder=run)
         except LlmosError as exc:
             result, failure = LoopResult(outcome_of(exc), error=str(exc)), exc
         except Exception as exc:  # a bug: still record what happened, then let it surface
@@ -225,7 +238,8 @@ class Kernel:
             sha = self._commit(writer, ctx)
         out = RunResult(writer.meta.id, writer.path, result.outcome, agent.name, writer.meta.model,
                         writer.meta.mode, len(writer.meta.steps), writer.meta.tokens.model_dump(),
-                        writer.meta.cost_usd, result.result, result.error, sha, round(time.monotonic() - started, 3))
+                        writer.meta.cost_usd, result.result, result.error, sha, round(time.monotonic() - started, 3),
+                        learn(self, writer.meta))
         run.on_event("end", {"result": out})
         if failure is not None:
             failure.run = out  # type: ignore[attr-defined]  (the CLI reports the trace of a failed run)

@@ -43,6 +43,8 @@ class Step(BaseModel):
     agent_hash: str | None = None  # set when the agent file changed since the previous step
     request: str | None = None     # blob:<manifest id> of the full LLM request behind this step
     response: str | None = None    # blob:<id> of the model's reply
+    slot_args: dict[str, Any] | None = None  # arg -> template naming the goal slots it came from: "{path1}"
+    post: list[dict[str, Any]] | None = None  # postconditions a replay checks (see llmos.slots)
 
 
 class TraceMeta(BaseModel):
@@ -59,6 +61,7 @@ class TraceMeta(BaseModel):
     agent_hash: str
     soul_hash: str | None = None
     mode: str = "LEARNER"
+    decision: dict[str, Any] | None = None  # how the mode was chosen: candidates, scores, thresholds, reason
     model: str
     parent: str | None = None
     children: list[str] = Field(default_factory=list)  # trace ids of the runs this run delegated to
@@ -144,7 +147,7 @@ class TraceWriter:
     def save(self) -> None:
         data = self.scrub(self.meta.model_dump(mode="json"))
         for step in data["steps"]:
-            for optional in ("agent_hash", "request", "response"):
+            for optional in ("agent_hash", "request", "response", "slot_args", "post"):
                 if step.get(optional) is None:
                     step.pop(optional, None)
         for optional in ("children", "valence"):  # only runs that delegate / use valence have them
