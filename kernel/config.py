@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .budget import BudgetConfig
 from .docs import read_yaml, validate
+from .memory.config import MemoryConfig
 from .vault.config import VaultConfig
 
 CONFIG_PATH = "system/llmos.yaml"
@@ -57,6 +58,7 @@ class Config(Strict):
     traces: TraceConfig = Field(default_factory=TraceConfig)
     budget: BudgetConfig = Field(default_factory=BudgetConfig)
     vault: VaultConfig = Field(default_factory=VaultConfig)
+    memory: MemoryConfig = Field(default_factory=MemoryConfig)
 
 
 def load_config(root: Path) -> Config:

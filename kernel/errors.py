@@ -124,3 +124,16 @@ class CorruptBlob(BlobError):
                           (("pack", pack), ("offset", offset), ("blob", blob_id)) if v is not None)
         super().__init__(f"{message} [{where}]" if where else message,
                          hint=hint or "run `llmos blobs check --read-data` to list every damaged record")
+
+
+class MemoryNotFound(LlmosError):
+    """No memory document has the given id."""
+
+
+class WorkingMemoryTooLarge(LlmosError):
+    """A working-memory write over the cap in system/llmos.yaml; says both sizes."""
+
+    def __init__(self, message: str, *, size: int, cap: int, hint: str | None = None):
+        self.size = size
+        self.cap = cap
+        super().__init__(message, hint=hint)
