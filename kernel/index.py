@@ -253,10 +253,10 @@ class MemoryIndex:
 
     # -- searching --------------------------------------------------------------------------------
     def searcher(self) -> Any:
+        if self._searcher is not None and not self._searcher.up_to_date():
+            self.close()  # another process committed: reopen (whoosh's refresh() fails on empty segments)
         if self._searcher is None:
             self._searcher = self.ix().searcher()
-        elif not self._searcher.up_to_date():
-            self._searcher = self._searcher.refresh()
         return self._searcher
 
     def search(self, terms: list[str], *, filter: Query | None = None, mask: Query | None = None,

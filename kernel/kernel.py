@@ -23,6 +23,7 @@ from .loop import LoopResult, run_loop
 from .prompts import render_file
 from .root import find_root
 from .syscalls import Context, Outcome, SyscallTable
+from .memory.store import memory_problems
 from .traces import Step, Tokens, TraceMeta, TraceWriter, iter_trace_files, new_trace_id, now_iso, read_trace
 
 EventHandler = Callable[[str, dict[str, Any]], None]
@@ -136,6 +137,7 @@ class Kernel:
     def check(self) -> list[DocumentError]:
         """Validate config, agents, souls and traces; return every problem (empty list: all good)."""
         errors = list(self.agents()[1])
+        errors += memory_problems(self.root)
         for path in iter_trace_files(self.root):
             try:
                 read_trace(path)
@@ -150,10 +152,21 @@ class Kernel:
         spec = flag or agent_model or self.config.model or default_spec()
         return parse_spec(spec, self.config.models)
 
-    def system_prompt(self, agent: Agent) -> str:
+    def system_prompt(self, agent: Agent, working_memory: str = "(none)", whats_new: str = "(nothing new)") -> str:
         return render_file(self.root, "agent", agent=agent.name, description=agent.description,
                            soul=agent.soul or "(no soul file)", instructions=agent.instructions or "(none)",
-                           date=datetime.now(timezone.utc).date().isoformat())
+                           date=datetime.now(timezone.utc).date().isoformat(),
+                           working_memory=working_memory, whats_new=whats_new)
+
+    def assemble_context(self, agent: Agent, model: str) -> Any:
+        """The system prompt with L0-L2 under ``model``'s budget (syncs the memory index first)."""
+        from .context import assemble
+        from .index import open_index
+
+        index = open_index(self.root)
+        index.sync()
+        return assemble(self.root, agent, self.config.memory, model,
+                        lambda **layers: self.system_prompt(agent, **layers), index)
 
     def run(self, goal: str, *, agent: str | None = None, model: str | None = None,
             max_steps: int | None = None, on_event: EventHandler | None = None) -> RunResult:
@@ -164,11 +177,13 @@ class Kernel:
         check_halt(self.root)
         spec_agent = self.agent(agent or self.config.entry_agent)
         backend = make_backend(self.resolve_model(model, spec_agent), config=self.config, root=self.root)
-        messages = [{"role": "system", "content": self.system_prompt(spec_agent)},
+        assembled = self.assemble_context(spec_agent, backend.model)
+        messages = [{"role": "system", "content": assembled.text},
                     {"role": "user", "content": ng.goal}]
         meta = TraceMeta(id=new_trace_id(), goal=ng.goal, goal_signature=ng.signature, template=ng.template,
                          slots=ng.slots, agent=spec_agent.name, agent_hash=spec_agent.hash,
-                         soul_hash=spec_agent.soul_hash, model=backend.model, started=now_iso())
+                         soul_hash=spec_agent.soul_hash, model=backend.model, started=now_iso(),
+                         context=assembled.info)
         budget = Budget(self.root, self.config.budget, alert_stream=sys.stderr)
         with BlobStore.open(self.root / ".llmos" / "blobs") as blobs:
             writer = TraceWriter(self.root, meta, inline_limit=self.config.traces.inline_limit,

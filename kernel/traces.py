@@ -44,6 +44,16 @@ class Step(BaseModel):
     response: str | None = None    # blob:<id> of the model's reply
 
 
+class ContextInfo(BaseModel):
+    """The assembled context of a run (see :mod:`llmos.context`): its size and what trimming dropped."""
+
+    model_config = ConfigDict(extra="forbid")
+    tokens: int
+    budget: int
+    layers: dict[str, int] = Field(default_factory=dict)  # L0, L1, L2 -> tokens
+    dropped: list[str] = Field(default_factory=list)
+
+
 class TraceMeta(BaseModel):
     """The trace frontmatter schema."""
 
@@ -68,6 +78,7 @@ class TraceMeta(BaseModel):
     outcome: Outcome = "aborted"
     result: str | None = None
     error: str | None = None
+    context: ContextInfo | None = None
     steps: list[Step] = Field(default_factory=list)
 
 

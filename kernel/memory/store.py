@@ -123,3 +123,8 @@ def history(root: Path, memory_id: str) -> list[Memory]:
         seen[mid] = m
         todo += m.meta.supersedes + ([m.meta.superseded_by] if m.meta.superseded_by else [])
     return sorted(seen.values(), key=lambda m: (m.meta.start, m.meta.created))
+
+
+def memory_problems(root: Path) -> list[DocumentError]:
+    """The errors of every memory file that does not read (for ``llmos check``)."""
+    return list_memories(root)[1]

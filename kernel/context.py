@@ -1,0 +1,145 @@
+"""Context assembly: what an agent sees before its goal, under a token budget per model.
+
+L0 the soul and the instructions (always, whole); L1 its working memory (always, capped); L2 a thin
+"what's new since your last run" (a few lines, never full text); L3 nothing: everything else is
+pulled with ``recall``. When the rendered prompt is over budget, trimming drops the lowest-value
+items first (the last lines of L2, then the last lines of L1) and records what it dropped; the
+trace keeps the assembled size (``context`` in the trace frontmatter).
+"""
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+from .agents import Agent
+from .backends import count_tokens
+from .index import MemoryIndex, all_of, any_of, between, open_index
+from .memory.config import MemoryConfig
+from .memory.working import read_working
+from .traces import ContextInfo
+
+NO_WORKING = "(empty: rewrite_working_memory keeps notes for your next run)"
+NOTHING_NEW = "(nothing new)"
+
+
+@dataclass
+class Assembled:
+    text: str
+    info: ContextInfo
+    working: str = ""
+    whats_new: list[str] = field(default_factory=list)
+
+
+def budget_for(model: str, cfg: MemoryConfig) -> int:
+    """The token budget of ``model``: the first glob in ``memory.context.budgets`` that matches."""
+    budgets = cfg.context.budgets
+    for pattern, tokens in budgets.items():
+        if pattern != "default" and fnmatch.fnmatchcase(model, pattern):
+            return tokens
+    return budgets.get("default", 3000)
+
+
+def _when(ts: int) -> str:
+    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%d %H:%M")
+
+
+def _short(text: str, n: int = 70) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= n else text[:n - 1] + "…"
+
+
+def _last_run(index: MemoryIndex, root: Path, agent: Agent) -> tuple[dict | None, object | None]:
+    from .errors import DocumentError
+    from .traces import read_trace
+
+    last = index.latest(all_of([any_of("tier", ["gamma"]), any_of("agent", [agent.name])]))
+    if not last:
+        return None, None
+    try:
+        return last[0], read_trace(root / last[0]["path"])
+    except DocumentError:
+        return last[0], None
+
+
+def whats_new(root: Path, agent: Agent, cfg: MemoryConfig, index: MemoryIndex | None = None) -> list[str]:
+    """L2: a few lines, most valuable first, about what happened since ``agent``'s last run."""
+    index = index or open_index(root)
+    last, trace = _last_run(index, root, agent)
+    since = last["created"] if last else 0
+    if trace is not None and trace.ended:  # what the last run did itself is not news
+        since = int(datetime.fromisoformat(trace.ended.replace("Z", "+00:00")).timestamp())
+    lines = []
+    if last is None:
+        lines.append("This is your first run.")
+    else:
+        lines.append(f"Your last run ({_when(last['created'])}, {last.get('outcome')}): {_short(last['title'])}")
+        if trace is not None and trace.agent_hash != agent.hash:
+            lines.append("Your agent file (instructions) changed since your last run.")
+        if trace is not None and trace.soul_hash != agent.soul_hash:
+            lines.append("Your soul changed since your last run.")
+    newer = between("created", since + 1, None) if last else None
+    runs = all_of([any_of("tier", ["gamma"]), newer])
+    others = [d for d in index.latest(runs, limit=4) if d["agent"] != agent.name][:3]
+    if others:
+        lines.append(f"{index.count(runs)} run(s) since by other agents, e.g. " +
+                     "; ".join(f"{d['agent']}: {_short(d['title'], 50)} ({d.get('outcome')})" for d in others))
+    for tiers, label in ((["alpha", "delta"], "promoted"), (["beta"], "new")):
+        mems = all_of([any_of("tier", tiers), newer])
+        found = index.latest(mems, limit=3)
+        if found:
+            lines.append(f"{index.count(mems)} {label} memor{'y' if len(found) == 1 else 'ies'} since, e.g. " +
+                         "; ".join(f"{d['id']}: {_short(d['title'], 50)}" for d in found))
+    if agent.tools is None or "recall" in agent.tools:
+        lines.append("Everything else (memories, past runs) is not shown: pull it with recall.")
+    return lines[:cfg.context.whats_new_lines]
+
+
+def _trim(lines: list[str], over: int) -> tuple[list[str], int]:
+    """Drop lines from the end until about ``over`` tokens are gone; return the rest and how many went."""
+    kept = list(lines)
+    while kept and over > 0:
+        over -= count_tokens(kept.pop()) + 1
+    return kept, len(lines) - len(kept)
+
+
+def assemble(root: Path, agent: Agent, cfg: MemoryConfig, model: str,
+             render: Callable[..., str], index: MemoryIndex | None = None) -> Assembled:
+    """Render the system prompt with L1 and L2 filled, trimmed to the model's budget.
+
+    ``render(working_memory=..., whats_new=...)`` returns the whole prompt (L0 included)."""
+    budget = budget_for(model, cfg)
+    working = read_working(root, agent.name)
+    cap = cfg.working_cap_bytes
+    w_lines = working.encode("utf-8")[:cap].decode("utf-8", "ignore").splitlines()
+    new_lines = whats_new(root, agent, cfg, index)
+    dropped = []
+    if len(working.encode("utf-8")) > cap:
+        dropped.append(f"L1: working memory past its cap of {cap} bytes (edited by hand?)")
+
+    def text(w: list[str], n: list[str]) -> str:
+        return render(working_memory="\n".join(w) or NO_WORKING, whats_new="\n".join(f"- {x}" for x in n) or NOTHING_NEW)
+
+    base = count_tokens(text([], []))
+    over = count_tokens(text(w_lines, new_lines)) - budget
+    if over > 0:
+        new_kept, gone = _trim(new_lines, over)
+        if gone:
+            dropped.append(f"L2: {gone} of {len(new_lines)} what's-new lines")
+        over -= sum(count_tokens(x) + 1 for x in new_lines[len(new_kept):])
+        new_lines = new_kept
+    if over > 0:
+        w_kept, gone = _trim(w_lines, over)
+        if gone:
+            dropped.append(f"L1: {gone} of {len(w_lines)} working-memory lines (read memory/working/{agent.name}.md)")
+        w_lines = w_kept
+    final = text(w_lines, new_lines)
+    tokens = count_tokens(final)
+    if tokens > budget:
+        dropped.append(f"over budget by {tokens - budget} tokens: instructions and soul are never trimmed")
+    l1 = count_tokens("\n".join(w_lines))
+    info = ContextInfo(tokens=tokens, budget=budget, dropped=dropped,
+                       layers={"L0": base, "L1": l1, "L2": max(0, tokens - base - l1)})
+    return Assembled(final, info, "\n".join(w_lines), new_lines)
