@@ -167,8 +167,9 @@ def _register() -> None:
     """Command groups that live beside the library they drive."""
     from .cli_blobs import blobs
     from .cli_guard import guard_commands
+    from .cli_memory import memory_commands
 
-    for command in (*guard_commands, blobs):
+    for command in (*guard_commands, blobs, *memory_commands):
         cli.add_command(command)
 
 

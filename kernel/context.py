@@ -9,6 +9,7 @@ trace keeps the assembled size (``context`` in the trace frontmatter).
 from __future__ import annotations
 
 import fnmatch
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -16,11 +17,13 @@ from typing import Callable
 
 from .agents import Agent
 from .backends import count_tokens
+from .errors import DocumentError
 from .index import MemoryIndex, all_of, any_of, between, open_index
 from .memory.config import MemoryConfig
 from .memory.working import read_working
-from .traces import ContextInfo
+from .traces import ContextInfo, TraceMeta, read_trace
 
+OPEN_ITEM = re.compile(r"^\s*(?:[-*]\s*\[ \]|.*\b(?:todo|next|open|blocked|waiting)\b)", re.IGNORECASE)
 NO_WORKING = "(empty: rewrite_working_memory keeps notes for your next run)"
 NOTHING_NEW = "(nothing new)"
 
@@ -46,15 +49,12 @@ def _when(ts: int) -> str:
     return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%d %H:%M")
 
 
-def _short(text: str, n: int = 70) -> str:
-    text = " ".join(str(text).split())
+def short(text: str | None, n: int = 70) -> str:
+    text = " ".join((text or "").split())
     return text if len(text) <= n else text[:n - 1] + "…"
 
 
 def _last_run(index: MemoryIndex, root: Path, agent: Agent) -> tuple[dict | None, object | None]:
-    from .errors import DocumentError
-    from .traces import read_trace
-
     last = index.latest(all_of([any_of("tier", ["gamma"]), any_of("agent", [agent.name])]))
     if not last:
         return None, None
@@ -75,7 +75,7 @@ def whats_new(root: Path, agent: Agent, cfg: MemoryConfig, index: MemoryIndex | 
     if last is None:
         lines.append("This is your first run.")
     else:
-        lines.append(f"Your last run ({_when(last['created'])}, {last.get('outcome')}): {_short(last['title'])}")
+        lines.append(f"Your last run ({_when(last['created'])}, {last.get('outcome')}): {short(last['title'])}")
         if trace is not None and trace.agent_hash != agent.hash:
             lines.append("Your agent file (instructions) changed since your last run.")
         if trace is not None and trace.soul_hash != agent.soul_hash:
@@ -85,16 +85,48 @@ def whats_new(root: Path, agent: Agent, cfg: MemoryConfig, index: MemoryIndex | 
     others = [d for d in index.latest(runs, limit=4) if d["agent"] != agent.name][:3]
     if others:
         lines.append(f"{index.count(runs)} run(s) since by other agents, e.g. " +
-                     "; ".join(f"{d['agent']}: {_short(d['title'], 50)} ({d.get('outcome')})" for d in others))
+                     "; ".join(f"{d['agent']}: {short(d['title'], 50)} ({d.get('outcome')})" for d in others))
     for tiers, label in ((["alpha", "delta"], "promoted"), (["beta"], "new")):
         mems = all_of([any_of("tier", tiers), newer])
         found = index.latest(mems, limit=3)
         if found:
             lines.append(f"{index.count(mems)} {label} memor{'y' if len(found) == 1 else 'ies'} since, e.g. " +
-                         "; ".join(f"{d['id']}: {_short(d['title'], 50)}" for d in found))
+                         "; ".join(f"{d['id']}: {short(d['title'], 50)}" for d in found))
+    if cfg.context.brief_in_l2:
+        threads = open_threads(recent_traces(root, agent.name, sync=False), read_working(root, agent.name))
+        if threads:
+            lines.append("Open threads: " + "; ".join(short(t, 60) for t in threads[:3]))
     if agent.tools is None or "recall" in agent.tools:
         lines.append("Everything else (memories, past runs) is not shown: pull it with recall.")
     return lines[:cfg.context.whats_new_lines]
+
+
+def recent_traces(root: Path, agent: str, limit: int = 20, sync: bool = True) -> list[TraceMeta]:
+    """The agent's newest runs, newest first (unreadable traces skipped)."""
+    index = open_index(root)
+    if sync:
+        index.sync()
+    out = []
+    for doc in index.latest(all_of([any_of("tier", ["gamma"]), any_of("agent", [agent])]), limit=limit):
+        try:
+            out.append(read_trace(Path(root) / doc["path"]))
+        except DocumentError:
+            continue
+    return out
+
+
+def open_threads(traces: list[TraceMeta], working: str) -> list[str]:
+    """Runs that did not succeed and were not redone with success later; open items in the notes."""
+    done: set[str] = set()
+    threads = []
+    for t in traces:  # newest first
+        if t.outcome == "success":
+            done.add(t.goal_signature)
+        elif t.goal_signature not in done:
+            done.add(t.goal_signature)
+            threads.append(f"{t.started[:10]} {t.outcome}: {short(t.goal, 80)} ({short(t.error, 80) or 'no error text'})")
+    threads += [line.strip().lstrip("-* ").strip() for line in working.splitlines() if OPEN_ITEM.match(line)]
+    return threads
 
 
 def _trim(lines: list[str], over: int) -> tuple[list[str], int]:

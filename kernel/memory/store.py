@@ -50,8 +50,12 @@ def _check_args(tier: str, project: str | None, text: str) -> None:
 def remember(root: Path, text: str, *, title: str | None = None, kind: str = "fact", tags: Iterable[str] = (),
              tier: str = "beta", agent: str | None = None, project: str | None = None,
              supersedes: Iterable[str] = (), sources: Iterable[str] = (), confidence: float = 0.8,
-             valid_from: datetime | None = None, index: bool = True) -> tuple[Memory, list[str]]:
-    """Write a new memory (superseding ``supersedes``); return it and every path written (relative)."""
+             valid_from: datetime | None = None, index: bool = True,
+             commit: bool = False) -> tuple[Memory, list[str]]:
+    """Write a new memory (superseding ``supersedes``); return it and every path written (relative).
+
+    With ``commit`` the files are committed to git at once (what ``llmos remember`` does; in a run,
+    the run's audit commit takes them)."""
     root = Path(root)
     _check_args(tier, project, text)
     text = scrub(text.strip())
@@ -76,6 +80,11 @@ def remember(root: Path, text: str, *, title: str | None = None, kind: str = "fa
         from ..index import open_index
 
         open_index(root).sync(Path(p) for p in written)
+    if commit:
+        from ..audit import commit_paths, format_message
+
+        trailers = {"Memory-Id": mid, **({"Supersedes": ", ".join(meta.supersedes)} if meta.supersedes else {})}
+        commit_paths(root, written, format_message(f"llmos: remember {title}", trailers))
     return memory, written
 
 
