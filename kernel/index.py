@@ -28,7 +28,7 @@ from .errors import DocumentError
 from .memory.model import iter_memory_files, read_memory
 from .traces import iter_trace_files, read_trace
 
-VERSION = 1
+VERSION = 2
 OPEN_END = 32503680000  # 3000-01-01: "still valid"
 BODY_CHARS = 2000       # text of a trace indexed per document
 _WORD = re.compile(r"[^\w]+", re.UNICODE)
@@ -45,7 +45,7 @@ def analyzer() -> Any:
 
 def _schema() -> fields.Schema:
     text = analyzer()
-    num = dict(numtype=int, bits=64, stored=True, signed=False)
+    num = dict(numtype=int, bits=64, stored=True)  # signed: whoosh's unsigned 64-bit ranges match everything
     return fields.Schema(
         path=fields.ID(stored=True, unique=True), id=fields.ID(stored=True), tier=fields.ID(stored=True),
         kind=fields.ID(stored=True), agent=fields.ID(stored=True), project=fields.ID(stored=True),
@@ -137,7 +137,7 @@ class MemoryIndex:
         return data if isinstance(data, dict) and data.get("version") == VERSION else None
 
     def _usable(self) -> bool:
-        if self._load_manifest() is None or not windex.exists_in(str(self.dir)):
+        if self._load_manifest() is None:
             return False
         try:
             ix = windex.open_dir(str(self.dir))

@@ -131,7 +131,15 @@ def history(root: Path, memory_id: str) -> list[Memory]:
             continue  # a link to a memory that is gone from the files: show what is left
         seen[mid] = m
         todo += m.meta.supersedes + ([m.meta.superseded_by] if m.meta.superseded_by else [])
-    return sorted(seen.values(), key=lambda m: (m.meta.start, m.meta.created))
+    depth: dict[str, int] = {}
+
+    def depth_of(mid: str, trail: tuple[str, ...] = ()) -> int:  # how many memories it replaced, in a row
+        if mid not in depth:
+            parents = [p for p in seen[mid].meta.supersedes if p in seen and p not in trail]
+            depth[mid] = 1 + max((depth_of(p, trail + (mid,)) for p in parents), default=-1)
+        return depth[mid]
+
+    return sorted(seen.values(), key=lambda m: (depth_of(m.id), m.meta.start, m.meta.created))
 
 
 def memory_problems(root: Path) -> list[DocumentError]:
