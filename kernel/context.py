@@ -80,7 +80,7 @@ def whats_new(root: Path, agent: Agent, cfg: MemoryConfig, index: MemoryIndex | 
             lines.append("Your agent file (instructions) changed since your last run.")
         if trace is not None and trace.soul_hash != agent.soul_hash:
             lines.append("Your soul changed since your last run.")
-    newer = between("created", since + 1, None) if last else None
+    newer = between("created", since, None) if last else None
     runs = all_of([any_of("tier", ["gamma"]), newer])
     others = [d for d in index.latest(runs, limit=4) if d["agent"] != agent.name][:3]
     if others:
@@ -129,14 +129,6 @@ def open_threads(traces: list[TraceMeta], working: str) -> list[str]:
     return threads
 
 
-def _trim(lines: list[str], over: int) -> tuple[list[str], int]:
-    """Drop lines from the end until about ``over`` tokens are gone; return the rest and how many went."""
-    kept = list(lines)
-    while kept and over > 0:
-        over -= count_tokens(kept.pop()) + 1
-    return kept, len(lines) - len(kept)
-
-
 def assemble(root: Path, agent: Agent, cfg: MemoryConfig, model: str,
              render: Callable[..., str], index: MemoryIndex | None = None) -> Assembled:
     """Render the system prompt with L1 and L2 filled, trimmed to the model's budget.
@@ -155,18 +147,15 @@ def assemble(root: Path, agent: Agent, cfg: MemoryConfig, model: str,
         return render(working_memory="\n".join(w) or NO_WORKING, whats_new="\n".join(f"- {x}" for x in n) or NOTHING_NEW)
 
     base = count_tokens(text([], []))
-    over = count_tokens(text(w_lines, new_lines)) - budget
-    if over > 0:
-        new_kept, gone = _trim(new_lines, over)
-        if gone:
-            dropped.append(f"L2: {gone} of {len(new_lines)} what's-new lines")
-        over -= sum(count_tokens(x) + 1 for x in new_lines[len(new_kept):])
-        new_lines = new_kept
-    if over > 0:
-        w_kept, gone = _trim(w_lines, over)
-        if gone:
-            dropped.append(f"L1: {gone} of {len(w_lines)} working-memory lines (read memory/working/{agent.name}.md)")
-        w_lines = w_kept
+    kept_new, kept_w = list(new_lines), list(w_lines)
+    while count_tokens(text(kept_w, kept_new)) > budget and (kept_new or kept_w):
+        (kept_new or kept_w).pop()  # lowest value first: the last line of L2, then of L1
+    if len(kept_new) < len(new_lines):
+        dropped.append(f"L2: {len(new_lines) - len(kept_new)} of {len(new_lines)} what's-new lines")
+    if len(kept_w) < len(w_lines):
+        dropped.append(f"L1: {len(w_lines) - len(kept_w)} of {len(w_lines)} working-memory lines "
+                       f"(read memory/working/{agent.name}.md)")
+    w_lines, new_lines = kept_w, kept_new
     final = text(w_lines, new_lines)
     tokens = count_tokens(final)
     if tokens > budget:

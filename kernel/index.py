@@ -282,6 +282,8 @@ class MemoryIndex:
 
     def idf(self, term: str) -> float:
         s = self.searcher()
+        if s.doc_count_all() == 0:
+            return 1.0  # whoosh's idf takes log(0) on an empty index
         return max(s.idf("title", term), s.idf("body", term))
 
 
