@@ -21,7 +21,7 @@ from typing import Any, Iterable
 import blake3
 from whoosh import fields, index as windex
 from whoosh.analysis import StemmingAnalyzer
-from whoosh.query import And, NumericRange, Or, Query, Term
+from whoosh.query import And, AndMaybe, NumericRange, Or, Query, Term
 
 from .atomic import atomic_write, file_lock
 from .errors import DocumentError
@@ -30,6 +30,7 @@ from .traces import iter_trace_files, read_trace
 
 VERSION = 2
 OPEN_END = 32503680000  # 3000-01-01: "still valid"
+RARE_MIN, RARE_SHARE = 200, 0.01  # a term in at most max(200, 1% of documents) is rare (see search)
 BODY_CHARS = 2000       # text of a trace indexed per document
 _WORD = re.compile(r"[^\w]+", re.UNICODE)
 # Question words carry no information about which memory answers: leave them out of queries and index.
@@ -127,6 +128,7 @@ class MemoryIndex:
         self.lock_path = self.root / ".llmos" / "locks" / "index.lock"
         self._ix: Any = None
         self._searcher: Any = None
+        self._problems: tuple[int, list[str]] = (-1, [])
 
     # -- opening -------------------------------------------------------------------------------
     def _load_manifest(self) -> dict[str, Any] | None:
@@ -161,8 +163,14 @@ class MemoryIndex:
 
     def problems(self) -> list[str]:
         """``file:line: problem`` of every file the index skipped because it does not parse."""
-        files = (self._load_manifest() or {}).get("files", {})
-        return sorted(entry[3] for entry in files.values() if entry[3])
+        try:
+            stamp = self.manifest_path.stat().st_mtime_ns
+        except FileNotFoundError:
+            return []
+        if self._problems[0] != stamp:  # the manifest is big on a big archive: read it once per change
+            files = (self._load_manifest() or {}).get("files", {})
+            self._problems = (stamp, sorted(entry[3] for entry in files.values() if entry[3]))
+        return self._problems[1]
 
     def ix(self) -> Any:
         if self._ix is None:
@@ -261,11 +269,22 @@ class MemoryIndex:
 
     def search(self, terms: list[str], *, filter: Query | None = None, mask: Query | None = None,
                limit: int = 50) -> list[tuple[float, dict[str, Any]]]:
-        """BM25F over title (x2), body and tags; ``(score, stored fields)``, best first."""
+        """BM25F over title (x2), body and tags; ``(score, stored fields)``, best first.
+
+        Pruning: when the query has rare terms, a document must contain one of them to be a candidate;
+        its common terms only add to the score. Scoring every document that merely says "live" or
+        "work" is what makes a pure-Python index slow; such a document cannot match the query well."""
         if not terms:
             return []
-        query = Or([Term(f, t) for t in terms for f in ("title", "body", "tags")])
-        hits = self.searcher().search(query, limit=limit, filter=filter, mask=mask)
+        s = self.searcher()
+        fields_ = ("title", "body", "tags")
+        rare_limit = max(RARE_MIN, int(s.doc_count() * RARE_SHARE))
+        rare = [t for t in terms if sum(s.doc_frequency(f, t) for f in fields_) <= rare_limit]
+        common = [t for t in terms if t not in rare]
+        query: Query = Or([Term(f, t) for t in (rare or common) for f in fields_])
+        if rare and common:
+            query = AndMaybe(query, Or([Term(f, t) for t in common for f in fields_]))
+        hits = s.search(query, limit=limit, filter=filter, mask=mask)
         return [(hit.score, dict(hit.fields())) for hit in hits]
 
     def latest(self, filter: Query, limit: int = 1) -> list[dict[str, Any]]:

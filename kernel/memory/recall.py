@@ -67,20 +67,57 @@ def parse_when(value: str | datetime | None, name: str) -> datetime | None:
     return when.replace(tzinfo=timezone.utc) if when.tzinfo is None else when
 
 
+@dataclass
+class Filters:
+    """What a hit must satisfy. Checked on the best candidates in Python (cheap); only when too few
+    pass does the index compute the exact filter (costly on a large archive)."""
+
+    tiers: list[str]
+    agent: str | None
+    project: str | None
+    tags: list[str]
+    since: datetime | None
+    as_of: datetime | None
+
+    def __bool__(self) -> bool:
+        return bool(self.tiers or self.agent or self.project or self.tags or self.since or self.as_of)
+
+    def accepts(self, d: dict[str, Any]) -> bool:
+        tags = {t.strip().lower() for t in (d.get("tags") or "").split(",")}
+        return ((not self.tiers or d["tier"] in self.tiers) and (not self.agent or d["agent"] == self.agent)
+                and (not self.project or d["project"] == self.project) and all(t in tags for t in self.tags)
+                and (not self.since or d["created"] >= ts(self.since))
+                and (not self.as_of or d["start"] <= ts(self.as_of) < d["end"]))
+
+    def query(self) -> Any:
+        parts = [any_of("tier", self.tiers) if self.tiers else None,
+                 any_of("agent", [self.agent]) if self.agent else None,
+                 any_of("project", [self.project]) if self.project else None,
+                 *(any_of("tags", [t]) for t in self.tags),
+                 between("created", ts(self.since), None) if self.since else None]
+        if self.as_of is not None:
+            parts += [between("start", None, ts(self.as_of)), between("end", ts(self.as_of) + 1, None)]
+        return all_of(parts)
+
+
 def _filters(tiers: Iterable[str] | None, agent: str | None, project: str | None, tags: Iterable[str],
-             since: datetime | None, as_of: datetime | None) -> Any:
+             since: datetime | None, as_of: datetime | None) -> Filters:
     tiers = [t for t in (tiers or []) if t]
     bad = [t for t in tiers if t not in ALL_TIERS]
     if bad:
         raise ValueError(f"unknown tier {bad[0]!r}; tiers are {', '.join(ALL_TIERS)}")
-    parts = [any_of("tier", tiers) if tiers else None,
-             any_of("agent", [agent]) if agent else None,
-             any_of("project", [project]) if project else None,
-             *(any_of("tags", [t.lower()]) for t in tags if t),
-             between("created", ts(since), None) if since else None]
-    if as_of is not None:
-        parts += [between("start", None, ts(as_of)), between("end", ts(as_of) + 1, None)]
-    return all_of(parts)
+    return Filters(tiers, agent, project, [t.lower() for t in tags if t], since, as_of)
+
+
+def _candidates(index: Any, terms: list[str], filt: Filters, mask: Any, k: int) -> list[tuple[float, dict]]:
+    if not filt:
+        return index.search(terms, mask=mask, limit=max(50, k * 10))
+    limit = max(200, k * 40)
+    pool = index.search(terms, mask=mask, limit=limit)
+    found = [c for c in pool if filt.accepts(c[1])]
+    if len(found) >= k or len(pool) < limit:  # enough, or every match was seen already
+        return found
+    return index.search(terms, filter=filt.query(), mask=mask, limit=max(50, k * 10))
 
 
 def _weight(doc: dict[str, Any], cfg: RecallConfig, ref: float, in_time: bool) -> float:
@@ -122,7 +159,7 @@ def recall(root: Path, query: str, *, tiers: Iterable[str] | None = None, agent:
         index.sync(sync)
     terms = query_terms(query)
     mask = None if (history or when) else any_of("current", ["no"])
-    candidates = index.search(terms, filter=filt, mask=mask, limit=max(50, k * 10))
+    candidates = _candidates(index, terms, filt, mask, k)
     ref = ts(when) if when else datetime.now(timezone.utc).timestamp()
     idf = {t: index.idf(t) for t in terms}
     ranked = sorted(((s * _weight(d, cfg, ref, when is not None), d) for s, d in candidates),
