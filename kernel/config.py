@@ -12,6 +12,7 @@ from .docs import read_yaml, validate
 from .lineage import OrchestrationConfig
 from .valence import ValenceConfig
 from .modes_config import CrystallizeConfig, ModesConfig
+from .memory.config import MemoryConfig
 from .vault.config import VaultConfig
 from .watch import WatchConfig
 
@@ -67,6 +68,7 @@ class Config(Strict):
     watch: WatchConfig = Field(default_factory=WatchConfig)
     modes: ModesConfig = Field(default_factory=ModesConfig)
     crystallize: CrystallizeConfig = Field(default_factory=CrystallizeConfig)
+    memory: MemoryConfig = Field(default_factory=MemoryConfig)
 
 
 def load_config(root: Path) -> Config:

@@ -128,3 +128,14 @@ class CorruptBlob(BlobError):
 
 class TraceNotFound(LlmosError):
     """No trace with the given id (or id prefix) in the root."""
+class MemoryNotFound(LlmosError):
+    """No memory document has the given id."""
+
+
+class WorkingMemoryTooLarge(LlmosError):
+    """A working-memory write over the cap in system/llmos.yaml; says both sizes."""
+
+    def __init__(self, message: str, *, size: int, cap: int, hint: str | None = None):
+        self.size = size
+        self.cap = cap
+        super().__init__(message, hint=hint)

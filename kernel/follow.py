@@ -115,8 +115,10 @@ class AgentFollower:
         return value
 
 
-def follower_for(kernel: Any, agent: Agent, ctx: Context, on_event: EventHandler) -> AgentFollower | None:
-    """The follower of one run of ``kernel`` (None when ``watch.follow_agent`` is off)."""
+def follower_for(kernel: Any, agent: Agent, ctx: Context, on_event: EventHandler,
+                 render: Callable[[Agent], str] | None = None) -> AgentFollower | None:
+    """The follower of one run of ``kernel`` (None when ``watch.follow_agent`` is off); ``render``
+    rebuilds the system message for a new agent version (default: ``kernel.system_prompt``)."""
     if not kernel.config.watch.follow_agent:
         return None
     live = getattr(kernel, "live", None)
@@ -127,7 +129,7 @@ def follower_for(kernel: Any, agent: Agent, ctx: Context, on_event: EventHandler
 
         fetch = FileCheck(agent, lambda: load_agent(kernel.root, agent.name, set(kernel.syscalls.names())),
                           on_event)
-    return AgentFollower(agent, fetch, kernel.system_prompt, ctx, kernel.syscalls, on_event)
+    return AgentFollower(agent, fetch, render or kernel.system_prompt, ctx, kernel.syscalls, on_event)
 
 
 @contextlib.contextmanager

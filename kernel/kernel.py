@@ -31,6 +31,7 @@ from .runscope import RunScope
 from .syscalls import Context, Outcome, SyscallTable
 from .tool_syscalls import register_tools
 from .traces import Step, Tokens, TraceMeta, TraceWriter, iter_trace_files, new_trace_id, now_iso, offload, read_trace
+from .memory.store import memory_problems
 
 EventHandler = Callable[[str, dict[str, Any]], None]
 
@@ -155,6 +156,7 @@ class Kernel:
     def check(self) -> list[DocumentError]:
         """Validate config, agents, souls and traces; return every problem (empty list: all good)."""
         errors = list(self.agents()[1])
+        errors += memory_problems(self.root)
         for path in iter_trace_files(self.root):
             try:
                 read_trace(path)
@@ -169,12 +171,23 @@ class Kernel:
         spec = flag or agent_model or self.config.model or default_spec()
         return parse_spec(spec, self.config.models)
 
-    def system_prompt(self, agent: Agent) -> str:
+    def system_prompt(self, agent: Agent, working_memory: str = "(none)", whats_new: str = "(nothing new)") -> str:
         values = dict(agent=agent.name, description=agent.description, soul=agent.soul or "(no soul file)",
-                      instructions=agent.instructions or "(none)", date=datetime.now(timezone.utc).date().isoformat())
+                      instructions=agent.instructions or "(none)", date=datetime.now(timezone.utc).date().isoformat(),
+                      working_memory=working_memory, whats_new=whats_new)
         if self.live is not None:  # the last good template, not a half-saved one
             return render(*self.live.registry.prompt("agent"), **values)
         return render_file(self.root, "agent", **values)
+
+    def assemble_context(self, agent: Agent, model: str) -> Any:
+        """The system prompt with L0-L2 under ``model``'s budget (syncs the memory index first)."""
+        from .context import assemble
+        from .index import open_index
+
+        index = open_index(self.root)
+        index.sync()
+        return assemble(self.root, agent, self.config.memory, model,
+                        lambda **layers: self.system_prompt(agent, **layers), index)
 
     def run(self, goal: str, *, agent: str | None = None, model: str | None = None,
             max_steps: int | None = None, on_event: EventHandler | None = None,
@@ -198,10 +211,13 @@ class Kernel:
                          slots=ng.slots, agent=spec_agent.name, agent_hash=spec_agent.hash,
                          soul_hash=spec_agent.soul_hash, model=backend.model, started=now_iso(),
                          mode=plan.mode, decision=plan.decision)
+        context_model = spec.arg if spec.kind == "anthropic" and spec.arg else str(spec)
+        assembled = self.assemble_context(spec_agent, context_model)
+        meta.context = assembled.info
         scope = RunScope(self, meta, spec_agent, lineage, model=str(spec))
         try:
             scope.begin()
-            messages = [{"role": "system", "content": self.system_prompt(spec_agent)},
+            messages = [{"role": "system", "content": assembled.text},
                         {"role": "user", "content": scope.goal_message(ng.goal)}]
             with scope.blob_store() as blobs:
                 writer = TraceWriter(self.root, meta, inline_limit=self.config.traces.inline_limit,
@@ -212,7 +228,8 @@ class Kernel:
                                      "plan": plan})
                 run = scope.run = Run(writer, scope.watch(on_event), budget, Recorder(blobs, agent=spec_agent.name),
                                       scope.ceiling())
-                run.follow = follower_for(self, spec_agent, ctx, on_event)
+                run.follow = follower_for(self, spec_agent, ctx, on_event,
+                                          render=lambda a: self.assemble_context(a, context_model).text)
                 on_event("start", {"trace": meta, "path": writer.path})
                 with hold(self, spec_agent.name):
                     return self._drive(backend, ctx, messages, run, spec_agent, max_steps)

@@ -39,7 +39,7 @@ def render_file(root: Path, name: str, **values: str) -> str:
 
 # The values the kernel passes to each template it renders (checked when a template is edited live).
 PLACEHOLDERS: dict[str, frozenset[str]] = {
-    "agent": frozenset({"agent", "description", "soul", "instructions", "date"}),
+    "agent": frozenset({"agent", "description", "soul", "instructions", "date", "working_memory", "whats_new"}),
     "local": frozenset({"system", "tools", "transcript"}),
 }
 

@@ -133,6 +133,7 @@ class SyscallTable:
     def default(cls) -> "SyscallTable":
         """Built-ins plus any installed ``llmos.syscalls`` entry points."""
         from . import fs, guard_syscalls, team_syscalls  # noqa: F401  (register the built-in syscalls)
+        from .memory import syscalls as _memory  # noqa: F401
 
         table = dict(_BUILTINS)
         for ep in entry_points(group="llmos.syscalls"):

@@ -47,6 +47,16 @@ class Step(BaseModel):
     post: list[dict[str, Any]] | None = None  # postconditions a replay checks (see llmos.slots)
 
 
+class ContextInfo(BaseModel):
+    """The assembled context of a run (see :mod:`llmos.context`): its size and what trimming dropped."""
+
+    model_config = ConfigDict(extra="forbid")
+    tokens: int
+    budget: int
+    layers: dict[str, int] = Field(default_factory=dict)  # L0, L1, L2 -> tokens
+    dropped: list[str] = Field(default_factory=list)
+
+
 class TraceMeta(BaseModel):
     """The trace frontmatter schema."""
 
@@ -74,6 +84,7 @@ class TraceMeta(BaseModel):
     result: str | None = None
     error: str | None = None
     valence: dict[str, Any] | None = None  # state, influences and update of the valence policy
+    context: ContextInfo | None = None
     steps: list[Step] = Field(default_factory=list)
 
 

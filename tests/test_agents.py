@@ -10,7 +10,7 @@ from llmos.syscalls import SyscallTable
 from helpers import run_llmos
 
 TOOLS = set(SyscallTable.default().names())
-ASSISTANT = {"read_file", "write_file", "list_dir", "budget_status", "finish"}
+ASSISTANT = {"read_file", "write_file", "list_dir", "budget_status", "recall", "remember", "rewrite_working_memory", "finish"}
 
 
 def write(root: Path, rel: str, text: str) -> Path:

@@ -23,7 +23,8 @@ def test_run_through_the_messages_api(root: Path, monkeypatch: pytest.MonkeyPatc
     assert res.outcome == "success" and (root / "projects/demo/poem.md").read_text() == "git remembers"
     first, second = stub.requests
     assert first["model"] == "claude-sonnet-4-6" and "You are assistant" in first["system"]
-    assert {t["name"] for t in first["tools"]} == {"read_file", "write_file", "list_dir", "budget_status", "finish"}
+    assert {t["name"] for t in first["tools"]} == {"read_file", "write_file", "list_dir", "budget_status",
+                                                  "recall", "remember", "rewrite_working_memory", "finish"}
     assert first["messages"] == [{"role": "user", "content": [{"type": "text", "text": "Write a poem into projects/demo/poem.md"}]}]
     result_block = second["messages"][-1]["content"][0]
     assert result_block["type"] == "tool_result" and result_block["tool_use_id"] == "tu_1"

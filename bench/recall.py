@@ -1,0 +1,238 @@
+"""Recall benchmark: a fixed-seed, LongMemEval-style long-horizon suite over archives of 100 to 100,000 memories.
+
+Facts are seeded across many sessions (months apart) among distractor memories about the same and
+other people: single facts, knowledge updates (a fact changed later: the new memory supersedes the
+old), temporal questions (what was true before date X), multi-session questions (the answer is spread
+over two memories from different sessions) and questions with no answer (abstention).
+
+Measured for llmos (the index + recall + context assembly) and two baselines in the same run, given
+the same token budget: "recent" (the newest memories that fit) and "everything" (all memories
+concatenated, oldest first, up to the budget). A baseline "recalls" a fact if the memory is anywhere in
+its context (more lenient than top 5).
+
+    python bench/recall.py                  # 100, 1k, 10k, 100k memories (several minutes)
+    python bench/recall.py --sizes 100,1000 --json
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from llmos.backends import count_tokens
+from llmos.docs import dump_frontmatter
+from llmos.index import open_index
+from llmos.kernel import Kernel
+from llmos.memory.model import MemoryMeta, render_memory
+from llmos.memory.recall import format_hits, recall
+from llmos.root import init_root
+
+SEED = 20240601
+START = datetime(2023, 1, 1, tzinfo=timezone.utc)
+SESSIONS = 400  # one session every ~2 days over two years
+SYL = ["ka", "lo", "mir", "ven", "tor", "sa", "bel", "qui", "dra", "nox", "fel", "ru", "zan", "pe", "gor", "li",
+       "mon", "tha", "vik", "ost", "ur", "el", "bra", "cy"]
+ATTRS = {  # attribute: (memory template, question, values)
+    "city": ("{e} lives in {v}.", "Where does {e} live?",
+             "Lisbon Oporto Lyon Tromso Kyoto Quito Lagos Perth Cusco Bergen Tartu Split Graz Fes Hue".split()),
+    "employer": ("{e} works at {v} as an engineer.", "Where does {e} work?",
+                 "Zentra Orbix Halcyon Vantor Brightwell Kestrel Mooncast Ironleaf Pallas Quanta".split()),
+    "pet": ("{e} has a pet {v} at home.", "What pet does {e} have?",
+            "parrot tortoise ferret beagle iguana hamster rabbit axolotl canary".split()),
+    "hobby": ("{e} spends weekends on {v}.", "What does {e} do on weekends?",
+              "climbing pottery sailing chess birdwatching fencing gardening kayaking".split()),
+    "car": ("{e} drives a {v} to the office.", "What car does {e} drive?",
+            "Volvo Skoda Fiat Tesla Lada Saab Mazda Rover Dacia".split()),
+}
+ABSENT_ATTR = ("{e} plays the {v} in a band.", "What instrument does {e} play in the band?")
+
+
+def names(rng: random.Random, n: int) -> list[str]:
+    out: set[str] = set()
+    while len(out) < n:
+        out.add("".join(rng.choice(SYL) for _ in range(rng.choice((2, 3)))).capitalize())
+    return sorted(out)
+
+
+def at(session: int) -> datetime:
+    return START + timedelta(days=session * 2, hours=session % 7)
+
+
+class Suite:
+    """Memories (as frontmatter dicts + body) and questions for one archive size."""
+
+    def __init__(self, size: int, rng: random.Random):
+        self.mems: list[tuple[MemoryMeta, str]] = []
+        self.questions: list[dict] = []
+        people = names(rng, max(60, size // 3) + 40)
+        self.ghosts, people = people[:20], people[20:]  # ghosts never appear in memory: abstention
+        self.rng, self.people = rng, people
+        self._seed_facts()
+        while len(self.mems) < size:
+            e, attr = rng.choice(people[40:] or people), rng.choice(list(ATTRS))
+            self.add(e, attr, rng.choice(ATTRS[attr][2]), rng.randrange(SESSIONS))
+        self.mems.sort(key=lambda m: m[0].created)
+
+    def add(self, e: str, attr: str, value: str, session: int, template: str | None = None) -> MemoryMeta:
+        n = len(self.mems)
+        text = (template or ATTRS[attr][0]).format(e=e, v=value)
+        meta = MemoryMeta(id=f"m{n:06d}-{e.lower()}-{attr}", tier="beta", title=text.rstrip("."), tags=[attr],
+                          created=at(session), valid_from=at(session), confidence=0.8, agent="assistant")
+        self.mems.append((meta, text))
+        return meta
+
+    def _seed_facts(self) -> None:
+        rng, p = self.rng, self.people
+        for i in range(20):  # single facts; a distractor about the same person with another attribute
+            attr = list(ATTRS)[i % len(ATTRS)]
+            m = self.add(p[i], attr, rng.choice(ATTRS[attr][2]), rng.randrange(SESSIONS))
+            other = list(ATTRS)[(i + 1) % len(ATTRS)]
+            self.add(p[i], other, rng.choice(ATTRS[other][2]), rng.randrange(SESSIONS))
+            self.questions.append({"type": "single", "q": ATTRS[attr][1].format(e=p[i]), "want": [m.id]})
+        for i in range(20, 30):  # knowledge updates, and the temporal question between the two
+            attr = list(ATTRS)[i % len(ATTRS)]
+            v1, v2 = rng.sample(ATTRS[attr][2], 2)
+            s1 = rng.randrange(SESSIONS // 2)
+            s2 = rng.randrange(s1 + 20, SESSIONS)
+            old, new = self.add(p[i], attr, v1, s1), self.add(p[i], attr, v2, s2)
+            old.valid_to, old.superseded_by, new.supersedes = new.created, new.id, [old.id]
+            q = ATTRS[attr][1].format(e=p[i])
+            self.questions.append({"type": "update", "q": q, "want": [new.id], "old": old.id})
+            mid = at((s1 + s2) // 2).date().isoformat()
+            self.questions.append({"type": "temporal", "q": q, "want": [old.id], "as_of": mid})
+        for i in range(30, 40):  # multi-session: the answer is in two memories from different sessions
+            a, b = list(ATTRS)[i % 5], list(ATTRS)[(i + 2) % 5]
+            ma = self.add(p[i], a, rng.choice(ATTRS[a][2]), rng.randrange(SESSIONS // 2))
+            mb = self.add(p[i], b, rng.choice(ATTRS[b][2]), rng.randrange(SESSIONS // 2, SESSIONS))
+            q = ATTRS[a][1].format(e=p[i]).rstrip("?") + " and " + ATTRS[b][1].format(e=p[i])[0].lower() + \
+                ATTRS[b][1].format(e=p[i])[1:]
+            self.questions.append({"type": "multi", "q": q, "want": [ma.id, mb.id]})
+        for i in range(10):  # abstention: unknown people, and a known person's never-mentioned attribute
+            attr = list(ATTRS)[i % 5]
+            self.questions.append({"type": "abstain", "q": ATTRS[attr][1].format(e=self.ghosts[i]), "want": []})
+            self.questions.append({"type": "abstain", "q": ABSENT_ATTR[1].format(e=p[i]), "want": []})
+
+    def write(self, root: Path) -> None:
+        folder = root / "memory" / "beta"
+        for meta, text in self.mems:
+            (folder / f"{meta.id}.md").write_text(dump_frontmatter(render_memory(meta), text), encoding="utf-8")
+
+
+def baselines(suite: Suite, budget: int) -> dict:
+    """Which memories each baseline's context holds, and its size, under the same token budget."""
+    tokens = [count_tokens(text) + 4 for _, text in suite.mems]
+
+    def fill(order: list[int]) -> tuple[set[str], int]:
+        held, used = set(), 0
+        for i in order:
+            if used + tokens[i] > budget:
+                break
+            held.add(suite.mems[i][0].id)
+            used += tokens[i]
+        return held, used
+
+    n = len(suite.mems)
+    recent, everything = fill(list(range(n - 1, -1, -1))), fill(list(range(n)))
+    return {"recent": recent, "everything": everything, "all_tokens": sum(tokens)}
+
+
+def score(suite: Suite, root: Path, cfg, repeat: int) -> dict:
+    rows, times, out_tokens = {"single": [], "update": [], "temporal": [], "multi": [], "abstain": []}, [], []
+    current_first = []
+    for _ in range(repeat):
+        for q in suite.questions:
+            t0 = time.perf_counter()
+            r = recall(root, q["q"], as_of=q.get("as_of"), config=cfg, sync=False)
+            times.append((time.perf_counter() - t0) * 1000)
+            out_tokens.append(count_tokens(format_hits(r, cfg.min_match)))
+            got = [h.id for h in r.hits[:5]]
+            rows[q["type"]].append(r.abstain if q["type"] == "abstain" else all(w in got for w in q["want"]))
+            if q["type"] == "update":
+                hist = [h.id for h in recall(root, q["q"], history=True, k=10, config=cfg, sync=False).hits]
+                new, old = q["want"][0], q["old"]
+                current_first.append(new in hist and (old not in hist or hist.index(new) < hist.index(old)))
+    answerable = [ok for t in ("single", "update", "temporal", "multi") for ok in rows[t]]
+    times.sort()
+    return {"recall_at_5": mean(answerable), **{f"{t}_at_5": mean(rows[t]) for t in ("single", "update", "temporal", "multi")},
+            "update_current_first": mean(current_first), "abstention": mean(rows["abstain"]),
+            "recall_p50_ms": round(times[len(times) // 2], 2), "recall_p95_ms": round(times[int(len(times) * 0.95) - 1], 2),
+            "recall_output_tokens": round(statistics.mean(out_tokens))}
+
+
+def mean(xs: list) -> float:
+    return round(sum(xs) / len(xs), 3) if xs else 0.0
+
+
+def run_size(size: int, base: Path, repeat: int) -> dict:
+    rng = random.Random(SEED + size)
+    suite = Suite(size, rng)
+    root = init_root(base / f"root{size}")
+    t0 = time.perf_counter()
+    suite.write(root)
+    write_s = time.perf_counter() - t0
+    index = open_index(root)
+    report = index.sync()
+    assert report.rebuilt and report.added == size and not report.errors, report
+    kernel = Kernel(root)
+    cfg = kernel.config.memory
+    assembled = kernel.assemble_context(kernel.agent("assistant"), "claude-sonnet-4-6")
+    res = score(suite, root, cfg.recall, repeat)
+    noop = index.sync().seconds
+    victim = root / "memory" / "beta" / f"{suite.mems[len(suite.mems) // 2][0].id}.md"
+    victim.write_text(victim.read_text() + "\nEdited by hand.\n")
+    scan = index.sync()
+    victim.write_text(victim.read_text() + "\nEdited again.\n")
+    targeted = index.sync([victim.relative_to(root)]).seconds
+    assert scan.updated == 1
+    base_ctx = assembled.info.tokens + res["recall_output_tokens"]
+    b = baselines(suite, base_ctx)
+    inside = lambda held: mean([all(w in held for w in q["want"]) for q in suite.questions
+                                if q["type"] in ("single", "update", "multi")])
+    return {"memories": size, **res, "context_tokens": assembled.info.tokens, "baseline_budget_tokens": base_ctx,
+            "index_build_s": round(report.seconds, 2), "write_files_s": round(write_s, 2),
+            "sync_noop_ms": round(noop * 1000, 1), "incremental_update_ms": round(scan.seconds * 1000, 1),
+            "targeted_update_ms": round(targeted * 1000, 1),
+            "recent_recall": inside(b["recent"][0]), "recent_tokens": b["recent"][1],
+            "everything_recall": inside(b["everything"][0]), "everything_tokens": b["everything"][1],
+            "everything_uncapped_tokens": b["all_tokens"]}
+
+
+COLUMNS = ["memories", "recall_at_5", "update_current_first", "temporal_at_5", "multi_at_5", "abstention",
+           "context_tokens", "recall_output_tokens", "recall_p95_ms", "index_build_s", "incremental_update_ms", "targeted_update_ms",
+           "recent_recall", "everything_recall", "everything_uncapped_tokens"]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", default="100,1000,10000,100000", help="comma-separated archive sizes")
+    ap.add_argument("--repeat", type=int, default=3, help="passes over the questions (timing)")
+    ap.add_argument("--json", action="store_true", help="print every figure as JSON")
+    args = ap.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",") if s]
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="llmos-bench-recall-") as tmp:
+        for size in sizes:
+            rows.append(run_size(size, Path(tmp), args.repeat))
+            print(f"  {size} memories done", file=sys.stderr)
+    ctx = [r["context_tokens"] for r in rows]
+    summary = {"context_flatness": round(max(ctx) / min(ctx), 3),
+               "vs_recent": round(rows[-1]["recall_at_5"] / max(rows[-1]["recent_recall"], 1e-3), 1),
+               "vs_everything": round(rows[-1]["recall_at_5"] / max(rows[-1]["everything_recall"], 1e-3), 1)}
+    if args.json:
+        print(json.dumps({"sizes": rows, "summary": summary}, indent=2))
+        return
+    print(" | ".join(COLUMNS))
+    for r in rows:
+        print(" | ".join(str(r[c]) for c in COLUMNS))
+    print(f"context tokens max/min across sizes: {summary['context_flatness']}  "
+          f"(target <= 1.10); recall@5 vs recent-only x{summary['vs_recent']}, vs everything x{summary['vs_everything']}")
+
+
+if __name__ == "__main__":
+    main()
