@@ -8,15 +8,17 @@ frontmatter breaks is reported and skipped; the last good version of it stays se
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
 import shutil
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import blake3
 from whoosh import fields, index as windex
@@ -118,8 +120,19 @@ class SyncReport:
         return self.added + self.updated + self.removed
 
 
+def _serialized(method: Callable[..., Any]) -> Callable[..., Any]:
+    """Run ``method`` under the index's in-process lock: one instance is shared by every thread of a
+    process (parallel runs), and a sync closes the searcher another thread may be using."""
+    @functools.wraps(method)
+    def locked(self: "MemoryIndex", *args: Any, **kwargs: Any) -> Any:
+        with self._mutex:
+            return method(self, *args, **kwargs)
+    return locked
+
+
 class MemoryIndex:
-    """One root's index. Writers hold ``.llmos/locks/index.lock``; readers never block."""
+    """One root's index. Writers hold ``.llmos/locks/index.lock`` (across processes) and every use
+    holds the instance's lock (across threads); readers in other processes never block."""
 
     def __init__(self, root: Path):
         self.root = Path(root)
@@ -129,6 +142,7 @@ class MemoryIndex:
         self._ix: Any = None
         self._searcher: Any = None
         self._problems: tuple[int, list[str]] = (-1, [])
+        self._mutex = threading.RLock()
 
     # -- opening -------------------------------------------------------------------------------
     def _load_manifest(self) -> dict[str, Any] | None:
@@ -185,6 +199,7 @@ class MemoryIndex:
         self._ix = self._searcher = None
 
     # -- keeping up with the files ---------------------------------------------------------------
+    @_serialized
     def sync(self, paths: Iterable[Path] | None = None) -> SyncReport:
         """Bring the index up to date with the files (all of them, or only ``paths``)."""
         started = time.perf_counter()
@@ -267,6 +282,7 @@ class MemoryIndex:
             self._searcher = self.ix().searcher()
         return self._searcher
 
+    @_serialized
     def search(self, terms: list[str], *, filter: Query | None = None, mask: Query | None = None,
                limit: int = 50) -> list[tuple[float, dict[str, Any]]]:
         """BM25F over title (x2), body and tags; ``(score, stored fields)``, best first.
@@ -287,6 +303,7 @@ class MemoryIndex:
         hits = s.search(query, limit=limit, filter=filter, mask=mask)
         return [(hit.score, dict(hit.fields())) for hit in hits]
 
+    @_serialized
     def latest(self, filter: Query, limit: int = 1) -> list[dict[str, Any]]:
         """The newest documents matching ``filter`` (by ``created``)."""
         from whoosh.query import Every
@@ -294,11 +311,13 @@ class MemoryIndex:
         hits = self.searcher().search(Every(), filter=filter, sortedby="created", reverse=True, limit=limit)
         return [dict(hit.fields()) for hit in hits]
 
+    @_serialized
     def count(self, filter: Query) -> int:
         from whoosh.query import Every
 
         return len(self.searcher().search(Every(), filter=filter, limit=None))
 
+    @_serialized
     def idf(self, term: str) -> float:
         s = self.searcher()
         if s.doc_count_all() == 0:
@@ -320,11 +339,13 @@ def all_of(queries: list[Query]) -> Query | None:
 
 
 _OPEN: dict[Path, MemoryIndex] = {}
+_OPEN_LOCK = threading.Lock()
 
 
 def open_index(root: Path) -> MemoryIndex:
     """The process-wide :class:`MemoryIndex` of ``root`` (kept open: searchers are reused)."""
     key = Path(root).resolve()
-    if key not in _OPEN:
-        _OPEN[key] = MemoryIndex(key)
-    return _OPEN[key]
+    with _OPEN_LOCK:
+        if key not in _OPEN:
+            _OPEN[key] = MemoryIndex(key)
+        return _OPEN[key]

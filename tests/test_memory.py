@@ -178,3 +178,32 @@ def test_two_processes_remembering_at_once_both_land(root: Path, tmp_path: Path)
     for who in ("Alphonse", "Brunhild"):
         assert sum(who in h.title for h in recall(root, f"{who} fact", k=10).hits) == 3
     assert git(root, "log", "--oneline").count("llmos: remember") == 6 and git(root, "status", "--porcelain") == ""
+
+
+def test_threads_sharing_one_index_never_see_a_closed_reader(root: Path):
+    """Parallel runs in one process share the index: a sync must not close a searcher in use."""
+    import threading
+
+    for n in range(20):
+        remember(root, f"fact number {n} about the harbour crane {n}", title=f"crane {n}", commit=False)
+    open_index(root).sync()
+    errors: list[BaseException] = []
+
+    def work(n: int) -> None:
+        try:
+            index = open_index(root)
+            for i in range(25):
+                if n % 2:
+                    remember(root, f"thread {n} note {i} on the quay", title=f"quay {n}-{i}", commit=False)
+                    index.sync()
+                else:
+                    for _ in range(5):
+                        assert index.search(["harbour", "crane"], limit=5)
+                        assert index.idf("crane") > 0
+        except BaseException as exc:  # the assertion below reports it
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(6)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    assert errors == []
