@@ -22,7 +22,7 @@ from .goals import normalize
 from .loop import LoopResult, run_loop
 from .follow import follower_for, hold
 from .lineage import Lineage
-from .modes import choose_mode
+from .modes import ZERO_TOKEN, choose_mode
 from .modes_run import execute, learn
 from .slots import step_extras
 from .prompts import render, render_file
@@ -212,20 +212,24 @@ class Kernel:
                          soul_hash=spec_agent.soul_hash, model=backend.model, started=now_iso(),
                          mode=plan.mode, decision=plan.decision)
         context_model = spec.arg if spec.kind == "anthropic" and spec.arg else str(spec)
-        assembled = self.assemble_context(spec_agent, context_model)
-        meta.context = assembled.info
         scope = RunScope(self, meta, spec_agent, lineage, model=str(spec))
+
+        def build_messages() -> list[dict[str, Any]]:
+            assembled = self.assemble_context(spec_agent, context_model)
+            meta.context = assembled.info
+            return [{"role": "system", "content": assembled.text},
+                    {"role": "user", "content": scope.goal_message(ng.goal)}]
         try:
             scope.begin()
-            messages = [{"role": "system", "content": assembled.text},
-                        {"role": "user", "content": scope.goal_message(ng.goal)}]
+            # a zero-token plan assembles no context unless it falls back to the model
+            messages = [] if plan.mode in ZERO_TOKEN else build_messages()
             with scope.blob_store() as blobs:
                 writer = TraceWriter(self.root, meta, inline_limit=self.config.traces.inline_limit,
                                      scrub=scrub, blobs=blobs)
                 writer.save()
                 ctx = Context(self.root, spec_agent.name, scope.allowed(spec_agent.tools), run_id=meta.id,
                               extra={"budget": budget, "config": self.config, "kernel": self, "scope": scope,
-                                     "plan": plan})
+                                     "plan": plan, "build_messages": build_messages})
                 run = scope.run = Run(writer, scope.watch(on_event), budget, Recorder(blobs, agent=spec_agent.name),
                                       scope.ceiling())
                 run.follow = follower_for(self, spec_agent, ctx, on_event,

@@ -82,6 +82,8 @@ def execute(kernel: "Kernel", backend: Backend, ctx: Context, messages: list[dic
     attempt, mode = _zero_token(kernel, plan, meta, sink, recorder.writer.blobs)
     if attempt.ok:
         return LoopResult("success", result=attempt.result)
+    if not messages:  # a zero-token plan fell back: now the model needs its context
+        messages.extend(ctx.extra["build_messages"]())
     meta.mode = mode if mode in ("MIXED", "LEARNER", "ORCHESTRATOR") else "LEARNER"
     if meta.mode == "MIXED" and plan.guide is None:
         meta.mode = "LEARNER"
