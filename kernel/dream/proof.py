@@ -1,0 +1,46 @@
+"""Proof it helped: recall on the root's own memories, before and after the dream.
+
+Questions are the titles of (a spread of) the current memories before the dream, plus the first line
+of every paragraph pruned from working memory. A question is answered when recall's top 5 holds the
+memory or the memory that now supersedes it (a merged or updated fact still counts), or, for pruned
+text, the memory it was archived into. Before the dream, pruned text was in working memory (always
+in context), so it counts as answered: pruning can only lose points, never win them.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..index import _OPEN, open_index
+from ..memory.model import Memory
+from ..memory.recall import recall
+from ..memory.store import list_memories
+
+Question = tuple[str, str]  # (query, id of the memory that answers it)
+
+
+def questions(memories: list[Memory], n: int) -> list[Question]:
+    current = sorted((m for m in memories if not m.meta.superseded_by), key=lambda m: m.id)
+    step = max(1, len(current) // n) if n else 0
+    return [(m.meta.title, m.id) for m in current[::step][:n]] if step else []
+
+
+def score(root: Path, qs: list[Question], config) -> float:
+    """Share of ``qs`` whose memory (or its successor) recall ranks in the top 5."""
+    if not qs:
+        return 1.0
+    open_index(root).sync()
+    successor = {m.id: m.meta.superseded_by for m in list_memories(root)[0]}
+    hits = 0
+    for query, want in qs:
+        ok = {want}
+        while successor.get(want) and successor[want] not in ok:
+            want = successor[want]
+            ok.add(want)
+        got = [h.id for h in recall(root, query, k=5, config=config.memory.recall, sync=False).hits]
+        hits += bool(ok & set(got))
+    return round(hits / len(qs), 4)
+
+
+def close(root: Path) -> None:
+    """Forget the index of a discarded worktree."""
+    _OPEN.pop(Path(root).resolve(), None)
