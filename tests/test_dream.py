@@ -251,7 +251,7 @@ def test_recall_getting_worse_is_refused(root, monkeypatch):
     _setup_work(root)
     state = _repo_state(root)
     from llmos.dream import proof
-    scores = iter([1.0, 0.5])
+    scores = iter([(1.0, []), (0.5, ["lost"])])
     monkeypatch.setattr(proof, "score", lambda *a, **k: next(scores))
     with pytest.raises(DreamError, match="worse"):
         dream(root, cfg(root))

@@ -105,7 +105,8 @@ def prune_working(root: Path, agent: str, cap: int, cfg: DreamConfig) -> list[Ch
     text = read_working(root, agent)
     if len(text.encode("utf-8")) <= cap * cfg.working_high_water:
         return []
-    blocks, target = _blocks(text), int(cap * cfg.working_target)
+    note = f"(Older notes are archived in memory, tagged working-archive and {agent}: recall them by topic.)"
+    blocks, target = [b for b in _blocks(text) if b[1] != note], int(cap * cfg.working_target) - len(note.encode()) - 2
     kept: list[tuple[str, str]] = []
     size = 0
     for topic, block in reversed(blocks):
@@ -129,9 +130,8 @@ def prune_working(root: Path, agent: str, cap: int, cfg: DreamConfig) -> list[Ch
         ids.append(mid)
         changes.append(Change("archived", [memory.rel(root)], f"{len(body)} bytes of {agent}'s working memory "
                               f"on \"{topic}\" -> {mid}"))
-    note = f"(Older notes were archived to memory by the dream: {', '.join(ids)}; recall them.)"
     rest = "\n\n".join(b for _, b in kept)
-    new_text = f"{note}\n\n{rest}" if len((note + rest).encode()) + 2 <= cap else rest
+    new_text = f"{note}\n\n{rest}".strip()
     rel = write_working(root, agent, new_text, cap)
     changes.append(Change("pruned", [rel], f"{agent}'s working memory {len(text.encode())} -> "
                           f"{len(new_text.encode())} bytes (cap {cap})"))

@@ -37,6 +37,7 @@ class DreamReport:
     recall_before: float = 1.0
     recall_after: float = 1.0
     questions: int = 0
+    recall_lost: list[str] = field(default_factory=list)        # answered before the dream, not after
     local_commit: str | None = None
     branch: str | None = None
     model_calls: list[dict[str, Any]] = field(default_factory=list)
@@ -58,6 +59,8 @@ class DreamReport:
             lines.append(f"{title}: {len(rows) or 'nothing'}")
             lines += [f"- {r['what']}: {r['detail']}" for r in rows]
             lines.append("")
+        if self.recall_lost:
+            lines += ["Recall lost (answered before, not after):", *[f"- {s}" for s in self.recall_lost], ""]
         if self.skipped:
             lines += ["Left alone:", *[f"- {s}" for s in self.skipped], ""]
         if self.model_calls:
@@ -123,7 +126,7 @@ def dream(root: Path, config, *, agent: str | None = None, dry_run: bool = False
         report.skipped += [f"{p} (malformed: fix it, the dream leaves it alone)".replace("\n", " ") for p in problems]
         qs = proof.questions(memories, cfg.eval_questions)
         say(f"recall before: {len(qs)} questions")
-        report.recall_before = proof.score(wt, qs, config)
+        report.recall_before, missed_before = proof.score(wt, qs, config)
         groups = gather(wt, agent)
         cands = candidates(wt, cfg, groups=groups)
         use_model = cfg.model_pass and not dry_run
@@ -139,7 +142,8 @@ def dream(root: Path, config, *, agent: str | None = None, dry_run: bool = False
             for c in pruned:
                 if c.what == "archived":  # the pruned text must stay findable
                     m = read_memory(wt / c.paths[0], wt)
-                    qs.append((m.body.splitlines()[0][:200], m.id))
+                    text = [ln for ln in m.body.splitlines() if ln.strip() and not ln.startswith("#")]
+                    qs.append(((text or [m.meta.title])[0][:200], m.id))
             local += pruned
         blobs = None
         if not dry_run:
@@ -155,11 +159,15 @@ def dream(root: Path, config, *, agent: str | None = None, dry_run: bool = False
         report.local, report.review = _rows(local), _rows(review)
         report.questions = len(qs)
         say("recall after")
-        report.recall_after = proof.score(wt, qs, config) if report.changed else report.recall_before
+        if report.changed:
+            report.recall_after, missed = proof.score(wt, qs, config)
+            report.recall_lost = [m for m in missed if m not in missed_before]
+        else:
+            report.recall_after = report.recall_before
         report.seconds = round(time.perf_counter() - t0, 2)
         if report.recall_after < report.recall_before:
             raise DreamError(f"the dream would make recall worse ({report.recall_before:.3f} -> "
-                             f"{report.recall_after:.3f}); nothing was committed",
+                             f"{report.recall_after:.3f}: {'; '.join(report.recall_lost[:3])}); nothing was committed",
                              hint="see `llmos dream --dry-run` for what it would change")
         if dry_run or not report.changed:
             return report

@@ -24,21 +24,28 @@ def questions(memories: list[Memory], n: int) -> list[Question]:
     return [(m.meta.title, m.id) for m in current[::step][:n]] if step else []
 
 
-def score(root: Path, qs: list[Question], config) -> float:
-    """Share of ``qs`` whose memory (or its successor) recall ranks in the top 5."""
+def score(root: Path, qs: list[Question], config) -> tuple[float, list[str]]:
+    """Share of ``qs`` whose memory (or its successor) recall ranks in the top 5, and the missed ones."""
     if not qs:
-        return 1.0
+        return 1.0, []
     open_index(root).sync()
     successor = {m.id: m.meta.superseded_by for m in list_memories(root)[0]}
-    hits = 0
+    hits, missed = 0, []
     for query, want in qs:
         ok = {want}
         while successor.get(want) and successor[want] not in ok:
             want = successor[want]
             ok.add(want)
         got = [h.id for h in recall(root, query, k=5, config=config.memory.recall, sync=False).hits]
-        hits += bool(ok & set(got))
-    return round(hits / len(qs), 4)
+        if ok & set(got):
+            hits += 1
+        else:
+            missed.append(f"{query!r} -> {qs_want(query, qs)}")
+    return round(hits / len(qs), 4), missed
+
+
+def qs_want(query: str, qs: list[Question]) -> str:
+    return next(w for q, w in qs if q == query)
 
 
 def close(root: Path) -> None:
