@@ -275,3 +275,19 @@ def test_cli_promote_list_dry_run_and_apply(root):
     assert list_memories(root, tier="alpha")[0]
     out = run_llmos("dream", "--apply", "llmos/dream/nope", root=root)
     assert out.returncode != 0 and "no dream branch" in out.stderr
+
+
+def test_a_delta_workflow_is_proposed_for_the_soul_only_on_the_dream_branch(root):
+    runs(root, "Sync the mirrors", 29, 1, agents=("assistant", "ops", "writer"))  # 30 uses, 0.967, 3 agents
+    commit_all(root)
+    soul = (root / "agents" / "assistant.soul.md").read_text()
+    report = dream(root, cfg(root))
+    assert {r["what"] for r in report.review} == {"promoted", "soul"}
+    assert (root / "agents" / "assistant.soul.md").read_text() == soul          # current branch: untouched
+    assert list_memories(root, tier="delta")[0] == []
+    proposed = git(root, "show", f"{report.branch}:agents/assistant.soul.md")
+    assert proposed.startswith(soul.rstrip("\n")) and "Sync the mirrors" in proposed
+    assert "-delta`" in proposed
+    delta = git(root, "ls-tree", "-r", "--name-only", report.branch, "memory/delta").split()
+    assert any(p.endswith("-delta.md") for p in delta)
+    assert not dream(root, cfg(root)).changed                                    # pending: not proposed twice

@@ -2,7 +2,8 @@
 
 ``config`` (the ``dream:`` section), ``evidence`` (what the traces say: workflow and lesson
 candidates), ``distill`` (candidates -> readable memories), ``consolidate`` (duplicates,
-contradictions, working memory, old traces), ``proof`` (recall before/after), ``gitops`` (the
+contradictions, working memory, old traces), ``souls`` (a soul section proposed from
+delta-level workflows), ``proof`` (recall before/after), ``gitops`` (the
 separate worktree, commits, the dream branch) and ``cycle`` (one dream, end to end).
 """
 from .cycle import DreamReport, apply_dream, dream  # noqa: F401

@@ -19,7 +19,7 @@ from ..errors import DreamError, LlmosError
 from ..halt import check_halt
 from ..memory.model import read_memory, write_memory
 from ..memory.store import list_memories
-from . import gitops, proof
+from . import gitops, proof, souls
 from .consolidate import Change, compact_traces, merge_and_supersede, prune_working
 from .distill import improve, memory_of, same_evidence
 from .evidence import candidates, gather
@@ -153,6 +153,7 @@ def dream(root: Path, config, *, agent: str | None = None, dry_run: bool = False
         local += compact_traces(wt, blobs, cfg.trace_retention_days, today, agent) if blobs else []
         check_halt(root)
         review = _promote(wt, cands, ("alpha", "delta"), config, report.model_calls, use_model)
+        review += souls.propose(wt, cands, agent)
         check_halt(root)
         local, review = _drop_dirty(wt, local, dirty, report), _drop_dirty(wt, review, dirty, report)
         review = _drop_pending(root, wt, review, report)
