@@ -105,8 +105,24 @@ def _rows(changes: list[Change]) -> list[dict[str, Any]]:
 
 def dream(root: Path, config, *, agent: str | None = None, dry_run: bool = False,
           today: datetime | None = None, progress: Callable[[str], None] | None = None) -> DreamReport:
-    """Run one dream over ``root``; see the module docstring. Raises :class:`DreamError` (refused or
-    git failed), ``Halted`` or ``BudgetExceeded`` with the root left as it was."""
+    """Run one dream over ``root``; see the module docstring. Raises :class:`DreamError` (refused,
+    git failed, another dream running), ``Halted`` or ``BudgetExceeded`` with the root left as it was."""
+    from ..atomic import file_lock
+    from ..errors import LockTimeout
+
+    lock = file_lock(Path(root) / ".llmos" / "locks" / "dream.lock", timeout=1.0)
+    try:
+        lock.__enter__()
+    except LockTimeout:
+        raise DreamError("another dream is running on this root", hint="wait for it to finish") from None
+    try:
+        return _dream(Path(root), config, agent, dry_run, today, progress)
+    finally:
+        lock.__exit__(None, None, None)
+
+
+def _dream(root: Path, config, agent: str | None, dry_run: bool, today: datetime | None,
+           progress: Callable[[str], None] | None) -> DreamReport:
     say = progress or (lambda _msg: None)
     root, cfg, t0 = Path(root), config.dream, time.perf_counter()
     today = today or datetime.now(timezone.utc)
