@@ -48,6 +48,7 @@ def cfg(root: Path, **dream_over):
     c = load_config(root)
     c.dream.snapshot = False
     c.dream.eval_questions = 20
+    c.dream.eval_suite = 0  # the suite canary has its own test
     for k, v in dream_over.items():
         setattr(c.dream, k, v)
     return c
@@ -291,3 +292,16 @@ def test_a_delta_workflow_is_proposed_for_the_soul_only_on_the_dream_branch(root
     delta = git(root, "ls-tree", "-r", "--name-only", report.branch, "memory/delta").split()
     assert any(p.endswith("-delta.md") for p in delta)
     assert not dream(root, cfg(root)).changed                                    # pending: not proposed twice
+
+
+def test_the_recall_suite_canary_runs_and_refuses_a_rule_that_hurts_recall(root, monkeypatch):
+    _setup_work(root)
+    report = dream(root, cfg(root, eval_suite=100), dry_run=True)
+    assert report.suite_before == report.suite_after > 0.8
+    from llmos.dream import consolidate
+    state = _repo_state(root)
+    monkeypatch.setattr(consolidate, "MAX_DIFFERENT", 6)   # a careless rule: "Ana lives in X" vs "Bob ..."
+    monkeypatch.setattr(consolidate, "PREFIX", 0)
+    with pytest.raises(DreamError, match="worse.*recall benchmark suite"):
+        dream(root, cfg(root, eval_suite=100, eval_questions=0))
+    assert _repo_state(root) == state

@@ -30,4 +30,6 @@ class DreamConfig(_Strict):
     model_pass: bool = Field(False, description="let a model rewrite distilled prose (charged to the budget)")
     model: str = Field("local", description="model spec of the prose pass")
     eval_questions: int = Field(60, ge=0, le=10_000, description="recall questions of the before/after check")
+    eval_suite: int = Field(100, ge=0, le=10_000, description="memories of the recall benchmark suite the "
+                            "consolidation rules are tried on (0 = skip)")
     snapshot: bool = Field(True, description="take a vault snapshot first when one is due")

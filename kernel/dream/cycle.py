@@ -37,6 +37,8 @@ class DreamReport:
     recall_before: float = 1.0
     recall_after: float = 1.0
     questions: int = 0
+    suite_before: float = 1.0   # the recall benchmark's generated suite, before/after the rules
+    suite_after: float = 1.0
     recall_lost: list[str] = field(default_factory=list)        # answered before the dream, not after
     local_commit: str | None = None
     branch: str | None = None
@@ -54,7 +56,8 @@ class DreamReport:
         lines = [f"Dream of {self.started}" + (f" (agent {self.agent})" if self.agent else "") +
                  (" (dry run: nothing committed)" if self.dry_run else ""), "",
                  f"Recall on this root's own memories: {self.recall_before:.3f} before, "
-                 f"{self.recall_after:.3f} after ({self.questions} questions); {self.seconds:.1f} s.", ""]
+                 f"{self.recall_after:.3f} after ({self.questions} questions); recall benchmark suite: "
+                 f"{self.suite_before:.3f} before, {self.suite_after:.3f} after; {self.seconds:.1f} s.", ""]
         for title, rows in (("On the current branch", self.local), ("For review (dream branch)", self.review)):
             lines.append(f"{title}: {len(rows) or 'nothing'}")
             lines += [f"- {r['what']}: {r['detail']}" for r in rows]
@@ -181,8 +184,14 @@ def _dream(root: Path, config, agent: str | None, dry_run: bool, today: datetime
             report.recall_lost = [m for m in missed if m not in missed_before]
         else:
             report.recall_after = report.recall_before
+        if cfg.eval_suite and report.changed:
+            say(f"recall canary: the recall benchmark's suite of {cfg.eval_suite} memories")
+            report.suite_before, report.suite_after = proof.suite_check(wt / ".llmos" / "dream-suite", config,
+                                                                        cfg.eval_suite)
+            if report.suite_after < report.suite_before:
+                report.recall_lost.append(f"recall benchmark suite: {report.suite_before} -> {report.suite_after}")
         report.seconds = round(time.perf_counter() - t0, 2)
-        if report.recall_after < report.recall_before:
+        if report.recall_after < report.recall_before or report.suite_after < report.suite_before:
             raise DreamError(f"the dream would make recall worse ({report.recall_before:.3f} -> "
                              f"{report.recall_after:.3f}: {'; '.join(report.recall_lost[:3])}); nothing was committed",
                              hint="see `llmos dream --dry-run` for what it would change")
@@ -227,7 +236,8 @@ def _commit(root: Path, wt: Path, local: list[Change], review: list[Change], rep
 
     body = report.text()
     trailers = {"Dream": report.started, "Recall-Before": str(report.recall_before),
-                "Recall-After": str(report.recall_after)}
+                "Recall-After": str(report.recall_after), "Suite-Before": str(report.suite_before),
+                "Suite-After": str(report.suite_after)}
     sha = gitops.commit(wt, sorted({p for c in local for p in c.paths}),
                         format_message(f"llmos: dream {today:%Y-%m-%d}: {len(local)} memory changes", trailers, body))
     paths = sorted({p for c in review for p in c.paths})

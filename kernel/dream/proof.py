@@ -51,3 +51,26 @@ def qs_want(query: str, qs: list[Question]) -> str:
 def close(root: Path) -> None:
     """Forget the index of a discarded worktree."""
     _OPEN.pop(Path(root).resolve(), None)
+
+
+def suite_check(scratch: Path, config, size: int, seed: int = 20240601) -> tuple[float, float]:
+    """The recall benchmark's generated suite (``size`` memories) scored before and after this
+    dream's consolidation rules run over it: a canary for a rule that would merge or supersede the
+    wrong memories. Returns (recall@5 before, after)."""
+    import random
+
+    from ..recallsuite import Suite, score as suite_score
+    from .consolidate import merge_and_supersede
+
+    (scratch / "memory" / "beta").mkdir(parents=True, exist_ok=True)
+    suite = Suite(size, random.Random(seed + size))
+    suite.write(scratch)
+    try:
+        open_index(scratch).sync()
+        before = suite_score(suite, scratch, config.memory.recall, 1)["recall_at_5"]
+        merge_and_supersede(scratch, list_memories(scratch)[0], config.dream)
+        open_index(scratch).sync()
+        after = suite_score(suite, scratch, config.memory.recall, 1)["recall_at_5"]
+    finally:
+        close(scratch)
+    return before, after
