@@ -24,15 +24,13 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
-from recall import SEED, Suite, names, score  # noqa: E402  (the recall benchmark's generator and scorer)
-
-from llmos.dream import dream  # noqa: E402
-from llmos.kernel import Kernel  # noqa: E402
-from llmos.memory.model import MemoryMeta  # noqa: E402
-from llmos.memory.store import list_memories  # noqa: E402
-from llmos.root import init_root  # noqa: E402
-from llmos.traces import Step, TraceMeta, TraceWriter, new_trace_id  # noqa: E402
+from llmos.dream import dream
+from llmos.kernel import Kernel
+from llmos.memory.model import MemoryMeta
+from llmos.memory.store import list_memories
+from llmos.recallsuite import SEED, Suite, names, score  # the recall benchmark's generator and scorer
+from llmos.root import init_root
+from llmos.traces import Step, TraceMeta, TraceWriter, new_trace_id
 
 TEMPLATES = [  # (goal template, success rate)
     ("Summarize the {p} changelog into notes.md", 0.97), ("Run the {p} test suite and report failures", 0.92),
@@ -140,7 +138,8 @@ def main() -> None:
     out = {"runs": runs, "memories": len(suite.mems), "before": before, "after": after, "after_over_before": ratio,
            "dream_seconds": round(dream_s, 2), "second_dream_seconds": round(second_s, 2),
            "second_dream_changed": again.changed, "changes": kinds, "review_branch": report.branch,
-           "self_check": {"before": report.recall_before, "after": report.recall_after, "questions": report.questions}}
+           "self_check": {"before": report.recall_before, "after": report.recall_after, "questions": report.questions,
+                          "suite_before": report.suite_before, "suite_after": report.suite_after}}
     if args.json:
         print(json.dumps(out, indent=2))
         return
@@ -150,7 +149,8 @@ def main() -> None:
         print(f"{k:22} {before[k]:>10} {after[k]:>10} {str(ratio[k]):>13}")
     print(f"context layers (tokens): before {before['context_layers']}, after {after['context_layers']}")
     print(f"dream: {out['dream_seconds']} s; changes {kinds}; review branch {report.branch}")
-    print(f"own-memory recall check: {report.recall_before} -> {report.recall_after} ({report.questions} questions)")
+    print(f"dream's own checks: recall on this root's memories {report.recall_before} -> {report.recall_after} "
+          f"({report.questions} questions); recall suite canary {report.suite_before} -> {report.suite_after}")
     print(f"second dream: {out['second_dream_seconds']} s, changed anything: {again.changed}")
 
 
