@@ -78,10 +78,6 @@ def dirty_paths(root: Path) -> set[str]:
     return paths
 
 
-def changed_paths(wt: Path) -> list[str]:
-    return sorted(dirty_paths(wt))
-
-
 def restore(wt: Path, paths: list[str]) -> None:
     """Undo the dream's change to ``paths`` in the worktree (modified: checked out; new: removed)."""
     for p in paths:
