@@ -175,13 +175,15 @@ def log(obj: Obj, limit: int, as_json: bool) -> None:
 def _register() -> None:
     """Command groups that live beside the library they drive."""
     from .cli_blobs import blobs
+    from .cli_dream import dream_commands
     from .cli_guard import guard_commands
     from .cli_memory import memory_commands
     from .cli_modes import mode_commands
     from .cli_shell import shell
     from .cli_team import team_commands
 
-    for command in (*guard_commands, blobs, shell, *team_commands, *mode_commands, *memory_commands):
+    for command in (*guard_commands, blobs, shell, *team_commands, *mode_commands, *memory_commands,
+                    *dream_commands):
         cli.add_command(command)
 
 

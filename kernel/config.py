@@ -13,6 +13,7 @@ from .lineage import OrchestrationConfig
 from .valence import ValenceConfig
 from .modes_config import CrystallizeConfig, ModesConfig
 from .memory.config import MemoryConfig
+from .dream.config import DreamConfig
 from .vault.config import VaultConfig
 from .watch import WatchConfig
 
@@ -69,6 +70,7 @@ class Config(Strict):
     modes: ModesConfig = Field(default_factory=ModesConfig)
     crystallize: CrystallizeConfig = Field(default_factory=CrystallizeConfig)
     memory: MemoryConfig = Field(default_factory=MemoryConfig)
+    dream: DreamConfig = Field(default_factory=DreamConfig)
 
 
 def load_config(root: Path) -> Config:

@@ -139,3 +139,8 @@ class WorkingMemoryTooLarge(LlmosError):
         self.size = size
         self.cap = cap
         super().__init__(message, hint=hint)
+
+
+class DreamError(LlmosError):
+    """A dream cycle that cannot go on (git refused, recall got worse, a bad dream branch); nothing
+    half-done is left behind."""
