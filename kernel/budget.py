@@ -35,6 +35,7 @@ from .alerts import Alert, crossed_thresholds, deliver
 from .errors import BudgetExceeded
 from .halt import check_halt
 from .ledger import Ledger, VerifyReport
+from .procs import alive, process_start
 
 EPSILON = 1e-9
 CEILINGS = ("per_run", "per_agent_day", "per_day", "total")
@@ -119,30 +120,6 @@ def cost_usd(price: ModelPrice, input_tokens: int, output_tokens: int) -> float:
 def utc_day(now: datetime | None = None) -> str:
     """The UTC calendar day (``YYYY-MM-DD``) that budget periods are counted in."""
     return (now or datetime.now(timezone.utc)).strftime("%Y-%m-%d")
-
-
-def _process_start(pid: int) -> str | None:
-    """The kernel's start time of ``pid`` (guards against pid reuse), or None if unknown/gone."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            return fh.read().rsplit(b")", 1)[1].split()[19].decode()
-    except (OSError, IndexError):
-        return None
-
-
-def _alive(entry: dict[str, Any]) -> bool:
-    """Is the process that made reservation ``entry`` still running (same host only)?"""
-    if entry.get("host") != socket.gethostname():
-        return True  # cannot tell for another machine: keep counting its reservation
-    pid = int(entry.get("pid", 0))
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass
-    started = entry.get("pstart")
-    return started is None or _process_start(pid) in (None, started)
 
 
 @dataclass
@@ -325,7 +302,7 @@ class Budget:
                 entry = self.ledger.append({
                     "type": "reserve", "id": uuid.uuid4().hex, "run": run_id, "agent": agent,
                     "model": model, "kind": kind, "day": day, "pid": os.getpid(),
-                    "pstart": _process_start(os.getpid()), "host": socket.gethostname(),
+                    "pstart": process_start(os.getpid()), "host": socket.gethostname(),
                     "input_tokens": input_tokens, "max_output_tokens": max_output_tokens,
                     "worst_usd": worst})
                 self._fold(entries)
@@ -354,7 +331,7 @@ class Budget:
 
     def _expire_dead(self, tally: Tally) -> list[Alert]:
         """Charge the worst case of reservations whose process died; return alerts fired."""
-        dead = [r for r in tally.open.values() if r["pid"] != os.getpid() and not _alive(r)]
+        dead = [r for r in tally.open.values() if r["pid"] != os.getpid() and not alive(r)]
         alerts: list[Alert] = []
         for r in dead:
             self.ledger.append({"type": "charge", "reservation": r["id"], "run": r["run"],
