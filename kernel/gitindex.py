@@ -56,6 +56,12 @@ def _new_entry(name: bytes, entry: Entry) -> bytes:
     return raw + b"\0" * (8 - len(raw) % 8)
 
 
+def _same(raw: bytes, entry: Entry) -> bool:
+    """Whether an index entry is ``entry`` at stage 0."""
+    mode, flags = struct.unpack_from(">I", raw, 24)[0], struct.unpack_from(">H", raw, 60)[0]
+    return mode == int(entry[0], 8) and raw[40:60].hex() == entry[1] and not flags & 0x3000
+
+
 def _clashes(names: list[bytes], name: bytes) -> bool:
     """Whether the index has ``name`` as a directory, or one of its parents as a file."""
     below = name + b"/"
@@ -83,11 +89,15 @@ def reset_paths(git_dir: Path, final: dict[str, Entry | None]) -> None:
             data = index.read_bytes()
         except FileNotFoundError:
             raise Unsupported("no index yet") from None
-        sig, version, count = struct.unpack_from(">4sII", data, 0)
-        if sig != b"DIRC" or version not in (2, 3):
-            raise Unsupported(f"index version {version}")
-        names, raws, end = _entries(data, version, count)
-        _check_extensions(data, end)
+        try:
+            sig, version, count = struct.unpack_from(">4sII", data, 0)
+            if sig != b"DIRC" or version not in (2, 3):
+                raise Unsupported(f"index version {version}")
+            names, raws, end = _entries(data, version, count)
+            _check_extensions(data, end)
+        except (struct.error, ValueError, IndexError) as exc:
+            raise Unsupported(f"index not readable in-process: {exc}") from None
+        changed = False
         for path, entry in sorted(final.items()):
             name = path.encode("utf-8", "surrogateescape")
             if _clashes(names, name):
@@ -96,9 +106,17 @@ def reset_paths(git_dir: Path, final: dict[str, Entry | None]) -> None:
             hi = lo
             while hi < len(names) and names[hi] == name:
                 hi += 1
+            if entry and hi == lo + 1 and _same(raws[lo], entry):
+                continue  # already HEAD's version, unstaged: keep its stat data
+            changed = True
             new = [(name, _new_entry(name, entry))] if entry else []
             names[lo:hi] = [n for n, _ in new]
             raws[lo:hi] = [r for _, r in new]
+        if not changed:
+            os.close(fd)
+            fd = -1
+            lock.unlink()
+            return
         body = struct.pack(">4sII", b"DIRC", version, len(raws)) + b"".join(raws)
         os.write(fd, body + hashlib.sha1(body).digest())
         os.close(fd)

@@ -66,8 +66,11 @@ class ObjectStore:
         if self._packed is None:
             from gitdb import GitDB
             self._packed = GitDB(str(self.objects))
-        stream = self._packed.stream(bytes.fromhex(sha))
-        return stream.type, stream.read()
+        try:
+            stream = self._packed.stream(bytes.fromhex(sha))
+            return stream.type, stream.read()
+        except Exception as exc:  # missing or unreadable here: let git itself look
+            raise Unsupported(f"object {sha} not readable in-process: {exc}") from None
 
     def blob_from_file(self, path: Path) -> Entry | None:
         """Hash a work-tree file as a blob; None if it does not exist."""

@@ -24,7 +24,8 @@ def _write(root: Path, rel: str, text: str) -> str:
 def _scenario(root: Path) -> list[str]:
     """A person's staged and unstaged work, then three run commits (new, changed, deleted files)."""
     _write(root, "projects/mine.md", "staged by a person\n")
-    git(root, "add", "projects/mine.md")
+    _write(root, "projects/a/b/c.md", "a person's staged version, which the run overwrites\n")
+    git(root, "add", "projects/mine.md", "projects/a/b/c.md")
     (root / "agents/assistant.md").write_text("unstaged edit by a person\n")
     shas = [commit_paths(root, [_write(root, "projects/a/b/c.md", "one\n"), _write(root, "traces/t1.md", "t\n")],
                          "llmos: first\n\nTrace-Id: t1\n")]
