@@ -21,6 +21,7 @@ from pathlib import Path
 from .gitstore import Unsupported
 
 ZERO = "0" * 40
+_CRUD = "".join(map(chr, range(33))) + ".,:;<>\"\\'"  # what git trims from the ends of a name or email
 _CONFIG_CACHE: dict[str, tuple[tuple, dict[str, str]]] = {}
 _CONFIG_GUARD = threading.Lock()
 _ENV_KEYS = ("GIT_CONFIG_GLOBAL", "GIT_CONFIG_SYSTEM", "GIT_CONFIG_NOSYSTEM", "GIT_CONFIG_COUNT",
@@ -96,12 +97,14 @@ def identity(config: dict[str, str], fallback: dict[str, str]) -> Identity:
                 values.append(fallback[kind])
             else:
                 values.append(env if env is not None else conf)
+        if any(not v or v != v.strip(_CRUD) or any(c in v for c in "<>\n") for v in values):
+            raise Unsupported("an identity git would clean up first")
         people[who] = values
     now = time.time()
     offset = time.localtime(now).tm_gmtoff
     sign, offset = ("+" if offset >= 0 else "-"), abs(offset)
     stamp = f"{int(now)} {sign}{offset // 3600:02d}{offset % 3600 // 60:02d}"
-    line = lambda v: f"{v[0].strip()} <{v[1].strip()}> {stamp}".encode()
+    line = lambda v: f"{v[0]} <{v[1]}> {stamp}".encode()
     name, email = people["committer"]
     return Identity(line(people["author"]), line(people["committer"]), name, email)
 

@@ -140,3 +140,14 @@ def test_processes_committing_at_once_lose_nothing(root: Path):
     assert len(git(root, "log", "--format=%s", "--grep=llmos: proc").splitlines()) == 45
     assert git(root, "status", "--porcelain") == ""
     git(root, "fsck", "--strict")
+
+
+def test_identity_from_the_environment_and_one_git_would_clean(root: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("GIT_AUTHOR_NAME", "Ada Lovelace")
+    monkeypatch.setenv("GIT_AUTHOR_EMAIL", "ada@example.org")
+    commit_paths(root, [_write(root, "projects/e1.md", "1\n")], "llmos: env identity\n")
+    assert git(root, "log", "-1", "--format=%an <%ae>") == "Ada Lovelace <ada@example.org>\n"
+    monkeypatch.setenv("GIT_AUTHOR_NAME", " <Ada.> ")  # git strips this; the git path writes it
+    commit_paths(root, [_write(root, "projects/e2.md", "2\n")], "llmos: odd identity\n")
+    assert git(root, "log", "-1", "--format=%an") == "Ada\n"
+    git(root, "fsck", "--strict")
