@@ -14,6 +14,7 @@ from pathlib import Path
 
 import git
 
+from . import fastcommit
 from .atomic import file_lock
 from .errors import RootError
 
@@ -97,31 +98,50 @@ def commit_paths(root: Path, paths: list[str], message: str) -> str | None:
 
 
 def _commit_batch(root: Path, batch: list[_Pending]) -> None:
-    """Write one commit per request of ``batch`` on top of HEAD, then move HEAD once."""
-    repo = None
+    """Write one commit per request of ``batch`` on top of HEAD, then move HEAD once.
+
+    In-process first (:mod:`llmos.fastcommit`: objects, ref and index written directly, no git
+    process); anything that path does not handle falls back to git subprocesses, same result."""
     try:
-        repo = open_repo(root)
+        final, fast = None, fastcommit.usable(root)
+        if not fast:
+            open_repo(root).close()  # a root that is no repository fails before anything is written
         with file_lock(root / ".llmos" / "locks" / "git.lock", timeout=120):
-            with tempfile.TemporaryDirectory(prefix="llmos-index-") as tmp:
-                env = {**os.environ, **_identity_env(repo), "GIT_INDEX_FILE": os.path.join(tmp, "index")}
-                head = _head(repo)
-                if head:
-                    repo.git.execute(["git", "read-tree", head], env=env)
-                tip, tree = head, (repo.commit(head).tree.hexsha if head else None)
-                for req in batch:
-                    tip, tree = _commit_one(repo, root, env, req, tip, tree)
-                if tip != head:
-                    repo.git.execute(["git", "update-ref", "-m", "llmos: run commit", "HEAD", tip]
-                                     + ([head] if head else []))
-            _sync_index(repo, sorted({p for req in batch for p in req.paths}))
+            if fast:
+                final = fastcommit.commit_batch(root, [(req.paths, req.message) for req in batch])
+            if final is None:
+                _commit_batch_git(root, batch)
+            else:
+                for req, sha in zip(batch, final.shas):
+                    req.sha = sha
+        if final is not None and not fastcommit.sync_index(root, final.entries):
+            _sync_index(root, sorted(final.entries))
     except BaseException as exc:  # every caller of the batch re-raises it in its own thread
         for req in batch:
             req.error, req.sha = exc, None
     finally:
         for req in batch:
             req.done = True
-        if repo is not None:
-            repo.close()
+
+
+def _commit_batch_git(root: Path, batch: list[_Pending]) -> None:
+    """The batch written by git subprocesses in a private index (the caller holds the git lock)."""
+    repo = open_repo(root)
+    try:
+        with tempfile.TemporaryDirectory(prefix="llmos-index-") as tmp:
+            env = {**os.environ, **_identity_env(repo), "GIT_INDEX_FILE": os.path.join(tmp, "index")}
+            head = _head(repo)
+            if head:
+                repo.git.execute(["git", "read-tree", head], env=env)
+            tip, tree = head, (repo.commit(head).tree.hexsha if head else None)
+            for req in batch:
+                tip, tree = _commit_one(repo, root, env, req, tip, tree)
+            if tip != head:
+                repo.git.execute(["git", "update-ref", "-m", "llmos: run commit", "HEAD", tip]
+                                 + ([head] if head else []))
+        _sync_index_repo(repo, sorted({p for req in batch for p in req.paths}))
+    finally:
+        repo.close()
 
 
 def _commit_one(repo: git.Repo, root: Path, env: dict[str, str], req: _Pending, tip: str | None,
@@ -149,12 +169,20 @@ def _head(repo: git.Repo) -> str | None:
         return None
 
 
-def _sync_index(repo: git.Repo, paths: list[str]) -> None:
+def _sync_index_repo(repo: git.Repo, paths: list[str]) -> None:
     """Make the real index agree with the new HEAD for the committed paths only."""
     try:
         repo.git.execute(["git", "reset", "-q", "HEAD", "--"] + paths)
     except git.GitCommandError:
         pass  # index locked by a person's git command: their next `git status` shows the truth anyway
+
+
+def _sync_index(root: Path, paths: list[str]) -> None:
+    repo = open_repo(root)
+    try:
+        _sync_index_repo(repo, paths)
+    finally:
+        repo.close()
 
 
 @dataclass
