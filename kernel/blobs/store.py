@@ -99,25 +99,28 @@ class BlobStore:
         A blob already present costs only a hash. ``kind`` (message, prompt, tool_schema...)
         and ``agent`` feed the statistics; ``kind`` also picks the compression dictionary.
         """
-        btype, raw = canonical(data)
-        digest = blake3.blake3(raw, key=KEYS[btype]).digest()
-        bid = digest.hex()
-        size = len(raw)
-        self._count(kind, agent, size)
+        if type(data) is str:  # the common case, without the dispatch of canonical()
+            btype, raw = rec.TEXT, data.encode("utf-8")
+        else:
+            btype, raw = canonical(data)
+        bid = blake3.blake3(raw, key=KEYS[btype]).hexdigest()
+        self._count(kind, agent, len(raw))
         entry = self.index.entries.get(bid)
         if entry is None or entry.time < time.time() - self.grace_seconds / 2:
-            self._store(btype, raw, digest, kind, agent)
+            self._store(btype, raw, bytes.fromhex(bid), kind, agent)
         return bid
 
     def _count(self, kind: str, agent: str | None, size: int) -> None:
-        row = self.counters.kinds.get(kind)
-        if row is None:
+        try:
+            row = self.counters.kinds[kind]
+        except KeyError:
             row = self.counters.kinds[kind] = [0, 0, 0, 0]
         row[0] += 1
         row[1] += size
         if agent is not None:
-            row = self.counters.agents.get(agent)
-            if row is None:
+            try:
+                row = self.counters.agents[agent]
+            except KeyError:
                 row = self.counters.agents[agent] = [0, 0, 0, 0]
             row[0] += 1
             row[1] += size
