@@ -96,6 +96,10 @@ class Codec:
     def compress(self, raw: bytes, dict_id: int = 0) -> bytes:
         return self._cctx[dict_id].compress(raw)
 
+    def decompressor(self, dict_id: int = 0) -> zstandard.ZstdDecompressor:
+        """The decompressor for dictionary ``dict_id`` (for batch decompression)."""
+        return self._dctx[dict_id]
+
     def decompress(self, payload: bytes, ulen: int, dict_id: int = 0) -> bytes:
         """Decompress a frame whose canonical length is ``ulen`` (raise zstd errors as is)."""
         if ulen == 0:

@@ -246,3 +246,21 @@ def read_idx(path: Path, no: int) -> tuple[int, list[tuple[str, Entry]]] | None:
         return (covered, rows) if len(rows) == count else None
     except (OSError, ValueError, IndexError, struct.error):
         return None
+
+
+def read_idx_offsets(path: Path) -> tuple[int, dict[int, bytes]] | None:
+    """``(covered, {offset: blob digest})`` of an idx file, or None if missing or damaged
+    (what ``check`` needs, without building an :class:`Entry` per row)."""
+    try:
+        data = path.read_bytes()
+        if len(data) < _IDX_HEAD.size + 4 or zlib.crc32(data[:-4]) != int.from_bytes(data[-4:], "little"):
+            return None
+        magic, covered, count, klen = _IDX_HEAD.unpack_from(data)
+        if magic != IDX_MAGIC:
+            return None
+        body = memoryview(data)[_IDX_HEAD.size + klen:-4]
+        rows = {row[1]: row[0] for row in _ROW.iter_unpack(body)}
+        return (covered, rows) if len(body) == count * _ROW.size else None
+    except (OSError, ValueError, struct.error):
+        return None
+
