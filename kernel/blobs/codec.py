@@ -90,6 +90,12 @@ class Codec:
             write_dict_id=False, **kw)
         self._dctx[dict_id] = zstandard.ZstdDecompressor(**kw)
 
+    def new_compressor(self) -> zstandard.ZstdCompressor:
+        """A compressor of its own (no dictionary) for another thread: zstd contexts are
+        not safe to share between threads."""
+        return zstandard.ZstdCompressor(level=self.level, write_checksum=False,
+                                        write_content_size=False, write_dict_id=False)
+
     def has_dictionary(self, dict_id: int) -> bool:
         return dict_id in self._dctx
 
