@@ -131,7 +131,22 @@ def scan(buf: bytes | memoryview, start: int, *, check_payload: bool = True
     """Yield ``(offset, header)`` for each record in ``buf`` from ``start``, and :class:`Bad`
     for each damaged stretch (then scanning resumes at the next valid record, if any)."""
     pos, n = start, len(buf)
+    unpack, crc, u32, prefix = _FULL.unpack_from, zlib.crc32, _U32.unpack_from, _PREFIX.size
     while pos < n:
+        # the common case inline (the same checks as decode_header and payload_of) ...
+        if n - pos >= HEADER_SIZE:
+            magic, btype, flags, klen, _, digest, ulen, clen, dict_id, t, hcrc = unpack(buf, pos)
+            kstart = pos + HEADER_SIZE
+            pstart = kstart + klen
+            pend = pstart + clen
+            if (magic == MAGIC and pend + 4 <= n and btype in TYPE_NAMES
+                    and crc(buf[kstart:pstart], crc(buf[pos:pos + prefix])) == hcrc
+                    and (not check_payload or crc(buf[pstart:pend]) == u32(buf, pend)[0])):
+                yield pos, Header(btype, flags, str(buf[kstart:pstart], "utf-8", "replace"),
+                                  digest, ulen, clen, dict_id, t, klen)
+                pos = pend + 4
+                continue
+        # ... and the general functions, which name what is wrong
         try:
             header = decode_header(buf, pos)
             if check_payload:
