@@ -114,7 +114,6 @@ def _check_pack(store: "BlobStore", path: Path, report: CheckReport, read_data: 
         return
     loaded = read_idx_offsets(path.with_suffix(IDX_SUFFIX))
     expected = loaded[1] if loaded else {}
-    seen: set[int] = set()
     good: list[tuple[int, rec.Header]] = []
     for item in rec.scan(data, PACK_HEADER):
         if isinstance(item, rec.Bad):
@@ -124,13 +123,11 @@ def _check_pack(store: "BlobStore", path: Path, report: CheckReport, read_data: 
                                            offset=item.offset,
                                            blob_id=_hex(expected.get(item.offset))))
             continue
-        offset, header = item
-        seen.add(offset)
-        report.records += 1
-        if read_data:
-            good.append(item)
-    if good:
+        good.append(item)
+    report.records += len(good)
+    if read_data and good:
         _check_records(store, data, good, name, report, manifests)
+    seen = {offset for offset, _ in good}
     _check_idx(name, len(data), loaded[0] if loaded else 0, expected, seen, report)
 
 
@@ -169,8 +166,7 @@ def _check_records(store: "BlobStore", data: bytes, records: list[tuple[int, rec
                 for offset, h in batch:
                     _check_data(store, data, offset, h, name, report, manifests)
                 continue
-            for (offset, h), raw in zip(batch, outs):
-                _verify(raw, offset, h, name, report, manifests)
+            _verify_all(batch, outs, name, report, manifests)
 
 
 def _batches(items: list[tuple[int, rec.Header]], limit: int = BATCH_BYTES):
@@ -204,6 +200,22 @@ def _decompress_batch(store: "BlobStore", view: memoryview, dict_id: int,
                                                threads=THREADS)
     except Exception:  # noqa: BLE001 - redone one by one, which names the failure
         return None
+
+
+def _verify_all(batch: list[tuple[int, rec.Header]], outs, name: str, report: CheckReport,
+                manifests: dict[str, bytes]) -> None:
+    """:func:`_verify` over a batch and its decompressed buffers (the common case inline)."""
+    total = 0
+    for (offset, h), raw in zip(batch, outs):
+        n = len(raw)
+        total += n
+        if n == h.ulen and blake3.blake3(raw, key=KEYS[h.btype]).digest() == h.digest:
+            if h.btype == rec.MANIFEST:
+                manifests[h.digest.hex()] = bytes(raw)
+        else:
+            report.problems.append(Problem("content does not match its id", pack=name,
+                                           offset=offset, blob_id=h.digest.hex()))
+    report.data_bytes += total
 
 
 def _verify(raw, offset: int, h: rec.Header, name: str, report: CheckReport,
