@@ -248,3 +248,18 @@ def test_large_blobs_compressed_in_the_background_are_readable_at_once_and_durab
         assert [s.get(i).decode() for i in ids] == big
         assert s.stats()["compression_ratio"] > 2
         assert s.check(read_data=True).ok
+
+
+def test_manifests_are_compact_binary_and_json_ones_still_read(store: BlobStore) -> None:
+    from llmos.blobs import manifest as mf
+
+    ids = [store.put(f"message {i}", "message") for i in range(3)]
+    head = store.put_manifest(None, ids[:1])
+    head = store.put_manifest(head, ids[1:])
+    assert len(store.get(head)) == 5 + 32 * 3
+    assert mf.decode(mf.encode_json(ids[0], ids[1:])) == mf.decode(mf.encode(ids[0], ids[1:]))
+    assert mf.decode(mf.encode_json(None, ids)) == mf.Manifest(None, ids)
+    assert store.expand(head) == ids
+    for bad in (mf.MAGIC + b"\x01", mf.MAGIC + b"\x00" + b"x" * 31, mf.MAGIC + b"\x07"):
+        with pytest.raises(BlobError, match="not a manifest"):
+            mf.decode(bad)
