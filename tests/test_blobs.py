@@ -228,3 +228,38 @@ def test_recorder_chains_requests_and_rebuilds_them_exactly(store: BlobStore) ->
                  "messages": [{"role": "user", "content": "summary of earlier steps"}]}
     head, _ = rec.record(rewritten)
     assert store.manifest(head).parent is None and load_request(store, head) == rewritten
+
+
+def test_large_blobs_compressed_in_the_background_are_readable_at_once_and_durable(
+        tmp_path: Path) -> None:
+    rng = random.Random(3)
+    big = [text(rng, 12_000) for _ in range(40)]  # ~80 KiB each: over the dictionary limit
+    with BlobStore.open(tmp_path / "b") as s:
+        ids = [s.put(b, "result") for b in big]
+        assert all(s.has(i) for i in ids)
+        assert [s.get(i).decode() for i in ids] == big  # answered before the worker is done
+        assert s.put(big[0], "result") == ids[0]
+        with pytest.raises(BlobError):
+            s.put(big[1] + "x", "")  # a bad kind fails in the caller, not on the worker
+        manifest = s.put_manifest(None, ids)
+        assert s.stats()["blobs"] == len(big) + 1
+    with BlobStore.open(tmp_path / "b") as s:
+        assert s.expand(manifest) == ids
+        assert [s.get(i).decode() for i in ids] == big
+        assert s.stats()["compression_ratio"] > 2
+        assert s.check(read_data=True).ok
+
+
+def test_manifests_are_compact_binary_and_json_ones_still_read(store: BlobStore) -> None:
+    from llmos.blobs import manifest as mf
+
+    ids = [store.put(f"message {i}", "message") for i in range(3)]
+    head = store.put_manifest(None, ids[:1])
+    head = store.put_manifest(head, ids[1:])
+    assert len(store.get(head)) == 5 + 32 * 3
+    assert mf.decode(mf.encode_json(ids[0], ids[1:])) == mf.decode(mf.encode(ids[0], ids[1:]))
+    assert mf.decode(mf.encode_json(None, ids)) == mf.Manifest(None, ids)
+    assert store.expand(head) == ids
+    for bad in (mf.MAGIC + b"\x01", mf.MAGIC + b"\x00" + b"x" * 31, mf.MAGIC + b"\x07"):
+        with pytest.raises(BlobError, match="not a manifest"):
+            mf.decode(bad)

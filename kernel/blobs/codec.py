@@ -90,11 +90,21 @@ class Codec:
             write_dict_id=False, **kw)
         self._dctx[dict_id] = zstandard.ZstdDecompressor(**kw)
 
+    def new_compressor(self) -> zstandard.ZstdCompressor:
+        """A compressor of its own (no dictionary) for another thread: zstd contexts are
+        not safe to share between threads."""
+        return zstandard.ZstdCompressor(level=self.level, write_checksum=False,
+                                        write_content_size=False, write_dict_id=False)
+
     def has_dictionary(self, dict_id: int) -> bool:
         return dict_id in self._dctx
 
     def compress(self, raw: bytes, dict_id: int = 0) -> bytes:
         return self._cctx[dict_id].compress(raw)
+
+    def decompressor(self, dict_id: int = 0) -> zstandard.ZstdDecompressor:
+        """The decompressor for dictionary ``dict_id`` (for batch decompression)."""
+        return self._dctx[dict_id]
 
     def decompress(self, payload: bytes, ulen: int, dict_id: int = 0) -> bytes:
         """Decompress a frame whose canonical length is ``ulen`` (raise zstd errors as is)."""

@@ -1,8 +1,9 @@
 """The index: blob id -> where its record lives. A cache rebuilt from the packs.
 
 Each pack ``pack-X.pack`` may have ``pack-X.idx`` listing every record in its first
-``covered`` bytes (56 bytes a record). Loading reads the idx files and scans only the
-bytes past ``covered``; a missing or damaged idx just means a longer scan.
+``covered`` bytes (~38 bytes a record: the id, then the other fields zstd-compressed column
+by column; format 1, fixed 56-byte rows, is still read). Loading reads the idx files and
+scans only the bytes past ``covered``; a missing or damaged idx just means a longer scan.
 """
 from __future__ import annotations
 
@@ -14,11 +15,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
+import zstandard
+
 from ..atomic import atomic_write
 from . import record as rec
 from .pack import IDX_SUFFIX, PACK_HEADER, PACK_SUFFIX, pack_name, try_lock, valid_pack_header
 
-IDX_MAGIC = b"LLMOSIX1"
+IDX_MAGIC = b"LLMOSIX2"
+IDX_MAGIC_1 = b"LLMOSIX1"  # format 1 (fixed 56-byte rows): still read
 _IDX_HEAD = struct.Struct("<8sQII")
 _ROW = struct.Struct("<32sIIIIIBBH")
 
@@ -216,33 +220,89 @@ class Index:
 
 
 def encode_idx(covered: int, rows: list[tuple[str, Entry]]) -> bytes:
-    """Serialize an idx file: header, kind table, fixed 56-byte rows, crc32."""
+    """Serialize an idx file (format 2): header, kind table, the 32-byte ids, then the other
+    fields column by column, zstd-compressed (offsets as gaps after the previous record,
+    nearly all 0), then a crc32 of everything before it."""
     kinds = sorted({e.kind for _, e in rows})
     code = {k: i for i, k in enumerate(kinds)}
     kind_blob = json.dumps(kinds).encode("utf-8")
-    parts = [_IDX_HEAD.pack(IDX_MAGIC, covered, len(rows), len(kind_blob)), kind_blob]
-    parts += [_ROW.pack(bytes.fromhex(b), e.offset, e.clen, e.ulen, e.dict_id, e.time,
-                        e.btype, e.flags, code[e.kind]) for b, e in rows]
-    body = b"".join(parts)
+    n = len(rows)
+    gaps, end = [], PACK_HEADER
+    for _, e in rows:
+        gaps.append(e.offset - end)
+        end = e.offset + e.size
+    cols = [struct.pack(f"<{n}q", *gaps)]
+    for fmt, field in _COLUMNS:
+        cols.append(struct.pack(f"<{n}{fmt}", *[getattr(e, field) for _, e in rows]))
+    cols.append(struct.pack(f"<{n}H", *[code[e.kind] for _, e in rows]))
+    packed = zstandard.ZstdCompressor(level=3).compress(b"".join(cols))
+    body = b"".join([_IDX_HEAD.pack(IDX_MAGIC, covered, n, len(kind_blob)), kind_blob,
+                     b"".join(bytes.fromhex(b) for b, _ in rows), packed])
     return body + zlib.crc32(body).to_bytes(4, "little")
+
+
+_COLUMNS = (("I", "clen"), ("I", "ulen"), ("I", "dict_id"), ("I", "time"), ("B", "btype"),
+            ("B", "flags"))
+
+
+def _parse_idx(path: Path) -> tuple[int, list[bytes], list[tuple]] | None:
+    """``(covered, digests, rows of (offset, clen, ulen, dict_id, time, btype, flags, kind))``
+    of an idx file in either format; None if missing or damaged."""
+    data = path.read_bytes()
+    if len(data) < _IDX_HEAD.size + 4 or zlib.crc32(data[:-4]) != int.from_bytes(data[-4:], "little"):
+        return None
+    magic, covered, count, klen = _IDX_HEAD.unpack_from(data)
+    start = _IDX_HEAD.size + klen
+    kinds = json.loads(data[_IDX_HEAD.size:start])
+    if magic == IDX_MAGIC_1:
+        rows = list(_ROW.iter_unpack(memoryview(data)[start:-4]))
+        digests = [r[0] for r in rows]
+        return covered, digests, [(*r[1:3], *r[3:8], kinds[r[8]]) for r in rows]
+    if magic != IDX_MAGIC:
+        return None
+    ids_end = start + 32 * count
+    digests = [data[i:i + 32] for i in range(start, ids_end, 32)]
+    cols = zstandard.ZstdDecompressor().decompress(data[ids_end:-4])
+    pos, columns = 8 * count, []
+    gaps = struct.unpack_from(f"<{count}q", cols)
+    for fmt, _ in _COLUMNS + (("H", "kind"),):
+        columns.append(struct.unpack_from(f"<{count}{fmt}", cols, pos))
+        pos += struct.calcsize(fmt) * count
+    if pos != len(cols) or len(digests) != count:
+        return None
+    klens = [len(k.encode("utf-8")) for k in kinds]
+    rows, end = [], PACK_HEADER
+    for gap, clen, ulen, did, t, bt, fl, kc in zip(gaps, *columns):
+        offset = end + gap
+        end = offset + rec.OVERHEAD + klens[kc] + clen
+        rows.append((offset, clen, ulen, did, t, bt, fl, kinds[kc]))
+    return covered, digests, rows
 
 
 def read_idx(path: Path, no: int) -> tuple[int, list[tuple[str, Entry]]] | None:
     """Parse an idx file; None if missing or damaged (the pack will be scanned instead)."""
     try:
-        data = path.read_bytes()
-        if len(data) < _IDX_HEAD.size + 4 or zlib.crc32(data[:-4]) != int.from_bytes(data[-4:], "little"):
+        parsed = _parse_idx(path)
+        if parsed is None:
             return None
-        magic, covered, count, klen = _IDX_HEAD.unpack_from(data)
-        if magic != IDX_MAGIC:
-            return None
-        start = _IDX_HEAD.size + klen
-        kinds = json.loads(data[_IDX_HEAD.size:start])
-        rows = []
-        for digest, off, clen, ulen, did, t, bt, fl, kc in _ROW.iter_unpack(data[start:-4]):
-            kind = kinds[kc]
+        covered, digests, rows = parsed
+        out = []
+        for digest, (off, clen, ulen, did, t, bt, fl, kind) in zip(digests, rows):
             size = rec.record_size(len(kind.encode("utf-8")), clen)
-            rows.append((digest.hex(), Entry(no, off, size, bt, fl, ulen, clen, did, t, kind)))
-        return (covered, rows) if len(rows) == count else None
-    except (OSError, ValueError, IndexError, struct.error):
+            out.append((digest.hex(), Entry(no, off, size, bt, fl, ulen, clen, did, t, kind)))
+        return covered, out
+    except (OSError, ValueError, IndexError, struct.error, zstandard.ZstdError):
+        return None
+
+
+def read_idx_offsets(path: Path) -> tuple[int, dict[int, bytes]] | None:
+    """``(covered, {offset: blob digest})`` of an idx file, or None if missing or damaged
+    (what ``check`` needs, without building an :class:`Entry` per row)."""
+    try:
+        parsed = _parse_idx(path)
+        if parsed is None:
+            return None
+        covered, digests, rows = parsed
+        return covered, {row[0]: d for d, row in zip(digests, rows)}
+    except (OSError, ValueError, IndexError, struct.error, zstandard.ZstdError):
         return None

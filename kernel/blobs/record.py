@@ -25,7 +25,7 @@ from __future__ import annotations
 import struct
 import zlib
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Iterator, NamedTuple
 
 MAGIC = b"LBR1"
 BYTES, TEXT, JSON, MANIFEST, DICT = 1, 2, 3, 4, 5
@@ -34,6 +34,7 @@ ZSTD, DICT_USED = 1, 2
 
 _PREFIX = struct.Struct("<4sBBBB32sIIII")
 _U32 = struct.Struct("<I")
+_FULL = struct.Struct("<4sBBBB32sIIIII")
 HEADER_SIZE = _PREFIX.size + 4
 OVERHEAD = HEADER_SIZE + 4
 MAX_BLOB = 1 << 30
@@ -43,9 +44,8 @@ class RecordError(ValueError):
     """A record that does not decode; ``reason`` says which check failed."""
 
 
-@dataclass(frozen=True, slots=True)
-class Header:
-    """The decoded fixed part of a record."""
+class Header(NamedTuple):
+    """The decoded fixed part of a record (a tuple: cheap to build on every scanned record)."""
 
     btype: int
     flags: int
@@ -55,11 +55,12 @@ class Header:
     clen: int
     dict_id: int
     time: int
+    klen: int = 0
 
     @property
     def size(self) -> int:
         """Total bytes of the record on disk."""
-        return record_size(len(self.kind.encode("utf-8")), self.clen)
+        return OVERHEAD + self.klen + self.clen
 
 
 def record_size(kind_len: int, clen: int) -> int:
@@ -80,36 +81,35 @@ def decode_header(buf: bytes | memoryview, pos: int = 0) -> Header:
     """Decode and verify the header at ``buf[pos:]``; raise :class:`RecordError` if it is bad."""
     if len(buf) - pos < HEADER_SIZE:
         raise RecordError("truncated header")
-    magic, btype, flags, klen, _, digest, ulen, clen, dict_id, time = _PREFIX.unpack_from(buf, pos)
+    magic, btype, flags, klen, _, digest, ulen, clen, dict_id, time, hcrc = _FULL.unpack_from(buf, pos)
     if magic != MAGIC:
         raise RecordError("bad magic")
     end = pos + HEADER_SIZE + klen
     if len(buf) < end:
         raise RecordError("truncated header")
     kind = bytes(buf[pos + HEADER_SIZE:end])
-    (hcrc,) = _U32.unpack_from(buf, pos + _PREFIX.size)
     if zlib.crc32(kind, zlib.crc32(buf[pos:pos + _PREFIX.size])) != hcrc:
         raise RecordError("header checksum mismatch")
     if btype not in TYPE_NAMES:
         raise RecordError(f"unknown record type {btype}")
-    return Header(btype, flags, kind.decode("utf-8", "replace"), bytes(digest), ulen, clen,
-                  dict_id, time)
+    return Header(btype, flags, kind.decode("utf-8", "replace"), digest, ulen, clen,
+                  dict_id, time, klen)
 
 
 def payload_bounds(pos: int, header: Header) -> tuple[int, int]:
     """``(start, end)`` of the payload of the record at ``pos``."""
-    start = pos + HEADER_SIZE + len(header.kind.encode("utf-8"))
+    start = pos + HEADER_SIZE + header.klen
     return start, start + header.clen
 
 
 def payload_of(buf: bytes | memoryview, pos: int, header: Header) -> bytes | memoryview:
     """Return the payload of the record at ``pos`` after checking its length and crc."""
-    start, end = payload_bounds(pos, header)
+    start = pos + HEADER_SIZE + header.klen
+    end = start + header.clen
     if len(buf) < end + 4:
         raise RecordError("truncated payload")
     payload = buf[start:end]
-    (pcrc,) = _U32.unpack_from(buf, end)
-    if zlib.crc32(payload) != pcrc:
+    if zlib.crc32(payload) != _U32.unpack_from(buf, end)[0]:
         raise RecordError("payload checksum mismatch")
     return payload
 
@@ -131,7 +131,22 @@ def scan(buf: bytes | memoryview, start: int, *, check_payload: bool = True
     """Yield ``(offset, header)`` for each record in ``buf`` from ``start``, and :class:`Bad`
     for each damaged stretch (then scanning resumes at the next valid record, if any)."""
     pos, n = start, len(buf)
+    unpack, crc, u32, prefix = _FULL.unpack_from, zlib.crc32, _U32.unpack_from, _PREFIX.size
     while pos < n:
+        # the common case inline (the same checks as decode_header and payload_of) ...
+        if n - pos >= HEADER_SIZE:
+            magic, btype, flags, klen, _, digest, ulen, clen, dict_id, t, hcrc = unpack(buf, pos)
+            kstart = pos + HEADER_SIZE
+            pstart = kstart + klen
+            pend = pstart + clen
+            if (magic == MAGIC and pend + 4 <= n and btype in TYPE_NAMES
+                    and crc(buf[kstart:pstart], crc(buf[pos:pos + prefix])) == hcrc
+                    and (not check_payload or crc(buf[pstart:pend]) == u32(buf, pend)[0])):
+                yield pos, Header(btype, flags, str(buf[kstart:pstart], "utf-8", "replace"),
+                                  digest, ulen, clen, dict_id, t, klen)
+                pos = pend + 4
+                continue
+        # ... and the general functions, which name what is wrong
         try:
             header = decode_header(buf, pos)
             if check_payload:

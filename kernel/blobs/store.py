@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -29,7 +30,8 @@ from ..errors import BlobError, BlobNotFound, CorruptBlob
 from . import manifest as mf
 from . import record as rec
 from .codec import KEYS, Codec, blob_id, canonical, check_id
-from .dicts import DictionaryPolicy, sample_ids
+from .background import Background
+from .dicts import SMALL_MAX, DictionaryPolicy, sample_ids
 from .index import Entry, Index, PackState
 from .lru import LRU
 from .pack import PACK_HEADER, PackWriter, create_pack, try_lock
@@ -61,6 +63,9 @@ class BlobStore:
         self._written: set[int] = set()
         self._fds: dict[int, int] = {}
         self._closed = False
+        self._lock = threading.RLock()  # writer and index, shared with the background worker
+        self.background = Background()
+        self._bg_cctx = self.codec.new_compressor()
 
     @classmethod
     def open(cls, path: str | os.PathLike, **options: Any) -> "BlobStore":
@@ -99,25 +104,48 @@ class BlobStore:
         A blob already present costs only a hash. ``kind`` (message, prompt, tool_schema...)
         and ``agent`` feed the statistics; ``kind`` also picks the compression dictionary.
         """
-        btype, raw = canonical(data)
-        digest = blake3.blake3(raw, key=KEYS[btype]).digest()
-        bid = digest.hex()
-        size = len(raw)
-        self._count(kind, agent, size)
+        if type(data) is str:  # the common case, without the dispatch of canonical()
+            btype, raw = rec.TEXT, data.encode("utf-8")
+        else:
+            btype, raw = canonical(data)
+        bid = blake3.blake3(raw, key=KEYS[btype]).hexdigest()
+        self._count(kind, agent, len(raw))
         entry = self.index.entries.get(bid)
         if entry is None or entry.time < time.time() - self.grace_seconds / 2:
-            self._store(btype, raw, digest, kind, agent)
+            if len(raw) > SMALL_MAX and btype != rec.DICT:
+                self._store_later(btype, raw, bid, kind, agent)
+            else:
+                self._store(btype, raw, bytes.fromhex(bid), kind, agent)
         return bid
 
+    def _store_later(self, btype: int, raw: bytes, bid: str, kind: str, agent: str | None) -> None:
+        """Store a large blob: compressed and appended by the background worker."""
+        if bid in self.background:
+            return
+        self._check_open()
+        kind_b = _kind_bytes(kind, raw)
+        digest = bytes.fromhex(bid)
+
+        def task() -> None:
+            payload = self._bg_cctx.compress(raw)
+            flags = rec.ZSTD
+            if len(payload) >= len(raw):
+                payload, flags = raw, 0
+            self._append(btype, raw, digest, kind_b, kind, agent, payload, flags, 0)
+
+        self.background.submit(bid, raw, task)
+
     def _count(self, kind: str, agent: str | None, size: int) -> None:
-        row = self.counters.kinds.get(kind)
-        if row is None:
+        try:
+            row = self.counters.kinds[kind]
+        except KeyError:
             row = self.counters.kinds[kind] = [0, 0, 0, 0]
         row[0] += 1
         row[1] += size
         if agent is not None:
-            row = self.counters.agents.get(agent)
-            if row is None:
+            try:
+                row = self.counters.agents[agent]
+            except KeyError:
                 row = self.counters.agents[agent] = [0, 0, 0, 0]
             row[0] += 1
             row[1] += size
@@ -126,25 +154,28 @@ class BlobStore:
                provides: int = 0) -> Entry:
         """Compress and append a new record (also used to refresh an old copy for gc)."""
         self._check_open()
-        kind_b = kind.encode("utf-8") if isinstance(kind, str) else b""
-        if not 0 < len(kind_b) < 256:
-            raise BlobError(f"blob kind must be a non-empty name under 256 bytes, not {kind!r}")
-        if len(raw) > rec.MAX_BLOB:
-            raise BlobError(f"blob of {len(raw)} bytes is over the {rec.MAX_BLOB}-byte limit")
-        dict_id = self._dictionary_for(kind, len(raw)) if btype != rec.DICT else 0
-        payload = self.codec.compress(raw, dict_id)
-        flags = rec.ZSTD | (rec.DICT_USED if dict_id else 0)
-        if len(payload) >= len(raw):
-            payload, flags, dict_id = raw, 0, 0
-        stamp = int(time.time())
-        record = rec.encode(btype, flags, kind_b, digest, len(raw), payload,
-                            provides or dict_id, stamp)
-        writer = self._writer_for(len(record))
-        offset = writer.append(record)
-        entry = Entry(self.index.by_path[writer.path], offset, len(record), btype, flags,
-                      len(raw), len(payload), provides or dict_id, stamp, kind)
-        self.index.append_row(digest.hex(), entry)
-        self.counters.new(kind, agent, len(raw))
+        kind_b = _kind_bytes(kind, raw)
+        with self._lock:
+            dict_id = self._dictionary_for(kind, len(raw)) if btype != rec.DICT else 0
+            payload = self.codec.compress(raw, dict_id)
+            flags = rec.ZSTD | (rec.DICT_USED if dict_id else 0)
+            if len(payload) >= len(raw):
+                payload, flags, dict_id = raw, 0, 0
+            return self._append(btype, raw, digest, kind_b, kind, agent, payload, flags,
+                                provides or dict_id)
+
+    def _append(self, btype: int, raw: bytes, digest: bytes, kind_b: bytes, kind: str,
+                agent: str | None, payload: bytes, flags: int, dict_id: int) -> Entry:
+        """Append the record of a compressed blob and index it (under the store's lock)."""
+        with self._lock:
+            stamp = int(time.time())
+            record = rec.encode(btype, flags, kind_b, digest, len(raw), payload, dict_id, stamp)
+            writer = self._writer_for(len(record))
+            offset = writer.append(record)
+            entry = Entry(self.index.by_path[writer.path], offset, len(record), btype, flags,
+                          len(raw), len(payload), dict_id, stamp, kind)
+            self.index.append_row(digest.hex(), entry)
+            self.counters.new(kind, agent, len(raw))
         return entry
 
     def _dictionary_for(self, kind: str, size: int) -> int:
@@ -228,33 +259,40 @@ class BlobStore:
     def has(self, bid: str) -> bool:
         """True if blob ``bid`` is in the store (written by any process)."""
         bid = check_id(bid)
-        if bid in self.index.entries:
+        if bid in self.index.entries or bid in self.background:
             return True
-        self.index.refresh(repair=False)
+        self._refresh()
         return bid in self.index.entries
 
     def get(self, bid: str) -> bytes:
         """The canonical bytes of blob ``bid``; raises BlobNotFound or CorruptBlob."""
         bid = check_id(bid)
         cached = self.cache.get(bid)
+        if cached is None:
+            cached = self.background.get(bid)
         if cached is not None:
             return cached
         entry = self.index.entries.get(bid)
         if entry is None or entry.pack not in self.index.packs:
-            self.index.refresh(repair=False)
+            self._refresh()
             entry = self.index.entries.get(bid)
             if entry is None:
                 raise BlobNotFound(f"no blob {bid} in {self.path}")
         try:
             raw = self._read(bid, entry)
         except FileNotFoundError:
-            self.index.refresh(repair=False)
+            self._refresh()
             entry = self.index.entries.get(bid)
             if entry is None:
                 raise BlobNotFound(f"no blob {bid} in {self.path} (collected)") from None
             raw = self._read(bid, entry)
         self.cache.put(bid, raw)
         return raw
+
+    def _refresh(self) -> None:
+        """Catch up with records other processes wrote (not while the worker appends)."""
+        with self._lock:
+            self.index.refresh(repair=False)
 
     def get_json(self, bid: str) -> Any:
         """Blob ``bid`` parsed as JSON."""
@@ -350,6 +388,7 @@ class BlobStore:
 
     def flush(self) -> None:
         """Make every blob put so far durable (fdatasync) and save the usage counters."""
+        self.background.drain()
         if self._writer is not None:
             self._writer.sync()
         self.counters.merge_into(self.path / "stats.json", self.path / "locks" / "stats.lock")
@@ -358,7 +397,10 @@ class BlobStore:
         """Flush, write the index of packs this process wrote, release locks and files."""
         if self._closed:
             return
-        self.flush()
+        try:
+            self.flush()
+        finally:
+            self.background.close()
         self._retire_writer()
         for fd in self._fds.values():
             os.close(fd)
@@ -379,6 +421,7 @@ class BlobStore:
 
     def stats(self) -> dict:
         """Logical, unique and stored bytes, ratios, per kind and per agent."""
+        self.background.drain()
         pack_bytes = sum(max(_size(s.path), s.scanned) for s in self.index.packs.values())
         counts = self.counters.combined(self.path / "stats.json")
         return report(self.index.entries.values(), counts, pack_bytes=pack_bytes,
@@ -400,6 +443,16 @@ class BlobStore:
         return collect(self, dry_run=dry_run, roots=roots, scan_dirs=scan_dirs,
                        grace_seconds=self.grace_seconds if grace_seconds is None else grace_seconds,
                        progress=progress)
+
+
+def _kind_bytes(kind: str, raw: bytes) -> bytes:
+    """``kind`` as stored in a record; raise BlobError for a bad kind or an oversized blob."""
+    kind_b = kind.encode("utf-8") if isinstance(kind, str) else b""
+    if not 0 < len(kind_b) < 256:
+        raise BlobError(f"blob kind must be a non-empty name under 256 bytes, not {kind!r}")
+    if len(raw) > rec.MAX_BLOB:
+        raise BlobError(f"blob of {len(raw)} bytes is over the {rec.MAX_BLOB}-byte limit")
+    return kind_b
 
 
 def _size(path: Path) -> int:
