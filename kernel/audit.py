@@ -28,7 +28,7 @@ def open_repo(root: Path) -> git.Repo:
         repo = git.Repo(root)
     except (git.InvalidGitRepositoryError, git.NoSuchPathError):
         raise RootError(f"{root} is not a git repository",
-                        hint=f"run `git init` there and commit, or create a root with `llmos init DIR`") from None
+                        hint="run `git init` there and commit, or create a root with `llmos init DIR`") from None
     if Path(repo.working_tree_dir or "").resolve() != Path(root).resolve():
         raise RootError(f"{root} is inside the git repository {repo.working_tree_dir}, not its top level",
                         hint="an OS root must be the top of its own repository: `git init` it")

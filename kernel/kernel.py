@@ -19,7 +19,7 @@ from .errors import BudgetExceeded, DocumentError, Halted, LlmosError
 from .halt import check_halt
 from .scrub import scrub
 from .goals import normalize
-from .loop import LoopResult, run_loop
+from .loop import LoopResult
 from .follow import follower_for, hold
 from .lineage import Lineage
 from .modes import ZERO_TOKEN, choose_mode

@@ -75,7 +75,7 @@ def collect(store: "BlobStore", *, dry_run: bool = False, roots: Iterable[str] =
     report = GcReport(dry_run=dry_run)
     with file_lock(store.path / "locks" / "gc.lock", timeout=600):
         store.flush()
-        store._retire_writer()
+        store.pool.retire()
         store.index.refresh(repair=True)
         start = {check_id(r) for r in roots} | store.pins()
         for _, ids in trace_refs(store.os_root, None if scan_dirs is None else list(scan_dirs)):
@@ -155,7 +155,7 @@ def _sweep(store: "BlobStore", plans: list[_Plan], report: GcReport,
                 _copy(store, plan.state, bid, entry)
             if progress:
                 progress(i + 1, len(locked))
-        store._retire_writer()  # synced and indexed before anything is deleted
+        store.pool.retire()  # synced and indexed before anything is deleted
         for plan, _ in locked:
             report.packs_rewritten += bool(plan.keep)
             report.packs_deleted += not plan.keep
@@ -175,7 +175,7 @@ def _copy(store: "BlobStore", state: PackState, bid: str, entry: Entry) -> None:
     """Move one record, byte for byte (so it keeps its write time), to the current pack."""
     raw = os.pread(store._fd(state), entry.size, entry.offset)
     store.decode(bid, raw, state.name, entry.offset)  # never copy a damaged record silently
-    writer = store._writer_for(len(raw))
+    writer = store.pool.writer_for(len(raw))
     offset = writer.append(raw)
     store.index.append_row(bid, entry._replace(pack=store.index.by_path[writer.path],
                                                offset=offset))

@@ -25,7 +25,7 @@ from typing import Any, Callable, Iterable
 import blake3
 import zstandard
 
-from ..atomic import atomic_write, file_lock
+from ..atomic import atomic_write
 from ..errors import BlobError, BlobNotFound, CorruptBlob
 from . import manifest as mf
 from . import record as rec
@@ -34,7 +34,8 @@ from .background import Background
 from .dicts import SMALL_MAX, DictionaryPolicy, sample_ids
 from .index import Entry, Index, PackState
 from .lru import LRU
-from .pack import PACK_HEADER, PackWriter, create_pack, try_lock
+from .pins import edit_pins, read_pins
+from .pool import WriterPool
 from .stats import Counters, report
 
 STORE_FORMAT = "llmos-blobs/1"
@@ -59,8 +60,7 @@ class BlobStore:
         self.policy = DictionaryPolicy()
         self.cache = LRU(cache_bytes)
         self.counters = Counters()
-        self._writer: PackWriter | None = None
-        self._written: set[int] = set()
+        self.pool = WriterPool(self.index, max_pack_bytes, commit_interval)
         self._fds: dict[int, int] = {}
         self._closed = False
         self._lock = threading.RLock()  # writer and index, shared with the background worker
@@ -170,7 +170,7 @@ class BlobStore:
         with self._lock:
             stamp = int(time.time())
             record = rec.encode(btype, flags, kind_b, digest, len(raw), payload, dict_id, stamp)
-            writer = self._writer_for(len(record))
+            writer = self.pool.writer_for(len(record))
             offset = writer.append(record)
             entry = Entry(self.index.by_path[writer.path], offset, len(record), btype, flags,
                           len(raw), len(payload), dict_id, stamp, kind)
@@ -201,42 +201,6 @@ class BlobStore:
         self.codec.add_dictionary(dict_id, data)
         self.policy.current[kind] = dict_id
         return dict_id
-
-    def _writer_for(self, size: int) -> PackWriter:
-        w = self._writer
-        if w is not None and (w.end + size <= self.max_pack_bytes or w.end == PACK_HEADER):
-            return w
-        if w is not None:
-            self._retire_writer()
-        self._writer = self._reuse_pack() or self._new_pack()
-        self._written.add(self.index.by_path[self._writer.path])
-        return self._writer
-
-    def _reuse_pack(self) -> PackWriter | None:
-        """Take over a closed pack with room left (keeps short runs from making tiny packs)."""
-        for state in sorted(self.index.packs.values(), key=lambda s: s.scanned):
-            if state.scanned > self.max_pack_bytes // 2 or state.no in self._written:
-                continue
-            fd = try_lock(state.path)
-            if fd is None:
-                continue
-            self.index.scan_tail(state, repair=True, lock_fd=fd)
-            end = os.fstat(fd).st_size
-            if end == state.scanned:
-                return PackWriter(state.path, fd, end, self.commit_interval)
-            os.close(fd)  # damage past the last record: leave that pack alone
-        return None
-
-    def _new_pack(self) -> PackWriter:
-        path, fd = create_pack(self.index.dir)
-        self.index.register(path)
-        return PackWriter(path, fd, PACK_HEADER, self.commit_interval)
-
-    def _retire_writer(self) -> None:
-        w, self._writer = self._writer, None
-        if w is not None:
-            w.close()
-            self.index.write_idx(self.index.packs[self.index.by_path[w.path]])
 
     def put_manifest(self, parent: str | None, refs: list[str], kind: str = "conversation",
                      agent: str | None = None) -> str:
@@ -306,8 +270,8 @@ class BlobStore:
         if state is None:
             raise FileNotFoundError(bid)
         buf = None
-        if self._writer is not None and self._writer.path == state.path:
-            buf = self._writer.read(entry.offset, entry.size)
+        if self.pool.current is not None and self.pool.current.path == state.path:
+            buf = self.pool.current.read(entry.offset, entry.size)
         if buf is None:
             buf = os.pread(self._fd(state), entry.size, entry.offset)
         return self.decode(bid, buf, state.name, entry.offset)
@@ -362,35 +326,27 @@ class BlobStore:
 
     def pins(self) -> set[str]:
         """The pinned blob ids (always kept by gc)."""
-        try:
-            return {line.strip() for line in (self.path / "pins").read_text("utf-8").splitlines()
-                    if line.strip()}
-        except FileNotFoundError:
-            return set()
+        return read_pins(self.path)
 
     def pin(self, bid: str) -> None:
         """Keep blob ``bid`` (and, for a manifest, all it reaches) through every gc."""
         bid = check_id(bid)
         if not self.has(bid):
             raise BlobNotFound(f"cannot pin missing blob {bid}")
-        self._edit_pins(lambda pins: pins | {bid})
+        self.flush()
+        edit_pins(self.path, lambda pins: pins | {bid})
 
     def unpin(self, bid: str) -> None:
         """Let gc collect ``bid`` again once nothing else refers to it."""
         bid = check_id(bid)
-        self._edit_pins(lambda pins: pins - {bid})
-
-    def _edit_pins(self, change: Callable[[set[str]], set[str]]) -> None:
         self.flush()
-        with file_lock(self.path / "locks" / "gc.lock", timeout=600):
-            pins = change(self.pins())
-            atomic_write(self.path / "pins", "".join(f"{p}\n" for p in sorted(pins)))
+        edit_pins(self.path, lambda pins: pins - {bid})
 
     def flush(self) -> None:
         """Make every blob put so far durable (fdatasync) and save the usage counters."""
         self.background.drain()
-        if self._writer is not None:
-            self._writer.sync()
+        if self.pool.current is not None:
+            self.pool.current.sync()
         self.counters.merge_into(self.path / "stats.json", self.path / "locks" / "stats.lock")
 
     def close(self) -> None:
@@ -401,7 +357,7 @@ class BlobStore:
             self.flush()
         finally:
             self.background.close()
-        self._retire_writer()
+        self.pool.retire()
         for fd in self._fds.values():
             os.close(fd)
         self._fds.clear()

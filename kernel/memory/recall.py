@@ -7,7 +7,6 @@ best match is below ``min_match`` the result says so (``abstain``): nothing rele
 """
 from __future__ import annotations
 
-import re
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
