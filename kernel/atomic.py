@@ -14,7 +14,8 @@ from typing import Iterator
 from .errors import LockTimeout
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
+    """Make a rename or a new file in ``path`` durable (fsync the directory)."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -42,7 +43,7 @@ def atomic_write(path: str | os.PathLike, data: bytes | str, *, mode: int | None
             os.chmod(tmp, mode)
         os.replace(tmp, path)
         if durable:
-            _fsync_dir(path.parent)
+            fsync_dir(path.parent)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)

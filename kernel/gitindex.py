@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import bisect
 import hashlib
-import os
 import struct
 from pathlib import Path
 
-from .gitstore import Entry, Unsupported
+from .gitstore import Entry, LockFile, Unsupported
 
 _FIXED = 62  # ctime, mtime, dev, ino, mode, uid, gid, size (4 bytes each), sha (20), flags (2)
 
@@ -79,51 +78,45 @@ def _clashes(names: list[bytes], name: bytes) -> bool:
 
 def reset_paths(git_dir: Path, final: dict[str, Entry | None]) -> None:
     """Set the index entries of ``final``'s paths to their HEAD versions (None: not in HEAD)."""
-    index, lock = git_dir / "index", git_dir / "index.lock"
-    try:
-        fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    except FileExistsError:
-        raise IndexLocked() from None
-    try:
+    index = git_dir / "index"
+    with LockFile(index, IndexLocked) as lock:
         try:
             data = index.read_bytes()
         except FileNotFoundError:
             raise Unsupported("no index yet") from None
-        try:
-            sig, version, count = struct.unpack_from(">4sII", data, 0)
-            if sig != b"DIRC" or version not in (2, 3):
-                raise Unsupported(f"index version {version}")
-            names, raws, end = _entries(data, version, count)
-            _check_extensions(data, end)
-        except (struct.error, ValueError, IndexError) as exc:
-            raise Unsupported(f"index not readable in-process: {exc}") from None
-        changed = False
-        for path, entry in sorted(final.items()):
-            name = path.encode("utf-8", "surrogateescape")
-            if _clashes(names, name):
-                raise Unsupported(f"{path} clashes with a directory or file in the index")
-            lo = bisect.bisect_left(names, name)
-            hi = lo
-            while hi < len(names) and names[hi] == name:
-                hi += 1
-            if entry and hi == lo + 1 and _same(raws[lo], entry):
-                continue  # already HEAD's version, unstaged: keep its stat data
-            changed = True
-            new = [(name, _new_entry(name, entry))] if entry else []
-            names[lo:hi] = [n for n, _ in new]
-            raws[lo:hi] = [r for _, r in new]
-        if not changed:
-            os.close(fd)
-            fd = -1
-            lock.unlink()
-            return
-        body = struct.pack(">4sII", b"DIRC", version, len(raws)) + b"".join(raws)
-        os.write(fd, body + hashlib.sha1(body).digest())
-        os.close(fd)
-        fd = -1
-        os.replace(lock, index)
-    except BaseException:
-        if fd >= 0:
-            os.close(fd)
-        lock.unlink(missing_ok=True)
-        raise
+        version, names, raws = _read_index(data)
+        if _apply(names, raws, final):
+            body = struct.pack(">4sII", b"DIRC", version, len(raws)) + b"".join(raws)
+            lock.commit(body + hashlib.sha1(body).digest())
+
+
+def _read_index(data: bytes) -> tuple[int, list[bytes], list[bytes]]:
+    try:
+        sig, version, count = struct.unpack_from(">4sII", data, 0)
+        if sig != b"DIRC" or version not in (2, 3):
+            raise Unsupported(f"index version {version}")
+        names, raws, end = _entries(data, version, count)
+        _check_extensions(data, end)
+    except (struct.error, ValueError, IndexError) as exc:
+        raise Unsupported(f"index not readable in-process: {exc}") from None
+    return version, names, raws
+
+
+def _apply(names: list[bytes], raws: list[bytes], final: dict[str, Entry | None]) -> bool:
+    """Edit the sorted entry lists in place; True if anything changed."""
+    changed = False
+    for path, entry in sorted(final.items()):
+        name = path.encode("utf-8", "surrogateescape")
+        if _clashes(names, name):
+            raise Unsupported(f"{path} clashes with a directory or file in the index")
+        lo = bisect.bisect_left(names, name)
+        hi = lo
+        while hi < len(names) and names[hi] == name:
+            hi += 1
+        if entry and hi == lo + 1 and _same(raws[lo], entry):
+            continue  # already HEAD's version, unstaged: keep its stat data
+        changed = True
+        new = [(name, _new_entry(name, entry))] if entry else []
+        names[lo:hi] = [n for n, _ in new]
+        raws[lo:hi] = [r for _, r in new]
+    return changed

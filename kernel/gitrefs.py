@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .gitstore import Unsupported
+from .gitstore import LockFile, Unsupported
 
 ZERO = "0" * 40
 _CRUD = "".join(map(chr, range(33))) + ".,:;<>\"\\'"  # what git trims from the ends of a name or email
@@ -150,24 +150,11 @@ def update_ref(git_dir: Path, ref: str, new: str, old: str | None, who: Identity
     """Move ``ref`` from ``old`` to ``new`` if it still holds ``old`` (None: does not exist yet), and
     log the move in its reflog and HEAD's; :class:`Unsupported` if it moved or is locked."""
     path = git_dir / ref
-    lock = path.with_name(path.name + ".lock")
     path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    except FileExistsError:
-        raise Unsupported(f"{ref} is locked") from None
-    try:
+    with LockFile(path, lambda: Unsupported(f"{ref} is locked")) as lock:
         if read_ref(git_dir, ref) != old:
             raise Unsupported(f"{ref} moved")
-        os.write(fd, (new + "\n").encode())
-        os.close(fd)
-        fd = -1
-        os.replace(lock, path)
-    except BaseException:
-        if fd >= 0:
-            os.close(fd)
-        lock.unlink(missing_ok=True)
-        raise
+        lock.commit((new + "\n").encode())
     entry = b"%s %s %s\t%s\n" % ((old or ZERO).encode(), new.encode(), who.committer, message.encode())
     for log in {ref, "HEAD"}:
         _append_log(git_dir / "logs" / log, entry, log_all)

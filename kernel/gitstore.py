@@ -14,6 +14,7 @@ import stat
 import tempfile
 import zlib
 from pathlib import Path
+from typing import Callable
 
 TREE_MODE = b"40000"
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
@@ -24,6 +25,39 @@ Changes = dict[str, "Entry | None"]  # path -> new entry, or None to delete it
 
 class Unsupported(Exception):
     """Something the in-process writer does not handle; the caller falls back to git."""
+
+
+class LockFile:
+    """git's lock-file protocol: ``PATH.lock`` created exclusively, written, renamed over ``PATH``.
+
+    Use as a context manager; if the block ends without :meth:`commit` (nothing to write, or an
+    error), the lock is removed and ``PATH`` is untouched. ``locked`` builds the exception raised
+    when someone else holds the lock."""
+
+    def __init__(self, path: Path, locked: Callable[[], Exception]):
+        self.path = path
+        self.lock = path.with_name(path.name + ".lock")
+        try:
+            self.fd = os.open(self.lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except FileExistsError:
+            raise locked() from None
+
+    def commit(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self.fd, view):]
+        os.close(self.fd)
+        self.fd = -1
+        os.replace(self.lock, self.path)
+
+    def __enter__(self) -> "LockFile":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+            self.lock.unlink(missing_ok=True)
 
 
 class ObjectStore:

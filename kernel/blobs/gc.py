@@ -21,13 +21,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable
 
-from ..atomic import file_lock
+from ..atomic import file_lock, fsync_dir
 from ..errors import BlobError
 from . import record as rec
 from .check import trace_refs
 from .codec import check_id
 from .index import Entry, PackState
-from .pack import PACK_HEADER, fsync_dir, try_lock
+from .pack import PACK_HEADER, try_lock
 
 if TYPE_CHECKING:
     from .store import BlobStore

@@ -14,6 +14,8 @@ import secrets
 import threading
 from pathlib import Path
 
+from ..atomic import fsync_dir
+
 PACK_MAGIC = b"LLMOSPK1"
 PACK_HEADER = 16
 PACK_SUFFIX = ".pack"
@@ -23,14 +25,6 @@ IDX_SUFFIX = ".idx"
 def pack_name(path: Path) -> str:
     """The short name of a pack (``pack-<hex>``), used in reports."""
     return path.name[: -len(PACK_SUFFIX)] if path.name.endswith(PACK_SUFFIX) else path.name
-
-
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def try_lock(path: Path, *, write: bool = True) -> int | None:

@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO, ContextManager, Iterator, Protocol
 
-from ..atomic import _fsync_dir, file_lock
+from ..atomic import file_lock, fsync_dir
 from ..errors import VaultError
 
 SEALED_MODE = 0o444
@@ -86,7 +86,7 @@ class LocalStore:
             os.rename(src, dst)
         else:
             os.unlink(src)
-        _fsync_dir(self.objects)
+        fsync_dir(self.objects)
 
     def open(self, name: str) -> BinaryIO:
         try:
