@@ -54,3 +54,17 @@ def test_gc_dry_run_then_collect(tmp_path: Path) -> None:
     assert done.exit_code == 0 and "freed" in done.output
     with BlobStore.open(root / ".llmos" / "blobs") as s:
         assert s.has(kept) and not s.has(dropped)
+
+
+def test_repack_recompresses_and_keeps_every_blob(tmp_path: Path) -> None:
+    root, kept, dropped = make_root(tmp_path)
+    out = run(root, "repack", "--json")
+    assert out.exit_code == 0, out.output
+    report = json.loads(out.output)
+    assert report["packs_rewritten"] == 1 and report["records"] == 2
+    again = run(root, "repack")
+    assert again.exit_code == 0 and "repacked 0 packs" in again.output
+    with BlobStore.open(root / ".llmos" / "blobs") as s:
+        assert s.get(kept) == ("referenced by a trace " * 10).encode()
+        assert s.has(dropped)
+    assert run(root, "repack", "--level", "30").exit_code == 2  # out of range, named by click

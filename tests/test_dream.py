@@ -8,6 +8,7 @@ import pytest
 
 from helpers import git, run_llmos
 from llmos.blobs import BlobStore
+from llmos.blobs import record as rec
 from llmos.config import load_config
 from llmos.dream import apply_dream, candidates, dream
 from llmos.dream.gitops import open_worktree
@@ -146,11 +147,15 @@ def test_old_trace_bodies_go_to_the_blob_store_and_keep_their_frontmatter(root):
     commit_all(root)
     path = next((root / "traces").rglob(f"{tid}.md"))
     head_before, body_before = path.read_text().split("\n---\n", 1)
-    dream(root, cfg(root))
+    report = dream(root, cfg(root))
     head_after, body_after = path.read_text().split("\n---\n", 1)
     assert head_after == head_before and "blob:" in body_after
     bid = body_after.split("blob:")[1].split()[0]
-    assert BlobStore.open(root / ".llmos" / "blobs").get(bid).decode() == body_before
+    with BlobStore.open(root / ".llmos" / "blobs") as store:
+        assert store.get(bid).decode() == body_before
+        # the dream also recompressed the sealed packs at level 19
+        assert store.index.entries[bid].flags & rec.DENSE
+    assert report.blob_bytes_saved >= 0
     assert "blob:" not in next((root / "traces").rglob(f"{fresh}.md")).read_text().split("\n---\n", 1)[1]
     assert not dream(root, cfg(root)).changed
 

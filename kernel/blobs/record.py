@@ -4,7 +4,8 @@ Layout (little-endian)::
 
     magic    4   b"LBR1"
     type     1   BYTES | TEXT | JSON | MANIFEST | DICT
-    flags    1   ZSTD: payload is a zstd frame; DICT_USED: compressed with dictionary `dict_id`
+    flags    1   ZSTD: payload is a zstd frame; DICT_USED: compressed with dictionary `dict_id`;
+                 DENSE: recompressed by repack (zstd level 19), not to be repacked again
     kind_len 1   length of the kind name that follows the header
     reserved 1
     hash     32  the blob id (keyed blake3, see ``codec``)
@@ -30,7 +31,7 @@ from typing import Iterator, NamedTuple
 MAGIC = b"LBR1"
 BYTES, TEXT, JSON, MANIFEST, DICT = 1, 2, 3, 4, 5
 TYPE_NAMES = {BYTES: "bytes", TEXT: "text", JSON: "json", MANIFEST: "manifest", DICT: "dict"}
-ZSTD, DICT_USED = 1, 2
+ZSTD, DICT_USED, DENSE = 1, 2, 4
 
 _PREFIX = struct.Struct("<4sBBBB32sIIII")
 _U32 = struct.Struct("<I")

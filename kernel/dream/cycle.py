@@ -44,6 +44,7 @@ class DreamReport:
     branch: str | None = None
     model_calls: list[dict[str, Any]] = field(default_factory=list)
     snapshot: str | None = None
+    blob_bytes_saved: int = 0   # by the level-19 repack of sealed blob packs
 
     @property
     def changed(self) -> bool:
@@ -164,12 +165,8 @@ def _dream(root: Path, config, agent: str | None, dry_run: bool, today: datetime
                     text = [ln for ln in m.body.splitlines() if ln.strip() and not ln.startswith("#")]
                     qs.append(((text or [m.meta.title])[0][:200], m.id))
             local += pruned
-        blobs = None
         if not dry_run:
-            from ..blobs import BlobStore
-
-            blobs = BlobStore.open(root / ".llmos" / "blobs")
-        local += compact_traces(wt, blobs, cfg.trace_retention_days, today, agent) if blobs else []
+            local += _blob_work(root, wt, cfg, today, agent, report, say)
         check_halt(root)
         review = _promote(wt, cands, ("alpha", "delta"), config, report.model_calls, use_model)
         review += souls.propose(wt, cands, agent)
@@ -203,6 +200,19 @@ def _dream(root: Path, config, agent: str | None, dry_run: bool, today: datetime
     finally:
         proof.close(wt)
         gitops.discard(root, wt)
+
+
+def _blob_work(root: Path, wt: Path, cfg, today, agent: str | None, report: DreamReport,
+               say) -> list[Change]:
+    """Old trace bodies into the blob store, then the store's sealed packs recompressed."""
+    from ..blobs import BlobStore
+
+    with BlobStore.open(root / ".llmos" / "blobs") as blobs:
+        changes = compact_traces(wt, blobs, cfg.trace_retention_days, today, agent)
+        if cfg.repack_blobs:
+            say("repacking sealed blob packs at zstd level 19")
+            report.blob_bytes_saved = blobs.repack().saved_bytes
+    return changes
 
 
 def _drop_dirty(wt: Path, changes: list[Change], dirty: set[str], report: DreamReport) -> list[Change]:
