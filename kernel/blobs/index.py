@@ -295,6 +295,19 @@ def read_idx(path: Path, no: int) -> tuple[int, list[tuple[str, Entry]]] | None:
         return None
 
 
+def idx_covered(path: Path) -> int | None:
+    """How many bytes of its pack the idx file at ``path`` says it covers (from its header
+    alone, unverified), or None if there is no readable idx."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(_IDX_HEAD.size)
+    except OSError:
+        return None
+    if len(head) < _IDX_HEAD.size or head[:8] not in (IDX_MAGIC, IDX_MAGIC_1):
+        return None
+    return _IDX_HEAD.unpack(head)[1]
+
+
 def read_idx_offsets(path: Path) -> tuple[int, dict[int, bytes]] | None:
     """``(covered, {offset: blob digest})`` of an idx file, or None if missing or damaged
     (what ``check`` needs, without building an :class:`Entry` per row)."""
