@@ -13,13 +13,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
-import blake3
 import zstandard
 
 from . import manifest as mf
 from . import record as rec
 from . import verify
-from .codec import KEYS, find_refs
+from .codec import HASHERS, find_refs
 from .index import idx_covered, read_idx, read_idx_offsets
 from .pack import IDX_SUFFIX, PACK_HEADER, PACK_SUFFIX, is_locked, pack_name, valid_pack_header
 
@@ -248,7 +247,7 @@ def _verify_all(batch: list[tuple[int, rec.Header]], outs, name: str, report: Ch
     for (offset, h), raw in zip(batch, outs):
         n = len(raw)
         total += n
-        if n == h.ulen and blake3.blake3(raw, key=KEYS[h.btype]).digest() == h.digest:
+        if n == h.ulen and HASHERS[h.btype].copy().update(raw).digest() == h.digest:
             if h.btype == rec.MANIFEST:
                 manifests[h.digest.hex()] = bytes(raw)
         else:
@@ -261,7 +260,7 @@ def _verify(raw, offset: int, h: rec.Header, name: str, report: CheckReport,
             manifests: dict[str, bytes]) -> None:
     """Count ``raw`` and check that it is the blob the header names."""
     report.data_bytes += len(raw)
-    if len(raw) != h.ulen or blake3.blake3(raw, key=KEYS[h.btype]).digest() != h.digest:
+    if len(raw) != h.ulen or HASHERS[h.btype].copy().update(raw).digest() != h.digest:
         report.problems.append(Problem("content does not match its id", pack=name,
                                        offset=offset, blob_id=h.digest.hex()))
     elif h.btype == rec.MANIFEST:

@@ -20,6 +20,8 @@ ID_RE = re.compile(r"^[0-9a-f]{64}$")
 REF_RE = re.compile(rb"blob:([0-9a-f]{64})")
 LEVEL = 3
 KEYS = {t: blake3.blake3(f"llmos-blob/1 {name}".encode()).digest() for t, name in TYPE_NAMES.items()}
+# one keyed hasher per type, copied for each blob: cheaper than keying a new one every time
+HASHERS = {t: blake3.blake3(key=k) for t, k in KEYS.items()}
 _dumps = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False,
                           allow_nan=False).encode
 
@@ -47,7 +49,7 @@ def canonical_json(obj: dict | list) -> bytes:
 
 def blob_id(btype: int, raw: bytes) -> str:
     """The hex id of canonical bytes ``raw`` of type ``btype``."""
-    return blake3.blake3(raw, key=KEYS[btype]).hexdigest()
+    return HASHERS[btype].copy().update(raw).digest().hex()
 
 
 def check_id(bid: str) -> str:

@@ -232,8 +232,8 @@ def encode_idx(covered: int, rows: list[tuple[str, Entry]]) -> bytes:
         gaps.append(e.offset - end)
         end = e.offset + e.size
     cols = [struct.pack(f"<{n}q", *gaps)]
-    for fmt, field in _COLUMNS:
-        cols.append(struct.pack(f"<{n}{fmt}", *[getattr(e, field) for _, e in rows]))
+    for fmt, name in _COLUMNS:
+        cols.append(struct.pack(f"<{n}{fmt}", *[getattr(e, name) for _, e in rows]))
     cols.append(struct.pack(f"<{n}H", *[code[e.kind] for _, e in rows]))
     packed = zstandard.ZstdCompressor(level=3).compress(b"".join(cols))
     body = b"".join([_IDX_HEAD.pack(IDX_MAGIC, covered, n, len(kind_blob)), kind_blob,

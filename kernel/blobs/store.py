@@ -29,7 +29,7 @@ from ..atomic import atomic_write
 from ..errors import BlobError, BlobNotFound, CorruptBlob
 from . import manifest as mf
 from . import record as rec
-from .codec import KEYS, Codec, blob_id, canonical, check_id
+from .codec import HASHERS as _HASHERS, KEYS, Codec, blob_id, canonical, check_id
 from .background import Background
 from .dicts import SMALL_MAX, DictionaryPolicy, sample_ids
 from .index import Entry, Index, PackState
@@ -39,6 +39,7 @@ from .pool import WriterPool
 from .stats import Counters, report
 
 STORE_FORMAT = "llmos-blobs/1"
+_TEXT = rec.TEXT
 DAY = 24 * 3600
 Progress = Callable[[int, int], None]
 
@@ -105,10 +106,10 @@ class BlobStore:
         and ``agent`` feed the statistics; ``kind`` also picks the compression dictionary.
         """
         if type(data) is str:  # the common case, without the dispatch of canonical()
-            btype, raw = rec.TEXT, data.encode("utf-8")
+            btype, raw = _TEXT, data.encode()
         else:
             btype, raw = canonical(data)
-        bid = blake3.blake3(raw, key=KEYS[btype]).hexdigest()
+        bid = _HASHERS[btype].copy().update(raw).digest().hex()
         self._count(kind, agent, len(raw))
         entry = self.index.entries.get(bid)
         if entry is None or entry.time < time.time() - self.grace_seconds / 2:

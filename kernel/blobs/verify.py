@@ -20,12 +20,11 @@ import pickle
 import zlib
 from typing import Callable, Container, Sequence
 
-import blake3
 import zstandard
 
 from . import manifest as mf
 from . import record as rec
-from .codec import KEYS
+from .codec import HASHERS
 from .index import Entry
 from .pack import PACK_HEADER
 
@@ -87,7 +86,7 @@ def _verify_rows(data: bytes, rows: list[tuple[str, Entry]], dictionaries: dict[
     head, prefix, types = rec.HEADER_SIZE, rec._PREFIX.size, rec.TYPE_NAMES
     magic_ok, zstd_flag, dict_flag, manifest = rec.MAGIC, rec.ZSTD, rec.DICT_USED, rec.MANIFEST
     dctx: dict[int, zstandard.ZstdDecompressor] = {}
-    fromhex, b3 = bytes.fromhex, blake3.blake3
+    fromhex, hashers = bytes.fromhex, HASHERS
     hashed = 0
     verdict = Verdict(True)
     view = memoryview(data)
@@ -121,7 +120,7 @@ def _verify_rows(data: bytes, rows: list[tuple[str, Entry]], dictionaries: dict[
                 return Verdict(False)
         else:
             raw = payload
-        if len(raw) != ulen or b3(raw, key=KEYS[btype]).digest() != digest:
+        if len(raw) != ulen or hashers[btype].copy().update(raw).digest() != digest:
             return Verdict(False)
         hashed += ulen
         if btype == manifest:
