@@ -10,13 +10,16 @@ keeps a dictionary while any live record uses it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
 import zstandard
 
 from . import record as rec
-from .codec import train
+from .codec import HASHERS, train
 from .index import Entry
+
+if TYPE_CHECKING:
+    from .store import BlobStore
 
 SMALL_MAX = 16 * 1024
 SMALL_MIN = 64
@@ -73,3 +76,18 @@ def sample_ids(entries: Iterable[tuple[str, Entry]], kind: str) -> list[str]:
             if e.kind == kind and e.btype != rec.DICT and DictionaryPolicy.is_small(e.ulen)]
     rows.sort()
     return [b for _, b in rows]
+
+
+def train_and_store(store: "BlobStore", kind: str) -> int:
+    """Train a dictionary for ``kind`` from ``store``'s small blobs, store it as a DICT blob
+    and make it current; its dictionary id, or 0 when zstd cannot train one (too few
+    samples) or the same dictionary is already stored."""
+    trained = store.policy.train(kind, sample_ids(store.index.entries.items(), kind), store.get)
+    if trained is None or trained[0] in store.index.dicts or trained[0] == 0:
+        return 0
+    dict_id, data = trained
+    digest = HASHERS[rec.DICT].copy().update(data).digest()
+    store._store(rec.DICT, data, digest, kind, None, provides=dict_id)
+    store.codec.add_dictionary(dict_id, data)
+    store.policy.current[kind] = dict_id
+    return dict_id

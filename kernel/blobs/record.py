@@ -28,6 +28,8 @@ import zlib
 from dataclasses import dataclass
 from typing import Iterator, NamedTuple
 
+from ..errors import BlobError
+
 MAGIC = b"LBR1"
 BYTES, TEXT, JSON, MANIFEST, DICT = 1, 2, 3, 4, 5
 TYPE_NAMES = {BYTES: "bytes", TEXT: "text", JSON: "json", MANIFEST: "manifest", DICT: "dict"}
@@ -62,6 +64,16 @@ class Header(NamedTuple):
     def size(self) -> int:
         """Total bytes of the record on disk."""
         return OVERHEAD + self.klen + self.clen
+
+
+def kind_bytes(kind: str, size: int) -> bytes:
+    """``kind`` as a record stores it; raise BlobError for a bad kind or an oversized blob."""
+    kind_b = kind.encode("utf-8") if isinstance(kind, str) else b""
+    if not 0 < len(kind_b) < 256:
+        raise BlobError(f"blob kind must be a non-empty name under 256 bytes, not {kind!r}")
+    if size > MAX_BLOB:
+        raise BlobError(f"blob of {size} bytes is over the {MAX_BLOB}-byte limit")
+    return kind_b
 
 
 def record_size(kind_len: int, clen: int) -> int:

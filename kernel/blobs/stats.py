@@ -25,6 +25,20 @@ class Counters:
         self.kinds: dict[str, list[int]] = {}
         self.agents: dict[str, list[int]] = {}
 
+    def put(self, kind: str, agent: str | None, size: int) -> None:
+        """Count a put (new or not) of ``size`` canonical bytes."""
+        row = self.kinds.get(kind)
+        if row is None:
+            row = self.kinds[kind] = [0, 0, 0, 0]
+        row[0] += 1
+        row[1] += size
+        if agent is not None:
+            row = self.agents.get(agent)
+            if row is None:
+                row = self.agents[agent] = [0, 0, 0, 0]
+            row[0] += 1
+            row[1] += size
+
     def new(self, kind: str, agent: str | None, size: int) -> None:
         """Count a put that stored a new record."""
         for table, key in ((self.kinds, kind), (self.agents, agent)):

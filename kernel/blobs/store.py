@@ -22,16 +22,15 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-import blake3
 import zstandard
 
 from ..atomic import atomic_write
 from ..errors import BlobError, BlobNotFound, CorruptBlob
 from . import manifest as mf
 from . import record as rec
-from .codec import HASHERS as _HASHERS, KEYS, Codec, blob_id, canonical, check_id
+from .codec import HASHERS as _HASHERS, Codec, blob_id, canonical, check_id
 from .background import Background
-from .dicts import SMALL_MAX, DictionaryPolicy, sample_ids
+from .dicts import SMALL_MAX, DictionaryPolicy, train_and_store
 from .index import Entry, Index, PackState
 from .lru import LRU
 from .pins import edit_pins, read_pins
@@ -110,7 +109,7 @@ class BlobStore:
         else:
             btype, raw = canonical(data)
         bid = _HASHERS[btype].copy().update(raw).digest().hex()
-        self._count(kind, agent, len(raw))
+        self.counters.put(kind, agent, len(raw))
         entry = self.index.entries.get(bid)
         if entry is None or entry.time < time.time() - self.grace_seconds / 2:
             if len(raw) > SMALL_MAX and btype != rec.DICT:
@@ -124,7 +123,7 @@ class BlobStore:
         if bid in self.background:
             return
         self._check_open()
-        kind_b = _kind_bytes(kind, raw)
+        kind_b = rec.kind_bytes(kind, len(raw))
         digest = bytes.fromhex(bid)
 
         def task() -> None:
@@ -136,26 +135,11 @@ class BlobStore:
 
         self.background.submit(bid, raw, task)
 
-    def _count(self, kind: str, agent: str | None, size: int) -> None:
-        try:
-            row = self.counters.kinds[kind]
-        except KeyError:
-            row = self.counters.kinds[kind] = [0, 0, 0, 0]
-        row[0] += 1
-        row[1] += size
-        if agent is not None:
-            try:
-                row = self.counters.agents[agent]
-            except KeyError:
-                row = self.counters.agents[agent] = [0, 0, 0, 0]
-            row[0] += 1
-            row[1] += size
-
     def _store(self, btype: int, raw: bytes, digest: bytes, kind: str, agent: str | None,
                provides: int = 0) -> Entry:
         """Compress and append a new record (also used to refresh an old copy for gc)."""
         self._check_open()
-        kind_b = _kind_bytes(kind, raw)
+        kind_b = rec.kind_bytes(kind, len(raw))
         with self._lock:
             dict_id = self._dictionary_for(kind, len(raw)) if btype != rec.DICT else 0
             payload = self.codec.compress(raw, dict_id)
@@ -193,15 +177,7 @@ class BlobStore:
         """Train and store a compression dictionary for small blobs of ``kind`` now.
 
         Returns its dictionary id, or 0 when there are too few samples."""
-        trained = self.policy.train(kind, sample_ids(self.index.entries.items(), kind), self.get)
-        if trained is None or trained[0] in self.index.dicts or trained[0] == 0:
-            return 0
-        dict_id, data = trained
-        digest = blake3.blake3(data, key=KEYS[rec.DICT]).digest()
-        self._store(rec.DICT, data, digest, kind, None, provides=dict_id)
-        self.codec.add_dictionary(dict_id, data)
-        self.policy.current[kind] = dict_id
-        return dict_id
+        return train_and_store(self, kind)
 
     def put_manifest(self, parent: str | None, refs: list[str], kind: str = "conversation",
                      agent: str | None = None) -> str:
@@ -212,8 +188,8 @@ class BlobStore:
             if not self.has(bid):
                 raise BlobNotFound(f"manifest refers to missing blob {bid}")
         raw = mf.encode(parent, refs)
-        digest = blake3.blake3(raw, key=KEYS[rec.MANIFEST]).digest()
-        self._count(kind, agent, len(raw))
+        digest = _HASHERS[rec.MANIFEST].copy().update(raw).digest()
+        self.counters.put(kind, agent, len(raw))
         entry = self.index.entries.get(digest.hex())
         if entry is None or entry.time < time.time() - self.grace_seconds / 2:
             self._store(rec.MANIFEST, raw, digest, kind, agent)
@@ -406,16 +382,6 @@ class BlobStore:
         return collect(self, dry_run=dry_run, roots=roots, scan_dirs=scan_dirs,
                        grace_seconds=self.grace_seconds if grace_seconds is None else grace_seconds,
                        progress=progress)
-
-
-def _kind_bytes(kind: str, raw: bytes) -> bytes:
-    """``kind`` as stored in a record; raise BlobError for a bad kind or an oversized blob."""
-    kind_b = kind.encode("utf-8") if isinstance(kind, str) else b""
-    if not 0 < len(kind_b) < 256:
-        raise BlobError(f"blob kind must be a non-empty name under 256 bytes, not {kind!r}")
-    if len(raw) > rec.MAX_BLOB:
-        raise BlobError(f"blob of {len(raw)} bytes is over the {rec.MAX_BLOB}-byte limit")
-    return kind_b
 
 
 def _size(path: Path) -> int:
