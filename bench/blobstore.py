@@ -16,7 +16,8 @@ dedup. Figures (``--json`` prints them all by name):
   the same before it, as written at level 3),
   ingest_logical_mb_s, put_hit_us_2k, put_hit_us_50k, put_new_us_50k (the caller's wait;
   put_new_flushed_us_50k includes the background compression, up to durable), durable_blobs_per_s,
-  check_read_mb_s vs zstd_decompress_mb_s, index_bytes_per_blob.
+  check_read_mb_s vs zstd_decompress_mb_s (best of 3 each, on the level-3 frames as written and
+  the level-19 frames after the repack), index_bytes_per_blob.
 
     python bench/blobstore.py [--quick] [--json] [--seed 7]
 """
@@ -268,6 +269,19 @@ def durable_figure(path: Path, tx: Text, count: int) -> float:
         return count / (time.perf_counter() - t0)
 
 
+def check_figures(store: BlobStore, rounds: int = 3) -> tuple[bool, float, float]:
+    """(check passed, check --read-data MB/s, raw zstd MB/s): the best of ``rounds`` each,
+    alternating, so both see the same machine (and the same warm page cache)."""
+    ok, check_best, zstd_best = True, 0.0, 0.0
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        report = store.check(read_data=True)
+        check_best = max(check_best, report.data_bytes / 1e6 / (time.perf_counter() - t0))
+        ok = ok and report.ok
+        zstd_best = max(zstd_best, raw_decompress_mb_s(store))
+    return ok, check_best, zstd_best
+
+
 def raw_decompress_mb_s(store: BlobStore) -> float:
     """zstd alone over the very frames the store holds (with their dictionaries)."""
     frames = []
@@ -316,14 +330,12 @@ def run(seed: int, quick: bool) -> dict:
             ingest_s = time.perf_counter() - t0
         with BlobStore.open(tmp / "main") as s:
             fresh = s.stats()
+            ok_ingest, check_ingest, zstd_ingest = check_figures(s)
             t0 = time.perf_counter()
             repacked = s.repack()
             repack_s = time.perf_counter() - t0
             st = s.stats()
-            t0 = time.perf_counter()
-            report = s.check(read_data=True)
-            check_s = time.perf_counter() - t0
-            zstd_mb_s = raw_decompress_mb_s(s)
+            ok, check_mb_s, zstd_mb_s = check_figures(s)
         fresh_disk = fresh["pack_bytes"] + fresh["index_bytes"]
         disk = st["pack_bytes"] + st["index_bytes"]
         figures.update({
@@ -344,9 +356,15 @@ def run(seed: int, quick: bool) -> dict:
             "total_reduction": round(logical / disk, 1),
             "vs_baseline": round(base_bytes / disk, 1),
             "ingest_logical_mb_s": round(logical / 1e6 / ingest_s, 1),
-            "check_ok": report.ok, "check_read_mb_s": round(report.data_bytes / 1e6 / check_s, 1),
+            "check_ok": ok and ok_ingest,
+            # check --read-data and zstd alone over the same frames: level 3 (as written) ...
+            "check_read_mb_s_ingest": round(check_ingest, 1),
+            "zstd_decompress_mb_s_ingest": round(zstd_ingest, 1),
+            "check_vs_zstd_ingest": round(check_ingest / zstd_ingest, 2),
+            # ... and level 19 (after the repack), whose frames decompress faster
+            "check_read_mb_s": round(check_mb_s, 1),
             "zstd_decompress_mb_s": round(zstd_mb_s, 1),
-            "check_vs_zstd": round(report.data_bytes / 1e6 / check_s / zstd_mb_s, 2),
+            "check_vs_zstd": round(check_mb_s / zstd_mb_s, 2),
             "index_bytes_per_blob": round(st["index_bytes"] / st["blobs"], 1),
         })
         tx = Text(random.Random(seed + 1))
