@@ -258,3 +258,40 @@ def test_gc_never_touches_a_pack_a_live_writer_holds(tmp_path: Path) -> None:
         collector.gc(grace_seconds=0)
         assert not any(collector.has(i) for i in ids)
         assert collector.check().ok
+
+
+ORDERED = textwrap.dedent("""
+    import os, time
+    from llmos.blobs import BlobStore
+    s = BlobStore.open({path!r})
+
+    class Slow:  # large blobs are compressed on the worker: make it lag far behind
+        def __init__(self, real):
+            self.real = real
+        def compress(self, raw):
+            time.sleep(0.02)
+            return self.real.compress(raw)
+
+    s._bg_cctx = Slow(s._bg_cctx)
+    for i in range(30):
+        big = s.put(("large result %d " % i) * 3000, "result")
+        s.put_manifest(None, [big], kind="request")
+        if i == 4:
+            s.flush()
+            print("flushed", flush=True)
+    time.sleep(0.15)  # the group commit writes what was appended; the worker still lags
+    os.kill(os.getpid(), 9)
+""")
+
+
+def test_sigkill_never_leaves_a_manifest_without_its_large_refs(tmp_path: Path) -> None:
+    path = tmp_path / "blobs"
+    proc = subprocess.run([sys.executable, "-c", ORDERED.format(path=str(path))],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == -signal.SIGKILL and "flushed" in proc.stdout
+    with BlobStore.open(path) as s:
+        report = s.check(read_data=True)
+        assert report.ok, [str(p) for p in report.problems]
+        kept = [s.put(("large result %d " % i) * 3000, "result") for i in range(5)]
+        assert all(s.index.entries.get(b) for b in kept)  # the flushed ones survived
+        assert report.manifests >= 5

@@ -75,6 +75,7 @@ def test_a_manifest_ref_that_is_gone_is_named_by_the_fast_path(healthy, tmp_path
         s.pool.retire()
         lost_pack = s.index.packs[s.index.entries[orphan].pack].path
         head = s.put_manifest(None, [orphan, ids[0]])
+        s.flush()
         assert len({s.index.entries[b].pack for b in (ids[0], orphan, head)}) == 3
     lost_pack.unlink()
     lost_pack.with_suffix(".idx").unlink()

@@ -112,26 +112,30 @@ class BlobStore:
         self.counters.put(kind, agent, len(raw))
         entry = self.index.entries.get(bid)
         if entry is None or entry.time < time.time() - self.grace_seconds / 2:
-            if len(raw) > SMALL_MAX and btype != rec.DICT:
+            if len(raw) > SMALL_MAX:
                 self._store_later(btype, raw, bid, kind, agent)
-            else:
+            else:  # here and now: a handoff would cost more than zstd saves on small blobs
                 self._store(btype, raw, bytes.fromhex(bid), kind, agent)
         return bid
 
     def _store_later(self, btype: int, raw: bytes, bid: str, kind: str, agent: str | None) -> None:
-        """Store a large blob: compressed and appended by the background worker."""
+        """Queue a large blob or a manifest: compressed and appended, in order, by the
+        background worker (so a manifest never reaches the pack before a large ref)."""
         if bid in self.background:
             return
         self._check_open()
         kind_b = rec.kind_bytes(kind, len(raw))
         digest = bytes.fromhex(bid)
-
-        def task() -> None:
-            payload = self._bg_cctx.compress(raw)
-            flags = rec.ZSTD
-            if len(payload) >= len(raw):
-                payload, flags = raw, 0
-            self._append(btype, raw, digest, kind_b, kind, agent, payload, flags, 0)
+        if len(raw) <= SMALL_MAX:
+            def task() -> None:
+                self._store(btype, raw, digest, kind, agent)
+        else:
+            def task() -> None:  # large blobs never use a dictionary, nor the store's lock
+                payload = self._bg_cctx.compress(raw)
+                flags = rec.ZSTD
+                if len(payload) >= len(raw):
+                    payload, flags = raw, 0
+                self._append(btype, raw, digest, kind_b, kind, agent, payload, flags, 0)
 
         self.background.submit(bid, raw, task)
 
@@ -190,10 +194,11 @@ class BlobStore:
         raw = mf.encode(parent, refs)
         digest = _HASHERS[rec.MANIFEST].copy().update(raw).digest()
         self.counters.put(kind, agent, len(raw))
-        entry = self.index.entries.get(digest.hex())
+        bid = digest.hex()
+        entry = self.index.entries.get(bid)
         if entry is None or entry.time < time.time() - self.grace_seconds / 2:
-            self._store(rec.MANIFEST, raw, digest, kind, agent)
-        return digest.hex()
+            self._store_later(rec.MANIFEST, raw, bid, kind, agent)  # after its refs
+        return bid
 
     # -- reading -------------------------------------------------------------------------
 
