@@ -80,16 +80,17 @@ def test_a_manifest_ref_that_is_gone_is_named_by_the_fast_path(healthy, tmp_path
     lost_pack.unlink()
     lost_pack.with_suffix(".idx").unlink()
     with BlobStore.open(path) as s:
-        calls = []
-        real = verify.verify_pack
-        verify.verify_pack = lambda *a, **k: calls.append(1) or real(*a, **k)
-        try:
-            report = s.check(read_data=True)
-        finally:
-            verify.verify_pack = real
-        assert len(calls) == 2  # both remaining packs took the fast path
-        assert [(p.blob_id, p.message) for p in report.problems] == [
-            (head, f"manifest refers to missing blob {orphan}")]
+        for read_data in (True, False):
+            calls = []
+            real = verify.verify_pack
+            verify.verify_pack = lambda *a, **k: calls.append(1) or real(*a, **k)
+            try:
+                report = s.check(read_data=read_data)
+            finally:
+                verify.verify_pack = real
+            assert len(calls) == 2  # both remaining packs took the fast path
+            assert [(p.blob_id, p.message) for p in report.problems] == [
+                (head, f"manifest refers to missing blob {orphan}")]
 
 
 def test_an_idx_naming_the_wrong_blob_is_found(healthy, tmp_path: Path) -> None:

@@ -61,7 +61,8 @@ def verify_pack(data: bytes, rows: list[tuple[str, Entry]], dictionaries: dict[i
                 read_data: bool, known: Container[str] = (), workers: int | None = None
                 ) -> Verdict:
     """Verify the records ``rows`` of pack bytes ``data`` (which they must tile); with
-    ``read_data``, the refs of each binary manifest are looked up in ``known``."""
+    ``read_data`` (or when a manifest is stored uncompressed, as binary ones are), the refs
+    of each binary manifest are looked up in ``known``."""
     workers = workers or os.cpu_count() or 1
     parts = 1 if len(rows) < MIN_PARALLEL or not hasattr(os, "fork") else min(workers, 8)
     step = -(-len(rows) // parts)
@@ -104,6 +105,8 @@ def _verify_rows(data: bytes, rows: list[tuple[str, Entry]], dictionaries: dict[
         if crc(payload) != u32(data, pend)[0]:
             return Verdict(False)
         if not read_data:
+            if btype == manifest and not flags & zstd_flag:  # stored as is: links readable
+                _links(bid, bytes(payload), known, verdict)
             continue
         if flags & zstd_flag:
             key = dict_id if flags & dict_flag else 0
