@@ -50,7 +50,11 @@ def _bar(label: str, quiet: bool) -> Iterator[Callable[[int, int], None] | None]
 
 
 def _mb(n: int) -> str:
-    return f"{n / 1e6:,.2f} MB"
+    """Bytes for people: 812 B, 14.3 kB, 2.41 MB, 1.07 GB."""
+    for unit, size in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if abs(n) >= size:
+            return f"{n / size:,.2f} {unit}" if unit != "kB" else f"{n / size:.1f} kB"
+    return f"{n} B"
 
 
 @click.group("blobs")

@@ -68,3 +68,10 @@ def test_repack_recompresses_and_keeps_every_blob(tmp_path: Path) -> None:
         assert s.get(kept) == ("referenced by a trace " * 10).encode()
         assert s.has(dropped)
     assert run(root, "repack", "--level", "30").exit_code == 2  # out of range, named by click
+
+
+def test_sizes_are_printed_in_units_people_read() -> None:
+    from llmos.cli_blobs import _mb
+
+    assert [_mb(n) for n in (0, 812, 14_300, 2_410_000, 1_070_000_000)] == [
+        "0 B", "812 B", "14.3 kB", "2.41 MB", "1.07 GB"]
