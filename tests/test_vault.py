@@ -205,8 +205,10 @@ def test_snapshot_killed_midway_leaves_no_half_snapshot(root):
             pass
         time.sleep(0.01)
     time.sleep(0.3)
-    assert started(), "the snapshot never started"
-    proc.send_signal(signal.SIGKILL)
+    try:
+        assert started(), "the snapshot never started"
+    finally:  # never leave the child blocked on the fifo behind a failed test
+        proc.send_signal(signal.SIGKILL)
     assert proc.wait(timeout=10) == -signal.SIGKILL
     fifo.unlink()
     assert [s.id for s in vault.list_snapshots(root)] == [earlier.id]

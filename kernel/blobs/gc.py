@@ -177,7 +177,7 @@ def _copy(store: "BlobStore", state: PackState, bid: str, entry: Entry) -> None:
     store.decode(bid, raw, state.name, entry.offset)  # never copy a damaged record silently
     writer = store.pool.writer_for(len(raw))
     offset = writer.append(raw)
-    store.index.append_row(bid, entry._replace(pack=store.index.by_path[writer.path],
+    store.index.append_row(bid, entry._replace(pack=writer.no,
                                                offset=offset))
 
 

@@ -99,6 +99,7 @@ class PackWriter:
     def __init__(self, path: Path, fd: int, end: int, commit_interval: float = 0.01):
         self.path = path
         self.name = pack_name(path)
+        self.no = -1  # the index's number for this pack (set by the writer pool)
         self._fd = fd
         self.end = end
         self._file_end = end

@@ -29,7 +29,8 @@ class WriterPool:
         if w is not None:
             self.retire()
         self.current = self._reuse_pack() or self._new_pack()
-        self.written.add(self.index.by_path[self.current.path])
+        self.current.no = self.index.by_path[self.current.path]
+        self.written.add(self.current.no)
         return self.current
 
     def _reuse_pack(self) -> PackWriter | None:

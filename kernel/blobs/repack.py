@@ -198,6 +198,6 @@ def _append(store: "BlobStore", bid: str, entry: Entry, raw: bytes, payload: byt
         new = entry._replace(size=len(record), flags=flags, clen=len(payload), dict_id=dict_id)
     writer = store.pool.writer_for(len(record))
     offset = writer.append(record)
-    store.index.append_row(bid, new._replace(pack=store.index.by_path[writer.path],
+    store.index.append_row(bid, new._replace(pack=writer.no,
                                              offset=offset))
     return len(record)

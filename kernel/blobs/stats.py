@@ -41,13 +41,17 @@ class Counters:
 
     def new(self, kind: str, agent: str | None, size: int) -> None:
         """Count a put that stored a new record."""
-        for table, key in ((self.kinds, kind), (self.agents, agent)):
-            if key is not None:
-                row = table.get(key)
-                if row is None:
-                    row = table[key] = [0, 0, 0, 0]
-                row[2] += 1
-                row[3] += size
+        row = self.kinds.get(kind)
+        if row is None:
+            row = self.kinds[kind] = [0, 0, 0, 0]
+        row[2] += 1
+        row[3] += size
+        if agent is not None:
+            row = self.agents.get(agent)
+            if row is None:
+                row = self.agents[agent] = [0, 0, 0, 0]
+            row[2] += 1
+            row[3] += size
 
     def empty(self) -> bool:
         return not self.kinds and not self.agents

@@ -62,6 +62,7 @@ class BlobStore:
         self.counters = Counters()
         self.pool = WriterPool(self.index, max_pack_bytes, commit_interval)
         self._fds: dict[int, int] = {}
+        self._kinds: dict[str, bytes] = {}
         self._closed = False
         self._lock = threading.RLock()  # writer and index, shared with the background worker
         self.background = Background()
@@ -124,7 +125,7 @@ class BlobStore:
         if bid in self.background:
             return
         self._check_open()
-        kind_b = rec.kind_bytes(kind, len(raw))
+        kind_b = self._kind_bytes(kind, len(raw))
         digest = bytes.fromhex(bid)
         if len(raw) <= SMALL_MAX:
             def task() -> None:
@@ -139,11 +140,18 @@ class BlobStore:
 
         self.background.submit(bid, raw, task)
 
+    def _kind_bytes(self, kind: str, size: int) -> bytes:
+        """``kind`` encoded and checked once per name (and the size checked every time)."""
+        kind_b = self._kinds.get(kind) if type(kind) is str and size <= rec.MAX_BLOB else None
+        if kind_b is None:
+            kind_b = self._kinds[kind] = rec.kind_bytes(kind, size)
+        return kind_b
+
     def _store(self, btype: int, raw: bytes, digest: bytes, kind: str, agent: str | None,
                provides: int = 0) -> Entry:
         """Compress and append a new record (also used to refresh an old copy for gc)."""
         self._check_open()
-        kind_b = rec.kind_bytes(kind, len(raw))
+        kind_b = self._kind_bytes(kind, len(raw))
         with self._lock:
             dict_id = self._dictionary_for(kind, len(raw)) if btype != rec.DICT else 0
             payload = self.codec.compress(raw, dict_id)
@@ -161,7 +169,7 @@ class BlobStore:
             record = rec.encode(btype, flags, kind_b, digest, len(raw), payload, dict_id, stamp)
             writer = self.pool.writer_for(len(record))
             offset = writer.append(record)
-            entry = Entry(self.index.by_path[writer.path], offset, len(record), btype, flags,
+            entry = Entry(writer.no, offset, len(record), btype, flags,
                           len(raw), len(payload), dict_id, stamp, kind)
             self.index.append_row(digest.hex(), entry)
             self.counters.new(kind, agent, len(raw))
