@@ -205,7 +205,10 @@ class BlobStore:
         bid = digest.hex()
         entry = self.index.entries.get(bid)
         if entry is None or entry.time < time.time() - self.grace_seconds / 2:
-            self._store_later(rec.MANIFEST, raw, bid, kind, agent)  # after its refs
+            if self.background.idle():  # every ref is appended already: append it now
+                self._store(rec.MANIFEST, raw, digest, kind, agent)
+            else:  # behind the pending blobs it may name, never before them
+                self._store_later(rec.MANIFEST, raw, bid, kind, agent)
         return bid
 
     # -- reading -------------------------------------------------------------------------
