@@ -17,7 +17,8 @@ dedup. Figures (``--json`` prints them all by name):
   ingest_logical_mb_s, put_hit_us_2k, put_hit_us_50k, put_new_us_50k (the caller's wait;
   put_new_flushed_us_50k includes the background compression, up to durable), durable_blobs_per_s,
   check_read_mb_s vs zstd_decompress_mb_s (best of 3 each, on the level-3 frames as written and
-  the level-19 frames after the repack), index_bytes_per_blob.
+  the level-19 frames after the repack), index_bytes_per_blob, get_us_hot|warm|cold (a blob read
+  before, from each tier).
 
     python bench/blobstore.py [--quick] [--json] [--seed 7]
 """
@@ -292,6 +293,20 @@ def check_figures(store: BlobStore, rounds: int = 3) -> tuple[bool, float, float
     return ok, check_best, zstd_best
 
 
+def get_figures(path: Path, count: int = 5000) -> dict:
+    """Microseconds per ``get`` of a blob already read once, from each tier: hot (its bytes
+    in memory), warm (its compressed frame in memory), cold (the pack, in the page cache)."""
+    out = {}
+    for tier, options in (("hot", {}), ("warm", {"cache_bytes": 0}),
+                          ("cold", {"cache_bytes": 0, "warm_bytes": 0})):
+        with BlobStore.open(path, **options) as s:
+            ids = random.Random(3).sample(sorted(s.index.entries), min(count, len(s.index.entries)))
+            for b in ids:
+                s.get(b)
+            out[f"get_us_{tier}"] = round(per_call_us(s.get, ids), 2)
+    return out
+
+
 def raw_decompress_mb_s(store: BlobStore) -> float:
     """zstd alone over the very frames the store holds (with their dictionaries)."""
     frames = []
@@ -382,6 +397,7 @@ def run(seed: int, quick: bool) -> dict:
             "check_vs_zstd": round(check_mb_s / zstd_mb_s, 2),
             "index_bytes_per_blob": round(st["index_bytes"] / st["blobs"], 1),
         })
+        figures.update(get_figures(tmp / "main"))
         tx = Text(random.Random(seed + 1))
         figures.update(put_figures(tmp / "puts", tx, 2000 if quick else 20000))
         figures["durable_blobs_per_s"] = round(durable_figure(tmp / "durable", tx, 5000 if quick else 40000))

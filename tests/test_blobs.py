@@ -263,3 +263,40 @@ def test_manifests_are_compact_binary_and_json_ones_still_read(store: BlobStore)
     for bad in (mf.MAGIC + b"\x01", mf.MAGIC + b"\x00" + b"x" * 31, mf.MAGIC + b"\x07"):
         with pytest.raises(BlobError, match="not a manifest"):
             mf.decode(bad)
+
+
+def test_warm_tier_serves_verified_frames_without_touching_the_pack(tmp_path: Path) -> None:
+    from llmos.blobs import record as rec
+
+    rng = random.Random(5)
+    texts = [text(rng, 300) for _ in range(20)]
+    with BlobStore.open(tmp_path / "b") as s:
+        ids = [s.put(t, "message") for t in texts]
+    for warm in (64 << 20, 0):
+        with BlobStore.open(tmp_path / "b", cache_bytes=0, warm_bytes=warm) as s:
+            assert [s.get(b) for b in ids] == [t.encode() for t in texts]  # cold: from the pack
+            assert len(s.warm) == (20 if warm else 0) and len(s.cache) == 0
+            e = s.index.entries[ids[3]]
+            pack = s.index.packs[e.pack].path
+            start = e.offset + rec.HEADER_SIZE + len(e.kind)
+            data = bytearray(pack.read_bytes())
+            data[start + 1] ^= 0xFF
+            pack.write_bytes(bytes(data))
+            if warm:
+                assert s.get(ids[3]) == texts[3].encode()  # a warm hit never rereads the pack
+            else:
+                with pytest.raises(LlmosError, match="damaged record"):
+                    s.get(ids[3])
+            data[start + 1] ^= 0xFF
+            pack.write_bytes(bytes(data))
+
+
+def test_memory_tiers_stay_within_their_bounds(tmp_path: Path) -> None:
+    rng = random.Random(6)
+    with BlobStore.open(tmp_path / "b") as s:
+        ids = [s.put(text(rng, 400), "message") for _ in range(200)]
+    with BlobStore.open(tmp_path / "b", cache_bytes=20_000, warm_bytes=8_000) as s:
+        for b in ids:
+            s.get(b)
+        assert 0 < s.cache.bytes <= 20_000 and 0 < s.warm.bytes <= 8_000
+        assert len(s.cache) < 200 and len(s.warm) < 200
