@@ -198,7 +198,7 @@ def _check_records(store: "BlobStore", data: bytes, records: list[tuple[int, rec
             start = item[0] + rec.HEADER_SIZE + h.klen
             _verify(view[start:start + h.clen], item[0], h, name, report, manifests)
     for dict_id, items in groups.items():
-        for batch in _batches(items):
+        for batch in batches(items):
             outs = _decompress_batch(store, view, dict_id, batch)
             if outs is None:
                 for offset, h in batch:
@@ -207,8 +207,9 @@ def _check_records(store: "BlobStore", data: bytes, records: list[tuple[int, rec
             _verify_all(batch, outs, name, report, manifests)
 
 
-def _batches(items: list[tuple[int, rec.Header]], limit: int = BATCH_BYTES):
-    """Split ``items`` into runs of at most ``limit`` uncompressed bytes (bounded memory)."""
+def batches(items: list, limit: int = BATCH_BYTES):
+    """Split ``items``, pairs whose second member has a ``ulen``, into runs of at most
+    ``limit`` uncompressed bytes (bounded memory)."""
     start, total = 0, 0
     for i, (_, h) in enumerate(items):
         if total and total + h.ulen > limit:

@@ -25,6 +25,7 @@ import zstandard
 
 from ..atomic import file_lock, fsync_dir
 from . import record as rec
+from .check import batches
 from .index import Entry, PackState
 from .pack import try_lock
 
@@ -104,7 +105,7 @@ def _rewrite(store: "BlobStore", locked: list, level: int, threads: int,
     with ThreadPoolExecutor(threads) as pool:
         for state, keep, _ in locked:
             report.bytes_before += sum(e.size for _, e in keep)
-            for batch in _batches(keep):
+            for batch in batches(keep, BATCH_BYTES):
                 raws = [_read(store, state, bid, e) for bid, e in batch]
                 outs = pool.map(squeeze, [(e, raw) for (_, e), raw in zip(batch, raws)])
                 for (bid, e), raw, (payload, flags) in zip(batch, raws, outs):
@@ -127,17 +128,6 @@ def _rewrite(store: "BlobStore", locked: list, level: int, threads: int,
             os.close(fd)
     if locked:
         fsync_dir(store.index.dir)
-
-
-def _batches(rows: list[tuple[str, Entry]], limit: int = BATCH_BYTES):
-    start, size = 0, 0
-    for i, (_, e) in enumerate(rows):
-        if size and size + e.ulen > limit:
-            yield rows[start:i]
-            start, size = i, 0
-        size += e.ulen
-    if start < len(rows):
-        yield rows[start:]
 
 
 def _read(store: "BlobStore", state: PackState, bid: str, entry: Entry) -> bytes:

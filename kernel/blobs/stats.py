@@ -27,31 +27,24 @@ class Counters:
 
     def put(self, kind: str, agent: str | None, size: int) -> None:
         """Count a put (new or not) of ``size`` canonical bytes."""
-        row = self.kinds.get(kind)
-        if row is None:
-            row = self.kinds[kind] = [0, 0, 0, 0]
-        row[0] += 1
-        row[1] += size
-        if agent is not None:
-            row = self.agents.get(agent)
-            if row is None:
-                row = self.agents[agent] = [0, 0, 0, 0]
-            row[0] += 1
-            row[1] += size
+        self._add(kind, agent, size, 0)
 
     def new(self, kind: str, agent: str | None, size: int) -> None:
         """Count a put that stored a new record."""
+        self._add(kind, agent, size, 2)
+
+    def _add(self, kind: str, agent: str | None, size: int, col: int) -> None:
         row = self.kinds.get(kind)
         if row is None:
             row = self.kinds[kind] = [0, 0, 0, 0]
-        row[2] += 1
-        row[3] += size
+        row[col] += 1
+        row[col + 1] += size
         if agent is not None:
             row = self.agents.get(agent)
             if row is None:
                 row = self.agents[agent] = [0, 0, 0, 0]
-            row[2] += 1
-            row[3] += size
+            row[col] += 1
+            row[col + 1] += size
 
     def empty(self) -> bool:
         return not self.kinds and not self.agents
