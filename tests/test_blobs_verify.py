@@ -42,7 +42,15 @@ def test_fast_path_proves_a_healthy_pack_on_several_processes(healthy, tmp_path:
     path, ids = copy(healthy, tmp_path)
     with BlobStore.open(path) as s:
         data, rows, dicts = parts(s)
-        assert verify.tiles(rows, len(data))
+        gap = rows[:5] + rows[6:]  # rows that do not tile the pack are never "sound"
+        assert not verify.verify_pack(data, gap, dicts, True, s.index.entries, workers=1).sound
+        assert not verify.verify_pack(data, gap, dicts, True, s.index.entries, workers=2).sound
+        half = -(-(len(rows) - 1) // 2)  # the row that would start the second part
+        seam = rows[:half] + rows[half + 1:]
+        assert not verify.verify_pack(data, seam, dicts, False, s.index.entries, workers=2).sound
+        short = rows[:-1]
+        assert not verify.verify_pack(data, short, dicts, False, s.index.entries, workers=2).sound
+        assert not verify.verify_pack(data, rows[1:], dicts, False, s.index.entries).sound
         whole = verify.verify_pack(data, rows, dicts, True, s.index.entries, workers=2)
         alone = verify.verify_pack(data, rows, dicts, True, s.index.entries, workers=1)
         for v in (whole, alone):

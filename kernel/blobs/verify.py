@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import pickle
 import zlib
-from typing import Callable, Container, Sequence
+from typing import Callable, Container
 
 import zstandard
 
@@ -47,26 +47,23 @@ class Verdict:
         self.manifests = manifests or {}
 
 
-def tiles(rows: Sequence[tuple[str, Entry]], size: int) -> bool:
-    """True if ``rows`` (in offset order) cover ``[PACK_HEADER, size)`` with no gap."""
-    end = PACK_HEADER
-    for _, e in rows:
-        if e.offset != end:
-            return False
-        end += e.size
-    return end == size
-
-
 def verify_pack(data: bytes, rows: list[tuple[str, Entry]], dictionaries: dict[int, bytes],
                 read_data: bool, known: Container[str] = (), workers: int | None = None
                 ) -> Verdict:
-    """Verify the records ``rows`` of pack bytes ``data`` (which they must tile); with
-    ``read_data`` (or when a manifest is stored uncompressed, as binary ones are), the refs
-    of each binary manifest are looked up in ``known``."""
+    """Verify the records ``rows`` of pack bytes ``data``, which must tile the pack from its
+    header to its end with no gap (each part checks its own rows; the seams are checked
+    here); with ``read_data`` (or when a manifest is stored uncompressed, as binary ones
+    are), the refs of each binary manifest are looked up in ``known``."""
+    if not rows:
+        return Verdict(False)
     workers = workers or os.cpu_count() or 1
     parts = 1 if len(rows) < MIN_PARALLEL or not hasattr(os, "fork") else min(workers, 8)
     step = -(-len(rows) // parts)
-    chunks = [rows[i:i + step] for i in range(0, len(rows), step)] or [[]]
+    chunks = [rows[i:i + step] for i in range(0, len(rows), step)]
+    starts = [c[0][1].offset for c in chunks]
+    ends = [c[-1][1].offset + c[-1][1].size for c in chunks]  # true once each part is sound
+    if starts[0] != PACK_HEADER or ends[-1] != len(data) or starts[1:] != ends[:-1]:
+        return Verdict(False)
 
     def one(chunk: list[tuple[str, Entry]]) -> Verdict:
         return _verify_rows(data, chunk, dictionaries, read_data, known)
@@ -91,8 +88,11 @@ def _verify_rows(data: bytes, rows: list[tuple[str, Entry]], dictionaries: dict[
     hashed = 0
     verdict = Verdict(True)
     view = memoryview(data)
+    end = rows[0][1].offset if rows else 0
     for bid, e in rows:
         pos = e.offset
+        if pos != end:  # a gap, or rows out of order: not a tiling
+            return Verdict(False)
         magic, btype, flags, klen, _, digest, ulen, clen, dict_id, _, hcrc = unpack(data, pos)
         kstart = pos + head
         pstart = kstart + klen
@@ -101,6 +101,7 @@ def _verify_rows(data: bytes, rows: list[tuple[str, Entry]], dictionaries: dict[
                 or digest != fromhex(bid)
                 or crc(data[kstart:pstart], crc(data[pos:pos + prefix])) != hcrc):
             return Verdict(False)
+        end = pend + 4
         payload = view[pstart:pend]
         if crc(payload) != u32(data, pend)[0]:
             return Verdict(False)
