@@ -114,3 +114,26 @@ def test_an_idx_naming_the_wrong_blob_is_found(healthy, tmp_path: Path) -> None:
         named = {p.blob_id for p in report.problems}
         assert {a, b} <= named, [str(p) for p in report.problems]
         assert any("delete" in str(p) and ".idx" in str(p) for p in report.problems)
+
+
+def test_a_stuck_worker_is_killed_and_the_verdict_is_unsound() -> None:
+    import time
+
+    def work(chunk):
+        if chunk == "stuck":
+            time.sleep(3600)
+        return verify.Verdict(True, 1)
+
+    t0 = time.perf_counter()
+    verdicts = verify._in_parallel(work, [["fine"], "stuck", ["fine"]], patience=0.5)
+    assert time.perf_counter() - t0 < 10
+    assert [v.sound for v in verdicts] == [True, False, True]
+
+
+def test_a_worker_that_raises_makes_the_verdict_unsound() -> None:
+    def work(chunk):
+        if chunk == "bad":
+            raise RuntimeError("boom")
+        return verify.Verdict(True, 1)
+
+    assert [v.sound for v in verify._in_parallel(work, [["fine"], "bad"])] == [True, False]

@@ -17,6 +17,9 @@ from __future__ import annotations
 
 import os
 import pickle
+import select
+import signal
+import time
 import zlib
 from typing import Callable, Container
 
@@ -145,7 +148,8 @@ def _links(bid: str, raw: bytes, known: Container[str], verdict: Verdict) -> Non
             verdict.broken.append((bid, ref))
 
 
-def _in_parallel(fn: Callable[[list], Verdict], chunks: list[list]) -> list[Verdict]:
+def _in_parallel(fn: Callable[[list], Verdict], chunks: list[list], patience: float = 60.0
+                 ) -> list[Verdict]:
     """``fn`` over ``chunks``: all but the first in forked children, the first here.
     A child that fails or dies is reported unsound (the caller then takes the slow path)."""
     children = []
@@ -164,10 +168,15 @@ def _in_parallel(fn: Callable[[list], Verdict], chunks: list[list]) -> list[Verd
                 os._exit(code)
         os.close(w)
         children.append((pid, r))
+    started = time.monotonic()
     verdicts = [fn(chunks[0])]
+    # A child does the same work as this process just did: one that takes far longer is
+    # stuck (it should never be), and is killed rather than waited for.
+    deadline = time.monotonic() + max(patience, 20 * (time.monotonic() - started))
     for pid, r in children:
-        with os.fdopen(r, "rb") as inp:
-            payload = inp.read()
+        payload = _read_all(r, deadline)
+        if payload is None:
+            os.kill(pid, signal.SIGKILL)
         _, status = os.waitpid(pid, 0)
         try:
             ok = status == 0 and payload
@@ -175,3 +184,19 @@ def _in_parallel(fn: Callable[[list], Verdict], chunks: list[list]) -> list[Verd
         except pickle.UnpicklingError:
             verdicts.append(Verdict(False))
     return verdicts
+
+
+def _read_all(fd: int, deadline: float) -> bytes | None:
+    """Everything written to pipe ``fd`` until it closes, or None past ``deadline``."""
+    parts = []
+    try:
+        while True:
+            left = max(0.0, deadline - time.monotonic())  # past it: take what is ready
+            if not select.select([fd], [], [], left)[0]:
+                return None
+            part = os.read(fd, 1 << 20)
+            if not part:
+                return b"".join(parts)
+            parts.append(part)
+    finally:
+        os.close(fd)
