@@ -131,17 +131,21 @@ def gc(dry_run: bool, grace_seconds: int | None, as_json: bool) -> None:
 @blobs.command()
 @click.option("--level", type=click.IntRange(1, 22), default=19, show_default=True,
               help="zstd level to recompress at.")
+@click.option("--max-mb", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Stop after packs holding about this many MB of blobs (default: all).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def repack(level: int, as_json: bool) -> None:
+def repack(level: int, max_mb: float | None, as_json: bool) -> None:
     """Recompress sealed packs at a high zstd level (blobs are written at level 3).
 
     Every record is verified first; packs a writer holds are skipped. Safe to interrupt:
     old packs are deleted only after the new ones are synced and indexed."""
     with _store() as store, _bar("repacking", as_json) as progress:
-        report = store.repack(level=level, progress=progress)
+        report = store.repack(level=level, progress=progress,
+                              max_bytes=None if max_mb is None else int(max_mb * 1e6))
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2))
         return
     click.echo(f"repacked {report.packs_rewritten} packs ({report.records:,} records) in "
                f"{report.seconds:.1f} s: {_mb(report.bytes_before)} -> {_mb(report.bytes_after)}, "
-               f"saved {_mb(report.saved_bytes)}; {report.packs_in_use} in use skipped")
+               f"saved {_mb(report.saved_bytes)}; {report.packs_in_use} in use skipped"
+               + (f"; {report.packs_left} left for next time" if report.packs_left else ""))

@@ -68,6 +68,7 @@ def test_repack_recompresses_and_keeps_every_blob(tmp_path: Path) -> None:
         assert s.get(kept) == ("referenced by a trace " * 10).encode()
         assert s.has(dropped)
     assert run(root, "repack", "--level", "30").exit_code == 2  # out of range, named by click
+    assert run(root, "repack", "--max-mb", "0").exit_code == 2
 
 
 def test_sizes_are_printed_in_units_people_read() -> None:

@@ -150,3 +150,24 @@ def test_sigkill_mid_repack_loses_nothing(tmp_path: Path, after: int) -> None:
         s.repack()
         assert all(s.get(b) == r for b, r in blobs.items() if r is not None)
         assert s.check(read_data=True).ok
+
+
+def test_max_bytes_repacks_a_slice_at_a_time(tmp_path: Path) -> None:
+    path = tmp_path / "blobs"
+    rng = random.Random(9)
+    texts = [chatty(rng, 200) for _ in range(300)]
+    with BlobStore.open(path, max_pack_bytes=64 << 10) as s:
+        ids = [s.put(t, "message") for t in texts]
+    packs = len(list((path / "packs").glob("*.pack")))
+    assert packs >= 3
+    rounds = []
+    with BlobStore.open(path) as s:
+        while True:
+            report = s.repack(max_bytes=1)  # at least one whole pack a call
+            if not report.packs_rewritten:
+                break
+            assert report.packs_rewritten == 1
+            rounds.append(report.packs_left)
+        assert rounds == list(range(packs - 1, -1, -1))
+        assert all(s.index.entries[b].flags & rec.DENSE for b in ids)
+        assert [s.get(b) for b in ids] == [t.encode() for t in texts]

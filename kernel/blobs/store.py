@@ -400,11 +400,12 @@ class BlobStore:
 
         return check(self, read_data=read_data, progress=progress)
 
-    def repack(self, level: int | None = None, progress: Progress | None = None):
+    def repack(self, level: int | None = None, max_bytes: int | None = None,
+               progress: Progress | None = None):
         """Recompress sealed packs at zstd level 19; see :func:`llmos.blobs.repack.repack`."""
         from .repack import DENSE_LEVEL, repack
 
-        return repack(self, level=level or DENSE_LEVEL, progress=progress)
+        return repack(self, level=level or DENSE_LEVEL, max_bytes=max_bytes, progress=progress)
 
     def gc(self, dry_run: bool = False, roots: Iterable[str] = (),
            scan_dirs: Iterable[Path] | None = None, grace_seconds: int | None = None,

@@ -28,6 +28,8 @@ class DreamConfig(_Strict):
     working_target: float = Field(0.6, gt=0.0, le=1.0, description="... down to this share of the cap")
     trace_retention_days: int = Field(90, ge=1, description="trace bodies older than this go to the blob store")
     repack_blobs: bool = Field(True, description="recompress sealed blob packs at zstd level 19")
+    repack_mb: float = Field(64.0, gt=0, description="blob megabytes one dream recompresses at most "
+                             "(whole packs; the rest waits for the next dream)")
     model_pass: bool = Field(False, description="let a model rewrite distilled prose (charged to the budget)")
     model: str = Field("local", description="model spec of the prose pass")
     eval_questions: int = Field(60, ge=0, le=10_000, description="recall questions of the before/after check")

@@ -211,7 +211,7 @@ def _blob_work(root: Path, wt: Path, cfg, today, agent: str | None, report: Drea
         changes = compact_traces(wt, blobs, cfg.trace_retention_days, today, agent)
         if cfg.repack_blobs:
             say("repacking sealed blob packs at zstd level 19")
-            report.blob_bytes_saved = blobs.repack().saved_bytes
+            report.blob_bytes_saved = blobs.repack(max_bytes=int(cfg.repack_mb * 1e6)).saved_bytes
     return changes
 
 
