@@ -76,6 +76,10 @@ def stats(as_json: bool) -> None:
     click.echo(f"logical {_mb(s['logical_bytes'])}  unique {_mb(s['unique_bytes'])}  "
                f"stored {_mb(s['stored_bytes'])}  on disk {_mb(s['disk_bytes'])}")
     click.echo(f"dedup {s['dedup_ratio']}x  compression {s['compression_ratio']}x  "
+               f"total reduction {s['total_reduction']}x  "
+               f"repacked {s['repacked_share']:.0%} (`llmos blobs repack` does the rest)"
+               if s["repacked_share"] < 0.995 and s["blobs"] else
+               f"dedup {s['dedup_ratio']}x  compression {s['compression_ratio']}x  "
                f"total reduction {s['total_reduction']}x")
     for title, table in (("kind", s["kinds"]), ("agent", s["agents"])):
         if table:

@@ -30,6 +30,7 @@ def test_stats_json_and_text(tmp_path: Path) -> None:
     assert json.loads(out.output)["blobs"] == 2
     text = run(root, "stats")
     assert "dedup" in text.output and "writer" in text.output
+    assert "repacked 0% (`llmos blobs repack` does the rest)" in text.output
 
 
 def test_check_passes_then_fails_on_damage(tmp_path: Path) -> None:
@@ -64,6 +65,8 @@ def test_repack_recompresses_and_keeps_every_blob(tmp_path: Path) -> None:
     assert report["packs_rewritten"] == 1 and report["records"] == 2
     again = run(root, "repack")
     assert again.exit_code == 0 and "repacked 0 packs" in again.output
+    stats = json.loads(run(root, "stats", "--json").output)
+    assert stats["repacked_share"] == 1.0 and "does the rest" not in run(root, "stats").output
     with BlobStore.open(root / ".llmos" / "blobs") as s:
         assert s.get(kept) == ("referenced by a trace " * 10).encode()
         assert s.has(dropped)

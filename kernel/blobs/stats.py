@@ -13,6 +13,7 @@ from typing import Iterable
 
 from ..atomic import atomic_write, file_lock
 from .index import Entry
+from .record import DENSE
 
 FORMAT = "llmos-blobstats/1"
 FIELDS = ("puts", "logical_bytes", "new_blobs", "new_bytes")
@@ -94,11 +95,14 @@ def report(entries: Iterable[Entry], counts: dict, *, pack_bytes: int, index_byt
            packs: int, dictionaries: int, pinned: int) -> dict:
     """Build the stats dictionary from index entries and saved counters."""
     kinds: dict[str, dict[str, int]] = {}
+    dense = 0
     for e in entries:
         k = kinds.setdefault(e.kind, {"blobs": 0, "unique_bytes": 0, "stored_bytes": 0})
         k["blobs"] += 1
         k["unique_bytes"] += e.ulen
         k["stored_bytes"] += e.clen
+        if e.flags & DENSE:
+            dense += e.ulen
     for kind, row in counts["kinds"].items():
         k = kinds.setdefault(kind, {"blobs": 0, "unique_bytes": 0, "stored_bytes": 0})
         k.update({f: row.get(f, 0) for f in FIELDS})
@@ -115,5 +119,6 @@ def report(entries: Iterable[Entry], counts: dict, *, pack_bytes: int, index_byt
         "index_bytes": index_bytes, "disk_bytes": disk,
         "dedup_ratio": _ratio(logical, unique), "compression_ratio": _ratio(unique, stored),
         "total_reduction": _ratio(logical, disk), "packs": packs, "dictionaries": dictionaries,
+        "repacked_share": _ratio(dense, unique),  # of unique bytes, at the dense (repack) level
         "pinned": pinned, "kinds": kinds, "agents": counts["agents"],
     }
