@@ -319,7 +319,7 @@ def raw_decompress_mb_s(store: BlobStore) -> float:
                                e.dict_id if e.flags & rec.DICT_USED else 0))
     for _, _, d in frames:
         if d:
-            store._load_dictionary(d)
+            store.dictionaries.load(d)
     dec = store.codec.decompress
     t0 = time.perf_counter()
     total = sum(len(dec(f, u, d)) for f, u, d in frames)

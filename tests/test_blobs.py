@@ -177,7 +177,7 @@ def test_dictionaries_train_for_small_blobs_and_survive_reopen_and_gc(tmp_path: 
     rng = random.Random(4)
     path = tmp_path / "blobs"
     with BlobStore.open(path) as s:
-        s.policy.train_after = 100
+        s.dictionaries.policy.train_after = 100
         ids = [s.put({"role": "assistant", "content": text(rng, rng.randint(80, 300))},
                      "message") for _ in range(400)]
         assert s.stats()["dictionaries"] == 1

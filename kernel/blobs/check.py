@@ -144,7 +144,7 @@ def _fast_pack(store: "BlobStore", path: Path, data: bytes, report: CheckReport,
     if covered is not None and covered > len(data):
         return False  # the pack lost records its idx lists: named by the slow path
     try:
-        dicts = {d: store.get(bid) for d, bid in store.index.dicts.items()} if read_data else {}
+        dicts = {d: store.dictionaries.bytes_of(d) for d in store.index.dicts} if read_data else {}
     except Exception:  # noqa: BLE001 - a bad dictionary is named by the slow path
         return False
     verdict = verify.verify_pack(data, rows, dicts, read_data, store.index.entries)
@@ -228,7 +228,7 @@ def _decompress_batch(store: "BlobStore", view: memoryview, dict_id: int,
         return None
     try:
         if dict_id:
-            store._load_dictionary(dict_id)
+            store.dictionaries.load(dict_id)
         dctx = store.codec.decompressor(dict_id)
         frames = []
         for offset, h in batch:
@@ -272,7 +272,7 @@ def _check_data(store: "BlobStore", data: bytes, offset: int, header: rec.Header
                 report: CheckReport, manifests: dict[str, bytes]) -> None:
     start, end = rec.payload_bounds(offset, header)
     try:
-        raw = store._decompress(header, data[start:end])
+        raw = store.dictionaries.decompress(header, data[start:end])
     except (rec.RecordError, zstandard.ZstdError) as exc:
         report.problems.append(Problem(f"cannot decompress: {exc}", pack=name, offset=offset,
                                        blob_id=header.digest.hex()))

@@ -27,7 +27,7 @@ from . import record as rec
 from .check import trace_refs
 from .codec import check_id
 from .index import Entry, PackState
-from .pack import PACK_HEADER, try_lock
+from .pack import PACK_HEADER, file_size, try_lock
 
 if TYPE_CHECKING:
     from .store import BlobStore
@@ -121,7 +121,7 @@ def _plan(store: "BlobStore", state: PackState, live: set[str]) -> _Plan:
     """Which records of a pack to keep: the one indexed copy of each live blob."""
     entries = store.index.entries
     keep = [(b, e) for b, e in state.rows if b in live and entries.get(b) == e]
-    size = _size(state.path)
+    size = file_size(state.path)
     garbage = size - PACK_HEADER - sum(e.size for _, e in keep)
     return _Plan(state, keep, max(garbage, 0) if keep else size, size)
 
@@ -159,12 +159,7 @@ def _sweep(store: "BlobStore", plans: list[_Plan], report: GcReport,
         for plan, _ in locked:
             report.packs_rewritten += bool(plan.keep)
             report.packs_deleted += not plan.keep
-            _delete(plan.state)
-            fd = store._fds.pop(plan.state.no, None)
-            if fd is not None:
-                os.close(fd)
-        if locked:
-            fsync_dir(store.index.dir)
+        drop_packs(store, [plan.state for plan, _ in locked])
     finally:
         for _, fd in locked:
             os.close(fd)
@@ -181,16 +176,17 @@ def _copy(store: "BlobStore", state: PackState, bid: str, entry: Entry) -> None:
                                                offset=offset))
 
 
-def _delete(state: PackState) -> None:
-    for path in (state.idx_path, state.path):
-        try:
-            path.unlink()
-        except FileNotFoundError:
-            pass
-
-
-def _size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except FileNotFoundError:
-        return 0
+def drop_packs(store: "BlobStore", states: list[PackState]) -> None:
+    """Delete these packs (idx first, then pack) and the store's descriptors on them, then
+    sync the folder. Callers have already synced and indexed whatever they moved out."""
+    for state in states:
+        for path in (state.idx_path, state.path):
+            try:
+                path.unlink()
+            except FileNotFoundError:
+                pass
+        fd = store._fds.pop(state.no, None)
+        if fd is not None:
+            os.close(fd)
+    if states:
+        fsync_dir(store.index.dir)

@@ -55,6 +55,14 @@ def _same_file(fd: int, path: Path) -> bool:
     return (st.st_ino, st.st_dev) == (own.st_ino, own.st_dev)
 
 
+def file_size(path: Path) -> int:
+    """Size of ``path`` in bytes; 0 if it is gone (a pack gc or repack just deleted)."""
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return 0
+
+
 def is_locked(path: Path) -> bool:
     """True when some process (maybe this one) holds the write lock of ``path``."""
     fd = try_lock(path, write=False)

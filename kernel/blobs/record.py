@@ -139,8 +139,7 @@ class Bad:
     resume: int | None
 
 
-def scan(buf: bytes | memoryview, start: int, *, check_payload: bool = True
-         ) -> Iterator[tuple[int, Header] | Bad]:
+def scan(buf: bytes | memoryview, start: int) -> Iterator[tuple[int, Header] | Bad]:
     """Yield ``(offset, header)`` for each record in ``buf`` from ``start``, and :class:`Bad`
     for each damaged stretch (then scanning resumes at the next valid record, if any)."""
     pos, n = start, len(buf)
@@ -154,7 +153,7 @@ def scan(buf: bytes | memoryview, start: int, *, check_payload: bool = True
             pend = pstart + clen
             if (magic == MAGIC and pend + 4 <= n and btype in TYPE_NAMES
                     and crc(buf[kstart:pstart], crc(buf[pos:pos + prefix])) == hcrc
-                    and (not check_payload or crc(buf[pstart:pend]) == u32(buf, pend)[0])):
+                    and crc(buf[pstart:pend]) == u32(buf, pend)[0]):
                 yield pos, Header(btype, flags, str(buf[kstart:pstart], "utf-8", "replace"),
                                   digest, ulen, clen, dict_id, t, klen)
                 pos = pend + 4
@@ -162,10 +161,7 @@ def scan(buf: bytes | memoryview, start: int, *, check_payload: bool = True
         # ... and the general functions, which name what is wrong
         try:
             header = decode_header(buf, pos)
-            if check_payload:
-                payload_of(buf, pos, header)
-            elif len(buf) < pos + header.size:
-                raise RecordError("truncated payload")
+            payload_of(buf, pos, header)
         except RecordError as exc:
             resume = resync(buf, pos + 1)
             yield Bad(pos, str(exc), resume)

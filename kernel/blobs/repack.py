@@ -23,9 +23,10 @@ from typing import TYPE_CHECKING, Callable
 
 import zstandard
 
-from ..atomic import file_lock, fsync_dir
+from ..atomic import file_lock
 from . import record as rec
 from .check import batches
+from .gc import drop_packs
 from .index import Entry, PackState
 from .pack import try_lock
 
@@ -126,18 +127,8 @@ def _rewrite(store: "BlobStore", locked: list, level: int, threads: int,
                 if progress:
                     progress(done, total)
         store.pool.retire()  # synced and indexed before anything is deleted
-    for state, _, _ in locked:
-        report.packs_rewritten += 1
-        for path in (state.idx_path, state.path):
-            try:
-                path.unlink()
-            except FileNotFoundError:
-                pass
-        fd = store._fds.pop(state.no, None)
-        if fd is not None:
-            os.close(fd)
-    if locked:
-        fsync_dir(store.index.dir)
+    report.packs_rewritten += len(locked)
+    drop_packs(store, [state for state, _, _ in locked])
 
 
 def _read(store: "BlobStore", state: PackState, bid: str, entry: Entry) -> bytes:
@@ -153,17 +144,7 @@ class _Squeezer:
     def __init__(self, store: "BlobStore", level: int):
         self.store = store
         self.level = level
-        self.dicts: dict[int, zstandard.ZstdCompressionDict | None] = {0: None}
         self.local: dict[tuple[int, int], zstandard.ZstdCompressor] = {}
-
-    def _dictionary(self, dict_id: int) -> zstandard.ZstdCompressionDict | None:
-        zd = self.dicts.get(dict_id)
-        if zd is None and dict_id:
-            bid = self.store.index.dicts.get(dict_id)
-            if bid is None:
-                raise rec.RecordError(f"compression dictionary {dict_id} is missing")
-            zd = self.dicts[dict_id] = zstandard.ZstdCompressionDict(self.store.get(bid))
-        return zd
 
     def __call__(self, item: tuple[Entry, bytes]) -> tuple[bytes, int]:
         entry, raw = item
@@ -173,7 +154,8 @@ class _Squeezer:
         key = (threading.get_ident(), dict_id)
         cctx = self.local.get(key)
         if cctx is None:
-            kw = {"dict_data": self._dictionary(dict_id)} if dict_id else {}
+            kw = {"dict_data": zstandard.ZstdCompressionDict(
+                self.store.dictionaries.bytes_of(dict_id))} if dict_id else {}
             cctx = self.local[key] = zstandard.ZstdCompressor(
                 level=self.level, write_checksum=False, write_content_size=False,
                 write_dict_id=False, **kw)

@@ -32,8 +32,9 @@ from . import manifest as mf
 from . import record as rec
 from .codec import HASHERS as _HASHERS, Codec, blob_id, canonical, check_id
 from .background import Background
-from .dicts import SMALL_MAX, DictionaryPolicy, train_and_store
+from .dicts import SMALL_MAX, Dictionaries
 from .index import Entry, Index, PackState
+from .pack import file_size
 from .lru import LRU
 from .pins import edit_pins, read_pins
 from .pool import WriterPool
@@ -57,10 +58,9 @@ class BlobStore:
         self.max_pack_bytes = max_pack_bytes
         self.commit_interval = commit_interval
         self.os_root = os_root if os_root is not None else _guess_root(self.path)
-        self.use_dictionaries = dictionaries
         self.index = Index(self.path / "packs")
         self.codec = Codec()
-        self.policy = DictionaryPolicy()
+        self.dictionaries = Dictionaries(self, dictionaries)
         self.cache = LRU(cache_bytes)
         self.warm = LRU(warm_bytes)  # verified compressed frames: (header, payload)
         self.counters = Counters()
@@ -85,7 +85,7 @@ class BlobStore:
         store = cls(Path(path), **options)
         store._init_dir()
         store.index.refresh(repair=True)
-        store.policy.load(store.index.entries.items())
+        store.dictionaries.policy.load(store.index.entries.items())
         return store
 
     def _init_dir(self) -> None:
@@ -158,11 +158,7 @@ class BlobStore:
         self._check_open()
         kind_b = self._kind_bytes(kind, len(raw))
         with self._lock:
-            dict_id = self._dictionary_for(kind, len(raw)) if btype != rec.DICT else 0
-            payload = self.codec.compress(raw, dict_id)
-            flags = rec.ZSTD | (rec.DICT_USED if dict_id else 0)
-            if len(payload) >= len(raw):
-                payload, flags, dict_id = raw, 0, 0
+            payload, flags, dict_id = self.dictionaries.compress(kind, raw, btype)
             return self._append(btype, raw, digest, kind_b, kind, agent, payload, flags,
                                 provides or dict_id)
 
@@ -180,21 +176,11 @@ class BlobStore:
             self.counters.new(kind, agent, len(raw))
         return entry
 
-    def _dictionary_for(self, kind: str, size: int) -> int:
-        if not self.use_dictionaries or not self.policy.is_small(size):
-            return 0
-        dict_id = self.policy.current.get(kind, 0)
-        if not dict_id and self.policy.note(kind, self.index.entries.values):
-            dict_id = self.train_dictionary(kind)
-        if dict_id:
-            self._load_dictionary(dict_id)
-        return dict_id
-
     def train_dictionary(self, kind: str) -> int:
         """Train and store a compression dictionary for small blobs of ``kind`` now.
 
         Returns its dictionary id, or 0 when there are too few samples."""
-        return train_and_store(self, kind)
+        return self.dictionaries.train(kind)
 
     def put_manifest(self, parent: str | None, refs: list[str], kind: str = "conversation",
                      agent: str | None = None) -> str:
@@ -236,7 +222,7 @@ class BlobStore:
             return cached
         frame = self.warm.get(bid)
         if frame is not None:  # verified on its way in: decompress only
-            raw = self._decompress(*frame)
+            raw = self.dictionaries.decompress(*frame)
             self.cache.put(bid, raw)
             return raw
         entry = self.index.entries.get(bid)
@@ -293,7 +279,7 @@ class BlobStore:
             if header.digest.hex() != bid:
                 raise rec.RecordError("record holds a different blob")
             payload = bytes(rec.payload_of(buf, 0, header))
-            raw = self._decompress(header, payload)
+            raw = self.dictionaries.decompress(header, payload)
         except (rec.RecordError, zstandard.ZstdError) as exc:
             raise CorruptBlob(f"damaged record: {exc}", pack=pack, offset=offset,
                               blob_id=bid) from None
@@ -301,22 +287,6 @@ class BlobStore:
             raise CorruptBlob("content does not match its id", pack=pack, offset=offset,
                               blob_id=bid)
         return raw, header, payload
-
-    def _decompress(self, header: rec.Header, payload: bytes) -> bytes:
-        if not header.flags & rec.ZSTD:
-            return payload
-        dict_id = header.dict_id if header.flags & rec.DICT_USED else 0
-        if dict_id:
-            self._load_dictionary(dict_id)
-        return self.codec.decompress(payload, header.ulen, dict_id)
-
-    def _load_dictionary(self, dict_id: int) -> None:
-        if self.codec.has_dictionary(dict_id):
-            return
-        bid = self.index.dicts.get(dict_id)
-        if bid is None:
-            raise rec.RecordError(f"compression dictionary {dict_id} is missing")
-        self.codec.add_dictionary(dict_id, self.get(bid))
 
     def _fd(self, state: PackState) -> int:
         fd = self._fds.get(state.no)
@@ -388,7 +358,7 @@ class BlobStore:
     def stats(self) -> dict:
         """Logical, unique and stored bytes, ratios, per kind and per agent."""
         self.background.drain()
-        pack_bytes = sum(max(_size(s.path), s.scanned) for s in self.index.packs.values())
+        pack_bytes = sum(max(file_size(s.path), s.scanned) for s in self.index.packs.values())
         counts = self.counters.combined(self.path / "stats.json")
         return report(self.index.entries.values(), counts, pack_bytes=pack_bytes,
                       index_bytes=self.index.idx_bytes(), packs=len(self.index.packs),
@@ -416,13 +386,6 @@ class BlobStore:
         return collect(self, dry_run=dry_run, roots=roots, scan_dirs=scan_dirs,
                        grace_seconds=self.grace_seconds if grace_seconds is None else grace_seconds,
                        progress=progress)
-
-
-def _size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except FileNotFoundError:
-        return 0
 
 
 def _guess_root(path: Path) -> Path | None:
