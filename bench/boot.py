@@ -1,7 +1,8 @@
-"""Boot benchmark: load + validate a root of 10, 100 and 1,000 agents; local model load time and speed.
+"""Boot benchmark: load + validate a root of 10, 100 and 1,000 agents (the local model's figures are
+in ``bench/localmodel.py``).
 
-Baselines in the same run: for boot, plain ``yaml.safe_load`` of the same frontmatter (no schema, no
-souls, no inheritance); for generation, the same model without the tool-call grammar.
+Baseline in the same run: plain ``yaml.safe_load`` of the same frontmatter (no schema, no souls, no
+inheritance).
 
     python bench/boot.py            # a table
     python bench/boot.py --json     # every figure by name
@@ -11,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import sys
 import tempfile
 import time
@@ -79,53 +79,13 @@ def bench_boot(base: Path, repeat: int) -> dict:
     return out
 
 
-def bench_model(tokens: int) -> dict:
-    from llama_cpp import LlamaGrammar
-
-    from llmos.backends.grammar import tool_call_grammar
-    from llmos.backends.local import bundled_model_path, load_llama
-    from llmos.syscalls import SyscallTable
-
-    path = bundled_model_path()
-    t0 = time.perf_counter()
-    llm = load_llama(path, 4096, None)
-    load_s = time.perf_counter() - t0
-    prompt = "Goal: Write a haiku about git into projects/demo/haiku.md\nCall:"
-    grammar = LlamaGrammar.from_string(tool_call_grammar(SyscallTable.default().schemas(None), 400), verbose=False)
-
-    def gen(**kw) -> tuple[float, int, float]:
-        t = time.perf_counter()
-        out = llm.create_completion(prompt, max_tokens=tokens, temperature=0.7, seed=1, **kw)
-        dt = time.perf_counter() - t
-        n = out["usage"]["completion_tokens"]
-        return n / dt, n, dt
-
-    gen()  # warm-up
-    free = [gen() for _ in range(3)]
-    constrained = [gen(grammar=grammar) for _ in range(3)]
-    pp = len(llm.tokenize(("word " * 500).encode()))
-    t = time.perf_counter()
-    llm.create_completion("word " * 500, max_tokens=1)
-    prompt_tps = pp / (time.perf_counter() - t)
-    free_tps = statistics.median(r[0] for r in free)
-    con_tps = statistics.median(r[0] for r in constrained)
-    return {"model": path.name, "model_mb": round(path.stat().st_size / 2**20, 1), "load_s": round(load_s, 3),
-            "gen_tokens_per_s": round(free_tps, 1), "grammar_tokens_per_s": round(con_tps, 1),
-            "grammar_overhead_ratio": round(free_tps / con_tps, 2), "prompt_tokens_per_s": round(prompt_tps, 1),
-            "threads": os.cpu_count()}
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--json", action="store_true", help="print the figures as JSON")
     ap.add_argument("--repeat", type=int, default=5, help="runs per size; the best is reported")
-    ap.add_argument("--tokens", type=int, default=128, help="tokens generated per speed sample")
-    ap.add_argument("--no-model", action="store_true", help="skip the local model figures")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         result = {"boot": bench_boot(Path(tmp), args.repeat)}
-    if not args.no_model:
-        result["local_model"] = bench_model(args.tokens)
     result["machine"] = {"cpus": os.cpu_count(), "python": sys.version.split()[0]}
     if args.json:
         print(json.dumps(result, indent=2))
@@ -133,11 +93,6 @@ def main() -> None:
     print(f"{'agents':>7} {'boot ms':>9} {'us/agent':>9} {'yaml-only ms':>13} {'ratio':>6}")
     for count, r in result["boot"].items():
         print(f"{count:>7} {r['boot_ms']:>9} {r['per_agent_us']:>9} {r['baseline_yaml_ms']:>13} {r['ratio_vs_baseline']:>6}")
-    if "local_model" in result:
-        m = result["local_model"]
-        print(f"\nlocal model {m['model']} ({m['model_mb']} MiB): load {m['load_s']} s; "
-              f"generation {m['gen_tokens_per_s']} tok/s free, {m['grammar_tokens_per_s']} tok/s with the "
-              f"tool-call grammar ({m['grammar_overhead_ratio']}x); prompt {m['prompt_tokens_per_s']} tok/s")
 
 
 if __name__ == "__main__":

@@ -183,36 +183,3 @@ def _sync_index(root: Path, paths: list[str]) -> None:
         _sync_index_repo(repo, paths)
     finally:
         repo.close()
-
-
-@dataclass
-class LogEntry:
-    sha: str
-    date: str
-    subject: str
-    trailers: dict[str, str]
-
-
-def parse_trailers(message: str) -> dict[str, str]:
-    out = {}
-    for line in reversed(message.strip().splitlines()):
-        key, sep, value = line.partition(": ")
-        if not sep or " " in key:
-            break
-        out[key] = value
-    return dict(reversed(list(out.items())))
-
-
-def run_log(root: Path, limit: int = 20) -> list[LogEntry]:
-    """Runs recorded in git history (commits with a Trace-Id trailer), newest first."""
-    repo = open_repo(root)
-    if _head(repo) is None:
-        return []
-    entries = []
-    for c in repo.iter_commits("HEAD", max_count=limit * 20):
-        trailers = parse_trailers(c.message)
-        if "Trace-Id" in trailers:
-            entries.append(LogEntry(c.hexsha, c.committed_datetime.isoformat(), c.summary, trailers))
-            if len(entries) >= limit:
-                break
-    return entries

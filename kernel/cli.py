@@ -13,22 +13,12 @@ from typing import Any
 import click
 
 from . import __version__
+from .cli_context import Obj
 from .errors import LlmosError
 
 
 def _echo_err(text: str) -> None:
     click.echo(text, err=True)
-
-
-class Obj(dict):
-    """``ctx.obj``: lazily finds the root and loads the kernel once per invocation."""
-
-    def kernel(self):
-        if "kernel" not in self:
-            from .kernel import Kernel
-
-            self["kernel"] = Kernel.open(self.get("root_flag"))
-        return self["kernel"]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -45,9 +35,7 @@ def cli(ctx: click.Context, root_flag: str | None) -> None:
       llmos boot "Write a haiku about git into projects/demo/haiku.md"
       git log -1
     """
-    ctx.obj = Obj(root_flag=root_flag)
-    ctx.obj["get_root"] = lambda: ctx.obj.kernel().root
-    ctx.obj["get_config"] = lambda: ctx.obj.kernel().config
+    ctx.obj = Obj(root_flag)
 
 
 @cli.command()
@@ -118,9 +106,8 @@ def boot(obj: Obj, goal: str, agent: str | None, model: str | None, max_steps: i
 def check(obj: Obj) -> None:
     """Validate the whole root (config, agents, souls, traces); exit 1 listing every error."""
     from .kernel import check_root
-    from .root import find_root
 
-    root = find_root(obj.get("root_flag"))
+    root = obj.root()
     errors = check_root(root)
     for err in errors:
         for line in err.lines():
@@ -159,9 +146,9 @@ def agents(obj: Obj, as_json: bool) -> None:
 @click.pass_obj
 def log(obj: Obj, limit: int, as_json: bool) -> None:
     """List runs from git history, newest first, with their trailers."""
-    from .audit import run_log
+    from .gitlog import run_log
 
-    entries = run_log(obj.kernel().root, limit)
+    entries = run_log(obj.root(), limit)
     if as_json:
         click.echo(json.dumps([e.__dict__ for e in entries], indent=2))
         return
@@ -169,6 +156,33 @@ def log(obj: Obj, limit: int, as_json: bool) -> None:
         t = e.trailers
         click.echo(f"{e.sha[:10]}  {e.date[:19]}  {t.get('Agent', '?'):<12} {t.get('Mode', '?'):<9} "
                    f"tokens={t.get('Tokens', '?'):<11} {e.subject}")
+
+
+@cli.command()
+@click.option("--model", "-m", default=None, help="A local model spec to try (default: the root's local settings).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def doctor(obj: Obj, model: str | None, as_json: bool) -> None:
+    """Can this machine run the local model? CPU features, llama.cpp's build flags, and a one-token
+    generation in the model worker. Exit 1 naming what to fix if not. Works outside an OS root too."""
+    from .doctor import diagnose
+    from .errors import RootError
+
+    try:
+        root = obj.root()
+    except RootError:
+        root = None
+    report = diagnose(root, model)
+    if as_json:
+        click.echo(json.dumps({"ok": report.ok, "problems": report.problems, **report.facts}, indent=2))
+    for key, text in [] if as_json else report.lines:
+        click.echo(f"{key:<10} {text}")
+    for problem in [] if as_json else report.problems:
+        _echo_err(f"problem: {problem}")
+    if not report.ok:
+        sys.exit(1)
+    if not as_json:
+        click.echo("ok: the local model works on this machine")
 
 
 def _register() -> None:

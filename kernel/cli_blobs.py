@@ -1,8 +1,7 @@
 """CLI commands of the blob store: ``llmos blobs stats | check | gc | repack``.
 
-The OS root comes from the main group's ``ctx.obj``: ``obj["get_root"]()`` (a Path), else
-``obj["root"]``, else ``$LLMOS_ROOT``, else the current folder. The store is
-``<root>/.llmos/blobs``. Errors are :class:`LlmosError`, left for the main group to print.
+The store is ``<root>/.llmos/blobs`` of the command's OS root (:func:`llmos.cli_context.current`).
+Errors are :class:`LlmosError`, left for the main group to print.
 """
 from __future__ import annotations
 
@@ -11,25 +10,17 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 import click
 
-from .blobs import BlobStore
+from .cli_context import current
 
 
-def _root() -> Path:
-    obj = click.get_current_context().find_root().obj
-    if isinstance(obj, dict):
-        if callable(obj.get("get_root")):
-            return Path(obj["get_root"]())
-        if obj.get("root") is not None:
-            return Path(obj["root"])
-    return Path(os.environ.get("LLMOS_ROOT") or ".").resolve()
+def _store() -> Any:
+    from .blobs import BlobStore
 
-
-def _store() -> BlobStore:
-    return BlobStore.open(_root() / ".llmos" / "blobs")
+    return BlobStore.open(current().root() / ".llmos" / "blobs")
 
 
 @contextlib.contextmanager

@@ -6,13 +6,15 @@ from pathlib import Path
 
 import click
 
+from .cli_context import current
+
 
 def _root() -> Path:
-    return click.get_current_context().find_root().obj["get_root"]()
+    return current().root()
 
 
 def _config():
-    return click.get_current_context().find_root().obj["get_config"]()
+    return current().config()
 
 
 @click.command()

@@ -1,8 +1,6 @@
 """CLI commands of the guardrails: ``budget``, ``halt``, ``resume``, ``vault``.
 
-Each command finds the OS root and config through the main group's ``ctx.obj``:
-``obj["get_root"]() -> Path`` and ``obj["get_config"]()`` (an object with ``.budget`` and
-``.vault``). Errors are :class:`LlmosError` and left for the main group to print.
+Each command finds the OS root and config through :func:`llmos.cli_context.current`. Errors are :class:`LlmosError` and left for the main group to print.
 """
 from __future__ import annotations
 
@@ -12,25 +10,18 @@ from typing import Any
 
 import click
 
-from .budget import Budget, BudgetConfig
+from .cli_context import current
 from .halt import halt as set_halt
 from .halt import halt_reason
 from .halt import resume as lift_halt
-from .vault import Vault, VaultConfig
-
-
-def _obj() -> dict[str, Any]:
-    return click.get_current_context().find_root().obj or {}
 
 
 def _root() -> Path:
-    return Path(_obj()["get_root"]())
+    return current().root()
 
 
 def _config(name: str) -> Any:
-    getter = _obj().get("get_config")
-    value = getattr(getter(), name, None) if getter else None
-    return value if value is not None else (BudgetConfig() if name == "budget" else VaultConfig())
+    return getattr(current().config(), name)
 
 
 def _usd(value: float | None) -> str:
@@ -46,6 +37,8 @@ def budget(ctx: click.Context, run_id: str | None, agent: str | None, as_json: b
     """Spend by period, agent and model, and what is left of each ceiling."""
     if ctx.invoked_subcommand is not None:
         return
+    from .budget import Budget
+
     status = Budget(_root(), _config("budget")).status(run_id=run_id, agent=agent)
     if as_json:
         click.echo(json.dumps(status, indent=2))
@@ -65,6 +58,8 @@ def budget(ctx: click.Context, run_id: str | None, agent: str | None, as_json: b
 @budget.command("verify")
 def budget_verify() -> None:
     """Check the ledger's hash chain; exit 1 if it is broken."""
+    from .budget import Budget
+
     report = Budget(_root(), _config("budget")).verify()
     click.echo(report.summary())
     if not report.ok:
@@ -90,7 +85,9 @@ def vault() -> None:
     """WORM snapshots of the root: sealed, hash-chained, verifiable."""
 
 
-def _vault() -> Vault:
+def _vault() -> Any:
+    from .vault import Vault
+
     return Vault(_root(), _config("vault"))
 
 

@@ -7,15 +7,17 @@ from pathlib import Path
 
 import click
 
-from .memory.model import KINDS, TIERS, ALL_TIERS
+from .cli_context import current
+
+from .memory.names import ALL_TIERS, KINDS, TIERS
 
 
 def _root() -> Path:
-    return click.get_current_context().find_root().obj["get_root"]()
+    return current().root()
 
 
 def _config():
-    return click.get_current_context().find_root().obj["get_config"]()
+    return current().config()
 
 
 def _warn(lines: list[str]) -> None:
@@ -151,7 +153,7 @@ def brief(agent: str | None, distill: bool, model: str | None) -> None:
     """A cold-start brief (<= memory.brief_max_bytes) of AGENT: doing, outcomes, open threads, changes."""
     from .brief import brief as make_brief, distill as do_distill
 
-    kernel = click.get_current_context().find_root().obj.kernel()
+    kernel = current().kernel()
     spec = kernel.agent(agent or kernel.config.entry_agent)
     text = make_brief(kernel.root, spec, kernel.config)
     if distill:

@@ -6,9 +6,11 @@ import sys
 
 import click
 
+from .cli_context import current
+
 
 def _kernel():
-    return click.get_current_context().find_root().obj.kernel()
+    return current().kernel()
 
 
 @click.command()

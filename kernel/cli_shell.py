@@ -5,6 +5,8 @@ import sys
 
 import click
 
+from .cli_context import current
+
 
 @click.command()
 @click.option("--agent", "-a", default=None, help="Agent for every goal (default: entry_agent in system/llmos.yaml).")
@@ -22,7 +24,7 @@ def shell(agent: str | None, model: str | None, max_steps: int | None, no_histor
     from .live import LiveRoot
     from .shell import History, Shell, read_lines
 
-    kernel = click.get_current_context().find_root().obj.kernel()
+    kernel = current().kernel()
     history = None if no_history else History(kernel.root)
     with LiveRoot(kernel) as live:
         session = Shell(live, out=lambda text: click.echo(text), agent=agent, model=model,

@@ -7,9 +7,11 @@ from pathlib import Path
 
 import click
 
+from .cli_context import current
+
 
 def _root() -> Path:
-    return Path(click.get_current_context().find_root().obj["get_root"]())
+    return current().root()
 
 
 @click.group()

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .budget import BudgetConfig
 from .docs import read_yaml, validate
+from .root import CONFIG_PATH
 from .lineage import OrchestrationConfig
 from .valence import ValenceConfig
 from .modes_config import CrystallizeConfig, ModesConfig
@@ -17,7 +18,6 @@ from .dream.config import DreamConfig
 from .vault.config import VaultConfig
 from .watch import WatchConfig
 
-CONFIG_PATH = "system/llmos.yaml"
 
 
 class Strict(BaseModel):
@@ -35,6 +35,10 @@ class LocalConfig(Strict):
     seed: int = 0
     threads: int | None = Field(None, ge=1)
     max_string: int = Field(400, ge=16, description="longest string argument the grammar allows")
+    timeout_s: float = Field(300.0, gt=0, description="longest wait for one reply of the model worker")
+    extra_buffers: Literal["auto", "on", "off"] = Field(
+        "auto", description="llama.cpp's AMX/repacked weight buffers; auto: off where AMX is not granted "
+        "or after a worker crash on this machine")
 
 
 class AnthropicConfig(Strict):

@@ -60,6 +60,10 @@ class BackendError(LlmosError):
     """An LLM backend could not be used: missing package, key, file, or a failed call."""
 
 
+class ModelWorkerError(BackendError):
+    """The local model's worker process crashed, hung, was killed, or refused a request."""
+
+
 class ScriptError(BackendError):
     """A scripted-backend YAML file that is malformed or has run out of replies."""
 

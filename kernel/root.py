@@ -5,10 +5,9 @@ import os
 import shutil
 from pathlib import Path
 
-import git
-
-from .config import CONFIG_PATH
 from .errors import RootError
+
+CONFIG_PATH = "system/llmos.yaml"
 
 TEMPLATE_COPY = ("system", "agents")
 EMPTY_FOLDERS = ("projects", "memory/beta", "memory/alpha", "memory/delta", "memory/working",
@@ -62,6 +61,8 @@ def init_root(target: str | os.PathLike) -> Path:
         (root / name).mkdir(parents=True, exist_ok=True)
         (root / name / ".gitkeep").touch()
     (root / ".gitignore").write_text(GITIGNORE, encoding="utf-8")
+    import git
+
     repo = git.Repo.init(root, initial_branch="main") if not (root / ".git").exists() else git.Repo(root)
     from .audit import commit_paths
 

@@ -12,9 +12,37 @@ def call(name: str, **args) -> dict:
     return {"tool_calls": [{"name": name, "args": args}]}
 
 
-def run_llmos(*args: str, root: Path | None = None, env: dict | None = None, timeout: float = 120,
-              **kw) -> subprocess.CompletedProcess:
-    """Run the real `llmos` console entry point in a subprocess."""
+def run_llmos(*args: str, root: Path | None = None, env: dict | None = None, input: str | None = None,
+              cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """Run the `llmos` console entry point (``llmos.cli.main``) in this process, with its own stdin,
+    stdout, stderr and environment, as a person's shell would: exit code, one-line errors and all."""
+    from click.testing import CliRunner
+
+    from llmos.cli import main
+
+    overrides = dict(env or {})
+    if root is not None:
+        overrides["LLMOS_ROOT"] = str(root)
+    before = Path.cwd()
+    with CliRunner().isolation(input=input, env=overrides) as (out, err, _):
+        if cwd is not None:
+            os.chdir(cwd)
+        try:
+            main(list(args))
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        finally:
+            os.chdir(before)
+            sys.stdout.flush()
+            sys.stderr.flush()
+        stdout, stderr = out.getvalue().decode(), err.getvalue().decode()
+    return subprocess.CompletedProcess(["llmos", *args], code, stdout, stderr)
+
+
+def run_llmos_process(*args: str, root: Path | None = None, env: dict | None = None, timeout: float = 120,
+                      **kw) -> subprocess.CompletedProcess:
+    """Run the real `llmos` console entry point in a subprocess (the end-to-end tests)."""
     full_env = {**os.environ, **(env or {})}
     if root is not None:
         full_env["LLMOS_ROOT"] = str(root)

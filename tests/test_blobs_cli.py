@@ -6,6 +6,8 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
+from llmos.cli_context import Obj
+
 from llmos.blobs import BlobStore, ref
 from llmos.cli_blobs import blobs
 
@@ -20,7 +22,7 @@ def make_root(tmp_path: Path) -> tuple[Path, str, str]:
 
 
 def run(root: Path, *args: str):
-    return CliRunner().invoke(blobs, list(args), obj={"get_root": lambda: root})
+    return CliRunner().invoke(blobs, list(args), obj=Obj(root=root))
 
 
 def test_stats_json_and_text(tmp_path: Path) -> None:

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from llmos.audit import parse_trailers
+from llmos.gitlog import parse_trailers
 from llmos.errors import ScriptError
 from llmos.kernel import Kernel
 from llmos.learned import candidate_rows, tool_rows

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from llmos.audit import parse_trailers
+from llmos.gitlog import parse_trailers
 from llmos.kernel import Kernel
 from llmos.traces import read_trace, trace_path
 from llmos.tracetree import load_tree, render_tree

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 from click.testing import CliRunner
+
+from llmos.cli_context import Obj
 import pytest
 
 from llmos.cli_guard import halt as halt_cmd
@@ -42,7 +44,7 @@ def test_halt_without_reason_and_hand_made_halt_files(tmp_path):
 
 def test_halt_and_resume_commands(tmp_path):
     runner = CliRunner()
-    obj = {"get_root": lambda: tmp_path}
+    obj = Obj(root=tmp_path)
     result = runner.invoke(halt_cmd, ["--reason", "budget review"], obj=obj)
     assert result.exit_code == 0, result.output
     assert "budget review" in result.output

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from llmos.audit import parse_trailers, run_log
+from llmos.gitlog import parse_trailers, run_log
 from llmos.errors import AgentNotFound, GoalError, ModelSpecError, RootError, ScriptError
 from llmos.kernel import Kernel
 from llmos.traces import read_trace
-from helpers import call, git, run_llmos
+from helpers import call, git, run_llmos, run_llmos_process
 
 HELLO = [call("write_file", path="projects/demo/hello.txt", content="hello world"),
          call("finish", result="wrote hello.txt")]
@@ -139,7 +139,7 @@ def test_cli_boot_json_summary(root: Path, script):
 
 
 def test_cli_progress_and_bad_input_exit_codes(root: Path, script):
-    res = run_llmos("boot", "Write hello", "--model", script(*HELLO), root=root)
+    res = run_llmos_process("boot", "Write hello", "--model", script(*HELLO), root=root)
     assert res.returncode == 0 and "write_file" in res.stderr and "success: wrote hello.txt" in res.stdout
     for args, fragment in ((["boot", ""], "goal is empty"), (["boot", "x", "--agent", "nope"], "no agent named"),
                            (["boot", "x", "--model", "what:ever"], "unknown model spec")):

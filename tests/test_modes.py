@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from llmos.audit import parse_trailers
+from llmos.gitlog import parse_trailers
 from llmos.blobs import BlobStore, load_request
 from llmos.errors import ScriptError
 from llmos.kernel import Kernel

@@ -9,7 +9,7 @@ import threading
 from pathlib import Path
 
 from llmos.traces import iter_trace_files, read_trace
-from helpers import call, git, run_llmos
+from helpers import call, git, run_llmos, run_llmos_process
 
 HELLO = [call("write_file", path="projects/demo/hello.txt", content="hello"), call("finish", result="wrote hello")]
 
@@ -17,7 +17,7 @@ HELLO = [call("write_file", path="projects/demo/hello.txt", content="hello"), ca
 def test_piped_session_runs_goals_and_commands(root: Path, script):
     model = script(*HELLO)
     session = "Write hello into projects/demo/hello.txt\n:agents\n:trace\n:budget\n:nope\n:trace zzz\n:reload\n:quit\nnever run\n"
-    res = run_llmos("shell", "--model", model, root=root, input=session)
+    res = run_llmos_process("shell", "--model", model, root=root, input=session)
     assert res.returncode == 0, res.stderr
     out = res.stdout
     (trace,) = list(iter_trace_files(root))

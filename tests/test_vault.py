@@ -17,6 +17,8 @@ import pytest
 import zstandard
 from click.testing import CliRunner
 
+from llmos.cli_context import Obj
+
 from llmos import vault
 from llmos.budget import Budget, BudgetConfig
 from llmos.cli_guard import budget as budget_cmd
@@ -270,7 +272,7 @@ def test_cli_vault_and_budget(root, tmp_path):
         budget = BudgetConfig(per_day=1.0)
         vault = VaultConfig(retention_days=1)
 
-    obj = {"get_root": lambda: root, "get_config": lambda: Config()}
+    obj = Obj(root=root, config=Config())
     runner = CliRunner()
     out = runner.invoke(vault_cmd, ["snapshot", "--label", "cli"], obj=obj)
     assert out.exit_code == 0 and "sealed" in out.output, out.output

@@ -1,30 +1,28 @@
 """Any GGUF model through llama-cpp-python; by default the bundled Gemma 3 270M.
 
+llama.cpp runs in a worker process (:mod:`.worker`), never in the kernel: a native crash or a hang
+is an error of the run, not the end of the process.
+
 A small base model cannot be trusted to format a tool call, so every reply is generated under a
 grammar (:mod:`.grammar`) that only admits one valid call of an allowed tool. The prompt is the
 ``system/prompts/local.md`` template of the OS root, filled with the conversation as a transcript.
 """
 from __future__ import annotations
 
-import atexit
+import functools
 import json
 import os
-import threading
 from pathlib import Path
 from typing import Any
 
 from ..errors import BackendError
 from ..prompts import load_prompt, render
 from . import Reply, ToolCall, Usage
+from .gguf import GgufInfo, check_gguf
 from .grammar import parse_tool_call, tool_call_grammar
+from .worker import cache_dir, local_model
 
-_LOADED: dict[tuple[str, int, int | None], Any] = {}
-_LOAD_LOCK = threading.Lock()
 RESULT_CHARS = 600  # characters of each tool result shown back to the model
-
-
-def cache_dir() -> Path:
-    return Path(os.environ.get("LLMOS_CACHE", Path.home() / ".cache" / "llmos"))
 
 
 def bundled_model_path() -> Path:
@@ -49,45 +47,18 @@ def bundled_model_path() -> Path:
     return target
 
 
-_SILENT: list[Any] = []  # keeps the no-op log callback alive while llama.cpp holds a pointer to it
+@functools.lru_cache(maxsize=16)
+def _checked(path: str, size: int, mtime_ns: int) -> GgufInfo:
+    return check_gguf(Path(path))
 
 
-def _silence_llama_cpp() -> None:
-    """llama.cpp logs to stderr from C even with verbose=False; route its log to nowhere."""
-    import ctypes
-
-    import llama_cpp
-
-    if not _SILENT:
-        _SILENT.append(llama_cpp.llama_log_callback(lambda level, text, user: None))
-        llama_cpp.llama_log_set(_SILENT[0], ctypes.c_void_p())
-
-
-def _close_all() -> None:
-    """Free models before interpreter teardown (llama.cpp's own __del__ fails that late)."""
-    while _LOADED:
-        _LOADED.popitem()[1].close()
-
-
-def load_llama(path: Path, n_ctx: int, threads: int | None) -> Any:
-    """Load (once per process) a GGUF model."""
+def checked_gguf(path: Path) -> GgufInfo:
+    """:func:`check_gguf`, once per file version in this process."""
     try:
-        from llama_cpp import Llama
-    except ImportError:
-        raise BackendError("llama-cpp-python is not installed", hint="pip install llama-cpp-python") from None
-    _silence_llama_cpp()
-    if not _LOADED:
-        atexit.register(_close_all)
-    key = (str(path), n_ctx, threads)
-    with _LOAD_LOCK:
-        if key not in _LOADED:
-            if not path.is_file():
-                raise BackendError(f"model file not found: {path}", hint="pass an existing file: --model local:PATH.gguf")
-            try:
-                _LOADED[key] = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=threads, verbose=False)
-            except (ValueError, RuntimeError) as exc:
-                raise BackendError(f"cannot load GGUF model {path}: {exc}") from None
-        return _LOADED[key]
+        st = path.stat()
+    except OSError:
+        return check_gguf(path)  # says "not found" with the fix
+    return _checked(str(path), st.st_size, st.st_mtime_ns)
 
 
 def _tools_text(tools: list[dict[str, Any]]) -> str:
@@ -128,7 +99,9 @@ class LocalBackend:
         self.model = "local:" + self.path.name
         self.max_output = self.settings.max_tokens
         self.template, self.template_path = load_prompt(Path(root or "."), "local")
-        self.llm = load_llama(self.path, self.settings.n_ctx, self.settings.threads)
+        self.gguf = checked_gguf(self.path)  # a missing, foreign or cut-short file fails before any run
+        self.llm = local_model(self.path, self.settings.n_ctx, self.settings.threads, self.settings.extra_buffers,
+                               self.settings.timeout_s)
 
     def _prompt(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> tuple[str, int]:
         system = "\n\n".join(m["content"] for m in messages if m["role"] == "system")
@@ -137,7 +110,7 @@ class LocalBackend:
         while True:
             text = render(self.template, self.template_path, system=system, tools=_tools_text(tools),
                           transcript="\n".join(entries)).rstrip()
-            n = len(self.llm.tokenize(text.encode("utf-8"), add_bos=True))
+            n = self.llm.call("tokenize", text=text)["n"]
             if n <= budget or len(entries) <= 1:
                 return text, n
             entries = entries[:1] + entries[2:]  # keep the goal, drop the oldest step
@@ -146,17 +119,14 @@ class LocalBackend:
         return self._prompt(messages, tools)[1]
 
     def complete(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> Reply:
-        from llama_cpp import LlamaGrammar
-
         prompt, _ = self._prompt(messages, tools)
-        grammar = LlamaGrammar.from_string(tool_call_grammar(tools, self.settings.max_string), verbose=False)
-        out = self.llm.create_completion(prompt, grammar=grammar, max_tokens=self.max_output,
-                                         temperature=self.settings.temperature, seed=self.settings.seed,
-                                         repeat_penalty=self.settings.repeat_penalty)
-        text = out["choices"][0]["text"].strip()
-        usage = Usage(out["usage"]["prompt_tokens"], out["usage"]["completion_tokens"])
+        out = self.llm.call("complete", prompt=prompt, grammar=tool_call_grammar(tools, self.settings.max_string),
+                            max_tokens=self.max_output, temperature=self.settings.temperature,
+                            seed=self.settings.seed, repeat_penalty=self.settings.repeat_penalty)
+        text = out["text"].strip()
+        usage = Usage(out["prompt_tokens"], out["completion_tokens"])
         parsed = parse_tool_call(text)
         if parsed is None:
-            return Reply(text, [], usage, out["choices"][0].get("finish_reason"))
+            return Reply(text, [], usage, out.get("finish_reason"))
         name, args = parsed
         return Reply("", [ToolCall(f"local_{abs(hash(text)) % 10**8}", name, args)], usage, "tool_use")

@@ -6,5 +6,15 @@ contradictions, working memory, old traces), ``souls`` (a soul section proposed 
 delta-level workflows), ``proof`` (recall before/after), ``gitops`` (the
 separate worktree, commits, the dream branch) and ``cycle`` (one dream, end to end).
 """
-from .cycle import DreamReport, apply_dream, dream  # noqa: F401
-from .evidence import candidates  # noqa: F401
+from importlib import import_module
+from typing import Any
+
+# Loaded on first use: the config section (``dream.config``) is read by every command, a dream is not.
+_LAZY = {"DreamReport": "cycle", "apply_dream": "cycle", "dream": "cycle", "candidates": "evidence"}
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(import_module(f"{__name__}.{_LAZY[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

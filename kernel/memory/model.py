@@ -19,9 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from ..docs import Document, dump_frontmatter, read_document, validate
 from ..errors import DocumentError
 
-TIERS = ("beta", "alpha", "delta")          # promoted tiers, one folder each
-ALL_TIERS = ("gamma", *TIERS, "working")   # gamma = traces, working = Layer 1
-KINDS = ("fact", "workflow", "lesson", "pattern", "soul")
+from .names import ALL_TIERS, KINDS, TIERS  # noqa: F401  (re-exported: the format's vocabulary)
 ID_PATTERN = r"^[a-z0-9][a-z0-9-]{2,80}$"
 
 
