@@ -188,3 +188,15 @@ def _find_soul(root: Path, path: Path, meta: AgentMeta) -> tuple[str, Path | Non
         if not soul_path.is_file():
             return "", None
     return read_soul(soul_path), soul_path
+
+
+def load_all_agents(root: Path, known_tools: set[str]) -> tuple[list[Agent], list[DocumentError]]:
+    """Every agent of ``root`` that loads, and the errors of those that do not."""
+    found, errors = [], []
+    loader = AgentLoader(root, known_tools)
+    for name in loader.files:
+        try:
+            found.append(loader.load(name))
+        except DocumentError as exc:
+            errors.append(exc)
+    return found, errors

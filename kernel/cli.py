@@ -123,11 +123,14 @@ def check(obj: Obj) -> None:
 @click.pass_obj
 def agents(obj: Obj, as_json: bool) -> None:
     """List agents with their tools and model."""
-    kernel = obj.kernel()
-    found, errors = kernel.agents()
+    from .agents import load_all_agents
+    from .tool_syscalls import known_tools
+
+    root = obj.root()
+    found, errors = load_all_agents(root, known_tools(root))
     rows = [{"name": a.name, "system": a.system, "model": a.model or "(default)",
              "tools": sorted(a.tools) if a.tools is not None else "all", "description": a.description,
-             "path": str(a.path.relative_to(kernel.root))} for a in found]
+             "path": str(a.path.relative_to(root))} for a in found]
     if as_json:
         click.echo(json.dumps(rows, indent=2))
     for r in [] if as_json else rows:

@@ -144,14 +144,7 @@ class Kernel:
 
     def agents(self) -> tuple[list[Agent], list[DocumentError]]:
         """Every agent that loads, and the errors of those that do not."""
-        found, errors = [], []
-        loader = agents_mod.AgentLoader(self.root, set(self.syscalls.names()))
-        for name in loader.files:
-            try:
-                found.append(loader.load(name))
-            except DocumentError as exc:
-                errors.append(exc)
-        return found, errors
+        return agents_mod.load_all_agents(self.root, set(self.syscalls.names()))
 
     def check(self) -> list[DocumentError]:
         """Validate config, agents, souls and traces; return every problem (empty list: all good)."""

@@ -44,6 +44,13 @@ def _make(table: SyscallTable, root: Path, state: ToolState, config: Any) -> Sys
     return Syscall(state.name, fn, f"Crystallized tool: {state.template}", params)
 
 
+def known_tools(root: Path) -> set[str]:
+    """Every name an agent's ``tools`` may list in ``root``: the syscalls and the active crystallized
+    tools (what a Kernel's table holds, without building one)."""
+    names = set(SyscallTable.default().names())
+    return names | {s.name for s in toolstate.load_all(root)[0].values() if s.state == "active"}
+
+
 def register_tools(table: SyscallTable, root: Path, config: Any) -> None:
     """Add every active crystallized tool of ``root`` to ``table`` (built-in names are never shadowed)."""
     for state in toolstate.load_all(root)[0].values():

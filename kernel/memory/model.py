@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from ..docs import Document, dump_frontmatter, read_document, validate
 from ..errors import DocumentError
 
-from .names import ALL_TIERS, KINDS, TIERS  # noqa: F401  (re-exported: the format's vocabulary)
+from .names import ALL_TIERS, KINDS, TIERS, memory_folders  # noqa: F401  (re-exported: the format's vocabulary)
 ID_PATTERN = r"^[a-z0-9][a-z0-9-]{2,80}$"
 
 
@@ -110,15 +110,6 @@ def new_id(title: str) -> str:
 
 def folder_for(root: Path, tier: str, project: str | None) -> Path:
     return root / "projects" / project / "memory" if project else root / "memory" / tier
-
-
-def memory_folders(root: Path) -> list[Path]:
-    """Every folder that can hold memory documents (tier folders, then project memory folders)."""
-    folders = [root / "memory" / t for t in TIERS]
-    projects = root / "projects"
-    if projects.is_dir():
-        folders += sorted(p / "memory" for p in projects.iterdir() if (p / "memory").is_dir())
-    return [f for f in folders if f.is_dir()]
 
 
 def iter_memory_files(root: Path) -> Iterator[Path]:
