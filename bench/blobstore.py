@@ -22,6 +22,7 @@ dedup. Figures (``--json`` prints them all by name):
 
     python bench/blobstore.py [--quick] [--json] [--seed 7]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -51,10 +52,34 @@ class Text:
 
     def __init__(self, rng: random.Random, vocab: int = 6000):
         self.rng = rng
-        syll = ["ka", "to", "re", "mi", "sa", "lo", "ne", "vi", "da", "po", "shi", "en", "ar",
-                "ul", "th", "st", "qu", "or", "in", "ex", "com", "pre", "tion", "ment", "ing"]
-        words = {"".join(rng.choice(syll) for _ in range(rng.choice((1, 2, 2, 3, 3, 4))))
-                 for _ in range(vocab * 2)}
+        syll = [
+            "ka",
+            "to",
+            "re",
+            "mi",
+            "sa",
+            "lo",
+            "ne",
+            "vi",
+            "da",
+            "po",
+            "shi",
+            "en",
+            "ar",
+            "ul",
+            "th",
+            "st",
+            "qu",
+            "or",
+            "in",
+            "ex",
+            "com",
+            "pre",
+            "tion",
+            "ment",
+            "ing",
+        ]
+        words = {"".join(rng.choice(syll) for _ in range(rng.choice((1, 2, 2, 3, 3, 4)))) for _ in range(vocab * 2)}
         self.words = sorted(words)[:vocab]
         rng.shuffle(self.words)
         self.cum = list(accumulate(1 / (i + 1) ** 1.07 for i in range(len(self.words))))
@@ -107,9 +132,12 @@ class Text:
         rows, n = [], 0
         while n < size:
             a, b = self.words_(2)
-            row = {"path": f"projects/{a}/{b}.md", "size": self.rng.randint(10, 90000),
-                   "modified": f"2025-0{self.rng.randint(1, 9)}-1{self.rng.randint(0, 9)}",
-                   "summary": self.sentence()}
+            row = {
+                "path": f"projects/{a}/{b}.md",
+                "size": self.rng.randint(10, 90000),
+                "modified": f"2025-0{self.rng.randint(1, 9)}-1{self.rng.randint(0, 9)}",
+                "summary": self.sentence(),
+            }
             rows.append(row)
             n += 120
         return json.dumps(rows, indent=1)
@@ -131,52 +159,91 @@ def make_workload(seed: int, agents: int, convs: int, rng_scale: float = 1.0) ->
     """Conversations as lists of (request, response) pairs, every call's full request."""
     rng = random.Random(seed)
     tx = Text(rng)
-    roles = [{"role": w, "mission": tx.prose(600), "method": tx.prose(900),
-              "rules": "\n".join(f"- {tx.sentence()}" for _ in range(10))}
-             for w in ("writer", "reviewer", "coder", "tester", "planner", "researcher",
-                       "distiller", "toolsmith")]
+    roles = [
+        {
+            "role": w,
+            "mission": tx.prose(600),
+            "method": tx.prose(900),
+            "rules": "\n".join(f"- {tx.sentence()}" for _ in range(10)),
+        }
+        for w in ("writer", "reviewer", "coder", "tester", "planner", "researcher", "distiller", "toolsmith")
+    ]
     tools = []
     for i in range(24):
-        params = {w: {"type": rng.choice(("string", "integer", "boolean")),
-                      "description": tx.sentence()} for w in tx.words_(rng.randint(2, 6))}
-        tools.append({"name": f"{tx.words_(1)[0]}_{i}", "description": tx.prose(250),
-                      "input_schema": {"type": "object", "properties": params,
-                                       "required": sorted(params)[:1]}})
+        params = {
+            w: {"type": rng.choice(("string", "integer", "boolean")), "description": tx.sentence()}
+            for w in tx.words_(rng.randint(2, 6))
+        }
+        tools.append(
+            {
+                "name": f"{tx.words_(1)[0]}_{i}",
+                "description": tx.prose(250),
+                "input_schema": {"type": "object", "properties": params, "required": sorted(params)[:1]},
+            }
+        )
     conversations = []
     for a in range(agents):
         role = roles[a % len(roles)]
         system = ROLE_TEMPLATE.format(
-            name=f"agent-{a:03d}", project=f"{tx.words_(1)[0]}-{a % 17}", date=f"2025-06-{1 + a % 28:02d}",
-            budget=rng.choice((20000, 50000, 100000)), lang=rng.choice(("English", "English", "French")),
-            **role)
+            name=f"agent-{a:03d}",
+            project=f"{tx.words_(1)[0]}-{a % 17}",
+            date=f"2025-06-{1 + a % 28:02d}",
+            budget=rng.choice((20000, 50000, 100000)),
+            lang=rng.choice(("English", "English", "French")),
+            **role,
+        )
         own_tools = rng.sample(tools, rng.randint(6, 12))
         for _ in range(convs):
             conversations.append(_conversation(rng, tx, system, own_tools, rng_scale))
     return conversations
 
 
-def _conversation(rng: random.Random, tx: Text, system: str, tools: list[dict],
-                  scale: float) -> list[tuple[dict, dict]]:
+def _conversation(
+    rng: random.Random, tx: Text, system: str, tools: list[dict], scale: float
+) -> list[tuple[dict, dict]]:
     messages = [{"role": "user", "content": tx.prose(rng.randint(80, 700))}]
     calls = []
-    for step in range(rng.randint(6, 26)):
-        request = {"model": "claude-sonnet-4", "max_tokens": 4096, "system": system,
-                   "tools": tools, "messages": list(messages)}
+    for _step in range(rng.randint(6, 26)):
+        request = {
+            "model": "claude-sonnet-4",
+            "max_tokens": 4096,
+            "system": system,
+            "tools": tools,
+            "messages": list(messages),
+        }
         tool = rng.choice(tools)
         if rng.random() < 0.85:
-            reply = {"role": "assistant", "content": [
-                {"type": "text", "text": tx.prose(rng.randint(40, 400))},
-                {"type": "tool_use", "id": f"toolu_{rng.getrandbits(64):016x}", "name": tool["name"],
-                 "input": {k: tx.words_(1)[0] for k in tool["input_schema"]["properties"]}}]}
+            reply = {
+                "role": "assistant",
+                "content": [
+                    {"type": "text", "text": tx.prose(rng.randint(40, 400))},
+                    {
+                        "type": "tool_use",
+                        "id": f"toolu_{rng.getrandbits(64):016x}",
+                        "name": tool["name"],
+                        "input": {k: tx.words_(1)[0] for k in tool["input_schema"]["properties"]},
+                    },
+                ],
+            }
         else:
             reply = {"role": "assistant", "content": [{"type": "text", "text": tx.prose(rng.randint(200, 1500))}]}
-        calls.append((request, {**reply, "usage": {"input_tokens": rng.randint(1000, 90000),
-                                                   "output_tokens": rng.randint(20, 900)}}))
+        calls.append(
+            (
+                request,
+                {**reply, "usage": {"input_tokens": rng.randint(1000, 90000), "output_tokens": rng.randint(20, 900)}},
+            )
+        )
         messages.append(reply)
         size = int(min(rng.lognormvariate(7.4, 1.1), 60000) * scale)
         result = rng.choice((tx.prose, tx.code, tx.code, tx.log, tx.listing))(size)
-        messages.append({"role": "user", "content": [{"type": "tool_result", "content": result,
-                         "tool_use_id": reply["content"][-1].get("id", "none")}]})
+        messages.append(
+            {
+                "role": "user",
+                "content": [
+                    {"type": "tool_result", "content": result, "tool_use_id": reply["content"][-1].get("id", "none")}
+                ],
+            }
+        )
     return calls
 
 
@@ -250,7 +317,9 @@ def put_figures(path: Path, tx: Text, rounds: int) -> dict:
             dicts = [{"role": "user", "content": b} for b in blobs]
             for d in dicts:
                 s.put(d, "message")
-            out[f"put_hit_us_{label}_json"] = round(per_call_us(lambda d: s.put(d, "message"), dicts * max(1, rounds // 640)), 2)
+            out[f"put_hit_us_{label}_json"] = round(
+                per_call_us(lambda d: s.put(d, "message"), dicts * max(1, rounds // 640)), 2
+            )
         fresh = [tx.prose(51200)[:51200] + str(i) for i in range(max(50, rounds // 100))]
         out["put_new_us_50k"] = round(per_call_us(lambda b: s.put(b, "result"), fresh, 1), 1)
         s.flush()  # large blobs are compressed in the background: not during the next figures
@@ -297,8 +366,7 @@ def get_figures(path: Path, count: int = 5000) -> dict:
     """Microseconds per ``get`` of a blob already read once, from each tier: hot (its bytes
     in memory), warm (its compressed frame in memory), cold (the pack, in the page cache)."""
     out = {}
-    for tier, options in (("hot", {}), ("warm", {"cache_bytes": 0}),
-                          ("cold", {"cache_bytes": 0, "warm_bytes": 0})):
+    for tier, options in (("hot", {}), ("warm", {"cache_bytes": 0}), ("cold", {"cache_bytes": 0, "warm_bytes": 0})):
         with BlobStore.open(path, **options) as s:
             ids = random.Random(3).sample(sorted(s.index.entries), min(count, len(s.index.entries)))
             for b in ids:
@@ -312,11 +380,10 @@ def raw_decompress_mb_s(store: BlobStore) -> float:
     frames = []
     for state in store.index.packs.values():
         data = state.path.read_bytes()
-        for bid, e in state.rows:
+        for _bid, e in state.rows:
             if e.flags & rec.ZSTD:
                 start = e.offset + rec.HEADER_SIZE + len(e.kind.encode())
-                frames.append((data[start:start + e.clen], e.ulen,
-                               e.dict_id if e.flags & rec.DICT_USED else 0))
+                frames.append((data[start : start + e.clen], e.ulen, e.dict_id if e.flags & rec.DICT_USED else 0))
     for _, _, d in frames:
         if d:
             store.dictionaries.load(d)
@@ -337,11 +404,17 @@ def run(seed: int, quick: bool) -> dict:
     logical, base_bytes, base_s = baseline(conversations)
     tmp = Path(tempfile.mkdtemp(prefix="llmos-bench-blobs-"))
     try:
-        figures = {"machine": _machine(), "agents": agents, "conversations": len(conversations),
-                   "llm_calls": sum(len(c) for c in conversations), "workload_gen_s": round(gen_s, 1),
-                   "logical_bytes": logical, "baseline_bytes": base_bytes,
-                   "baseline_ratio": round(logical / base_bytes, 2),
-                   "baseline_mb_s": round(logical / 1e6 / base_s, 1)}
+        figures = {
+            "machine": _machine(),
+            "agents": agents,
+            "conversations": len(conversations),
+            "llm_calls": sum(len(c) for c in conversations),
+            "workload_gen_s": round(gen_s, 1),
+            "logical_bytes": logical,
+            "baseline_bytes": base_bytes,
+            "baseline_ratio": round(logical / base_bytes, 2),
+            "baseline_mb_s": round(logical / 1e6 / base_s, 1),
+        }
         with BlobStore.open(tmp / "nodict", dictionaries=False) as s:
             t0 = time.perf_counter()
             record_stateless(s, conversations)
@@ -361,42 +434,46 @@ def run(seed: int, quick: bool) -> dict:
             repack_s = time.perf_counter() - t0
             st = s.stats()
             ok, check_mb_s, zstd_mb_s = check_figures(s)
-            distinct = sum(e.ulen for e in s.index.entries.values()
-                           if e.btype not in (rec.MANIFEST, rec.DICT))
+            distinct = sum(e.ulen for e in s.index.entries.values() if e.btype not in (rec.MANIFEST, rec.DICT))
         fresh_disk = fresh["pack_bytes"] + fresh["index_bytes"]
         disk = st["pack_bytes"] + st["index_bytes"]
-        figures.update({
-            "unique_bytes": st["unique_bytes"], "blobs": st["blobs"],
-            "dictionaries": st["dictionaries"],
-            "dedup_ratio": round(logical / st["unique_bytes"], 2),
-            # the most any store could reach keeping each distinct message, prompt, schema and
-            # reply once and nothing else (no manifests): this workload's ceiling
-            "dedup_ratio_ceiling": round(logical / distinct, 2),
-            # as ingested: zstd level 3 (with dictionaries for small blobs)
-            "stored_bytes_ingest": fresh["stored_bytes"], "disk_bytes_ingest": fresh_disk,
-            "compression_ratio": fresh["compression_ratio"],
-            "total_reduction_ingest": round(logical / fresh_disk, 1),
-            # at rest, after the level-19 repack of sealed packs (llmos blobs repack, or a dream)
-            "repack_s": round(repack_s, 2),
-            "repack_mb_s": round(st["unique_bytes"] / 1e6 / repack_s, 1),
-            "repacked_records": repacked.records,
-            "stored_bytes": st["stored_bytes"], "disk_bytes": disk,
-            "compression_ratio_repacked": st["compression_ratio"],
-            "compression_ratio_on_disk": round(st["unique_bytes"] / disk, 2),
-            "total_reduction": round(logical / disk, 1),
-            "vs_baseline": round(base_bytes / disk, 1),
-            "ingest_logical_mb_s": round(logical / 1e6 / ingest_s, 1),
-            "check_ok": ok and ok_ingest,
-            # check --read-data and zstd alone over the same frames: level 3 (as written) ...
-            "check_read_mb_s_ingest": round(check_ingest, 1),
-            "zstd_decompress_mb_s_ingest": round(zstd_ingest, 1),
-            "check_vs_zstd_ingest": round(check_ingest / zstd_ingest, 2),
-            # ... and level 19 (after the repack), whose frames decompress faster
-            "check_read_mb_s": round(check_mb_s, 1),
-            "zstd_decompress_mb_s": round(zstd_mb_s, 1),
-            "check_vs_zstd": round(check_mb_s / zstd_mb_s, 2),
-            "index_bytes_per_blob": round(st["index_bytes"] / st["blobs"], 1),
-        })
+        figures.update(
+            {
+                "unique_bytes": st["unique_bytes"],
+                "blobs": st["blobs"],
+                "dictionaries": st["dictionaries"],
+                "dedup_ratio": round(logical / st["unique_bytes"], 2),
+                # the most any store could reach keeping each distinct message, prompt, schema and
+                # reply once and nothing else (no manifests): this workload's ceiling
+                "dedup_ratio_ceiling": round(logical / distinct, 2),
+                # as ingested: zstd level 3 (with dictionaries for small blobs)
+                "stored_bytes_ingest": fresh["stored_bytes"],
+                "disk_bytes_ingest": fresh_disk,
+                "compression_ratio": fresh["compression_ratio"],
+                "total_reduction_ingest": round(logical / fresh_disk, 1),
+                # at rest, after the level-19 repack of sealed packs (llmos blobs repack, or a dream)
+                "repack_s": round(repack_s, 2),
+                "repack_mb_s": round(st["unique_bytes"] / 1e6 / repack_s, 1),
+                "repacked_records": repacked.records,
+                "stored_bytes": st["stored_bytes"],
+                "disk_bytes": disk,
+                "compression_ratio_repacked": st["compression_ratio"],
+                "compression_ratio_on_disk": round(st["unique_bytes"] / disk, 2),
+                "total_reduction": round(logical / disk, 1),
+                "vs_baseline": round(base_bytes / disk, 1),
+                "ingest_logical_mb_s": round(logical / 1e6 / ingest_s, 1),
+                "check_ok": ok and ok_ingest,
+                # check --read-data and zstd alone over the same frames: level 3 (as written) ...
+                "check_read_mb_s_ingest": round(check_ingest, 1),
+                "zstd_decompress_mb_s_ingest": round(zstd_ingest, 1),
+                "check_vs_zstd_ingest": round(check_ingest / zstd_ingest, 2),
+                # ... and level 19 (after the repack), whose frames decompress faster
+                "check_read_mb_s": round(check_mb_s, 1),
+                "zstd_decompress_mb_s": round(zstd_mb_s, 1),
+                "check_vs_zstd": round(check_mb_s / zstd_mb_s, 2),
+                "index_bytes_per_blob": round(st["index_bytes"] / st["blobs"], 1),
+            }
+        )
         figures.update(get_figures(tmp / "main"))
         tx = Text(random.Random(seed + 1))
         figures.update(put_figures(tmp / "puts", tx, 2000 if quick else 20000))
@@ -418,11 +495,18 @@ def _machine() -> str:
     return f"{platform.system()} {platform.machine()}, {cpu}, {os.cpu_count()} cpus, Python {platform.python_version()}"
 
 
-TARGETS = {"dedup_ratio": (">=", 10), "compression_ratio_no_dict": (">=", 2.2),
-           "compression_ratio": (">=", 3.0), "total_reduction": (">=", 30),
-           "ingest_logical_mb_s": (">=", 100), "put_hit_us_2k": ("<=", 3),
-           "put_hit_us_50k": ("<=", 10), "put_new_us_50k": ("<=", 100),
-           "durable_blobs_per_s": (">=", 50000), "check_vs_zstd": (">=", 0.7)}
+TARGETS = {
+    "dedup_ratio": (">=", 10),
+    "compression_ratio_no_dict": (">=", 2.2),
+    "compression_ratio": (">=", 3.0),
+    "total_reduction": (">=", 30),
+    "ingest_logical_mb_s": (">=", 100),
+    "put_hit_us_2k": ("<=", 3),
+    "put_hit_us_50k": ("<=", 10),
+    "put_new_us_50k": ("<=", 100),
+    "durable_blobs_per_s": (">=", 50000),
+    "check_vs_zstd": (">=", 0.7),
+}
 
 NOTES = {"dedup_ratio": " (with templated prompts, as here; >= 15 with shared ones)"}
 

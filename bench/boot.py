@@ -7,6 +7,7 @@ inheritance).
     python bench/boot.py            # a table
     python bench/boot.py --json     # every figure by name
 """
+
 from __future__ import annotations
 
 import argparse
@@ -71,11 +72,15 @@ def bench_boot(base: Path, repeat: int) -> dict:
     for count in (10, 100, 1000):
         root = make_root(base, count)
         loaded = boot_once(root)
-        kernel_s = best_of(lambda: boot_once(root), repeat)
-        base_s = best_of(lambda: baseline_parse(root), repeat)
-        out[str(count)] = {"agents_loaded": loaded, "boot_ms": round(kernel_s * 1000, 2),
-                           "per_agent_us": round(kernel_s / loaded * 1e6, 1),
-                           "baseline_yaml_ms": round(base_s * 1000, 2), "ratio_vs_baseline": round(kernel_s / base_s, 2)}
+        kernel_s = best_of(lambda r=root: boot_once(r), repeat)
+        base_s = best_of(lambda r=root: baseline_parse(r), repeat)
+        out[str(count)] = {
+            "agents_loaded": loaded,
+            "boot_ms": round(kernel_s * 1000, 2),
+            "per_agent_us": round(kernel_s / loaded * 1e6, 1),
+            "baseline_yaml_ms": round(base_s * 1000, 2),
+            "ratio_vs_baseline": round(kernel_s / base_s, 2),
+        }
     return out
 
 
@@ -92,7 +97,10 @@ def main() -> None:
         return
     print(f"{'agents':>7} {'boot ms':>9} {'us/agent':>9} {'yaml-only ms':>13} {'ratio':>6}")
     for count, r in result["boot"].items():
-        print(f"{count:>7} {r['boot_ms']:>9} {r['per_agent_us']:>9} {r['baseline_yaml_ms']:>13} {r['ratio_vs_baseline']:>6}")
+        print(
+            f"{count:>7} {r['boot_ms']:>9} {r['per_agent_us']:>9} {r['baseline_yaml_ms']:>13} "
+            f"{r['ratio_vs_baseline']:>6}"
+        )
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ watchdog, whoosh) was imported.
     python bench/cli.py --json          # every figure by name
     python bench/cli.py --agents 100 --memories 1000 --repeat 5
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,8 +24,17 @@ import tempfile
 import time
 from pathlib import Path
 
-HEAVY = ("llama_cpp", "anthropic", "llmos.backends.local", "llmos.backends.claude", "llmos.kernel", "llmos.loop",
-         "watchdog", "whoosh", "git")
+HEAVY = (
+    "llama_cpp",
+    "anthropic",
+    "llmos.backends.local",
+    "llmos.backends.claude",
+    "llmos.kernel",
+    "llmos.loop",
+    "watchdog",
+    "whoosh",
+    "git",
+)
 AGENT = """---
 name: agent-{n:04d}
 description: Benchmark agent {n} that reads notes and writes summaries for project {p}.
@@ -45,9 +55,17 @@ def make_root(base: Path, agents: int, memories: int) -> Path:
         (root / "agents" / f"agent-{n:04d}.md").write_text(AGENT.format(n=n, p=n % 7, steps=5 + n % 5))
     Suite(memories, random.Random(SEED + memories)).write(root)
     subprocess.run(["git", "-C", str(root), "add", "-A"], check=True)
-    subprocess.run(["git", "-C", str(root), "commit", "-qm", "bench corpus"], check=True,
-                   env={**os.environ, "GIT_AUTHOR_NAME": "b", "GIT_AUTHOR_EMAIL": "b@b", "GIT_COMMITTER_NAME": "b",
-                        "GIT_COMMITTER_EMAIL": "b@b"})
+    subprocess.run(
+        ["git", "-C", str(root), "commit", "-qm", "bench corpus"],
+        check=True,
+        env={
+            **os.environ,
+            "GIT_AUTHOR_NAME": "b",
+            "GIT_AUTHOR_EMAIL": "b@b",
+            "GIT_COMMITTER_NAME": "b",
+            "GIT_COMMITTER_EMAIL": "b@b",
+        },
+    )
     return root
 
 
@@ -61,8 +79,13 @@ def timed(argv: list[str], env: dict[str, str]) -> float:
 
 
 def heavy_imports(args: list[str], env: dict[str, str]) -> list[str]:
-    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "llmos", *args], env=env,
-                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "llmos", *args],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     names = {line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines() if line.startswith("import time")}
     return sorted(h for h in HEAVY if h in names)
 
@@ -81,13 +104,22 @@ def run(agents: int, memories: int, repeat: int) -> dict:
                 samples["baseline"].append(timed(baseline_argv, env))
                 samples[name].append(timed([sys.executable, "-m", "llmos", *args], env))
         base = statistics.median(samples["baseline"])
-        out = {"agents": agents, "memories": memories, "repeat": repeat, "root_build_s": round(build_s, 1),
-               "baseline_ms": round(base * 1000, 1), "commands": {}}
+        out = {
+            "agents": agents,
+            "memories": memories,
+            "repeat": repeat,
+            "root_build_s": round(build_s, 1),
+            "baseline_ms": round(base * 1000, 1),
+            "commands": {},
+        }
         for name, args in COMMANDS.items():
             med = statistics.median(samples[name])
-            out["commands"][name] = {"median_ms": round(med * 1000, 1), "ratio": round(med / base, 2),
-                                     "first_run_ms": round(first[name] * 1000, 1),
-                                     "heavy_imports": heavy_imports(args, env)}
+            out["commands"][name] = {
+                "median_ms": round(med * 1000, 1),
+                "ratio": round(med / base, 2),
+                "first_run_ms": round(first[name] * 1000, 1),
+                "heavy_imports": heavy_imports(args, env),
+            }
         return out
 
 
@@ -104,12 +136,16 @@ def main() -> None:
         print(json.dumps(out, indent=2))
         return
     print(f"root: {out['agents']:,} agents, {out['memories']:,} memories (built in {out['root_build_s']} s)")
-    print(f"baseline `python -c \"import yaml, click\"`: {out['baseline_ms']} ms (median of {args.repeat * len(COMMANDS)})")
+    print(
+        f'baseline `python -c "import yaml, click"`: {out["baseline_ms"]} ms (median of {args.repeat * len(COMMANDS)})'
+    )
     print(f"{'command':<10} {'median':>9} {'ratio':>6} {'first run':>10}  heavy modules imported")
     for name, r in out["commands"].items():
         flag = "" if r["ratio"] <= 1.5 else "  (target <= 1.5)"
-        print(f"{name:<10} {r['median_ms']:>7.1f}ms {r['ratio']:>6.2f} {r['first_run_ms']:>8.1f}ms  "
-              f"{', '.join(r['heavy_imports']) or '-'}{flag}")
+        print(
+            f"{name:<10} {r['median_ms']:>7.1f}ms {r['ratio']:>6.2f} {r['first_run_ms']:>8.1f}ms  "
+            f"{', '.join(r['heavy_imports']) or '-'}{flag}"
+        )
 
 
 if __name__ == "__main__":

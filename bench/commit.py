@@ -9,6 +9,7 @@ The baseline is the git path (``LLMOS_GIT_SUBPROCESS=1``); the figure is the rat
     python bench/commit.py            # a table
     python bench/commit.py --json     # every figure by name
 """
+
 from __future__ import annotations
 
 import argparse
@@ -49,7 +50,7 @@ def _one(root: Path, tag: str, i: int) -> float:
 def sequential(root: Path, rounds: int, per_round: int) -> dict[str, list[float]]:
     times: dict[str, list[float]] = {name: [] for name in ENGINES}
     for r in range(rounds):
-        for name in (ENGINES if r % 2 == 0 else reversed(list(ENGINES))):
+        for name in ENGINES if r % 2 == 0 else reversed(list(ENGINES)):
             _set_engine(name)
             times[name] += [_one(root, name, r * per_round + i) for i in range(per_round)]
     _set_engine("inprocess")
@@ -60,8 +61,10 @@ def threaded(root: Path, name: str, threads: int, each: int) -> float:
     """Commits per second with ``threads`` threads committing ``each`` runs at once."""
     _set_engine(name)
     start = time.perf_counter()
-    workers = [threading.Thread(target=lambda k=k: [_one(root, f"{name}-t{k}", i) for i in range(each)])
-               for k in range(threads)]
+    workers = [
+        threading.Thread(target=lambda k=k: [_one(root, f"{name}-t{k}", i) for i in range(each)])
+        for k in range(threads)
+    ]
     for w in workers:
         w.start()
     for w in workers:
@@ -84,8 +87,11 @@ def main() -> int:
         times = sequential(root, args.rounds, args.per_round)
         rates = {name: threaded(root, name, args.threads, args.per_round) for name in ENGINES}
         fsck = subprocess.run(["git", "fsck", "--strict"], cwd=root, capture_output=True, text=True)
-        count = int(subprocess.run(["git", "rev-list", "--count", "HEAD"], cwd=root, capture_output=True,
-                                   text=True, check=True).stdout)
+        count = int(
+            subprocess.run(
+                ["git", "rev-list", "--count", "HEAD"], cwd=root, capture_output=True, text=True, check=True
+            ).stdout
+        )
     expected = 1 + args.rounds * args.per_round * len(ENGINES) + args.threads * args.per_round * len(ENGINES)
     out = {}
     for name, ts in times.items():
@@ -102,11 +108,16 @@ def main() -> int:
     else:
         print(f"{'path':<12} {'p50 ms':>8} {'p90 ms':>8} {'commits/s':>10} {'8 threads/s':>12}")
         for name in ENGINES:
-            print(f"{name:<12} {out[f'{name}_commit_p50_ms']:8.2f} {out[f'{name}_commit_p90_ms']:8.2f} "
-                  f"{out[f'{name}_commits_per_s']:10.1f} {out[f'{name}_threaded_commits_per_s']:12.1f}")
-        print(f"in-process / subprocess p50: {out['p50_ratio_inprocess_vs_subprocess']:.3f}; "
-              f"threaded speed-up x{out['threaded_speedup']:.1f}; fsck --strict "
-              f"{'ok' if out['fsck_strict_ok'] else 'FAILED: ' + fsck.stderr.strip()}; HEAD holds {count}/{expected} commits")
+            print(
+                f"{name:<12} {out[f'{name}_commit_p50_ms']:8.2f} {out[f'{name}_commit_p90_ms']:8.2f} "
+                f"{out[f'{name}_commits_per_s']:10.1f} {out[f'{name}_threaded_commits_per_s']:12.1f}"
+            )
+        print(
+            f"in-process / subprocess p50: {out['p50_ratio_inprocess_vs_subprocess']:.3f}; "
+            f"threaded speed-up x{out['threaded_speedup']:.1f}; fsck --strict "
+            f"{'ok' if out['fsck_strict_ok'] else 'FAILED: ' + fsck.stderr.strip()}; "
+            f"HEAD holds {count}/{expected} commits"
+        )
     return 0 if out["fsck_strict_ok"] and count == expected else 1
 
 

@@ -6,12 +6,14 @@ templates (most reliable, some failing often), written as trace files with three
 recall benchmark's suite of memories (facts, knowledge updates, near-duplicates re-stated on later
 days, contradicted facts); an assistant working memory edited past its cap by hand. The trace
 retention window is set to 30 days so compaction has work to do. Reported: memory bytes (memory/)
-(all, and only the current, not superseded, memories) and trace bytes, assembled context tokens (assistant, a Claude budget), the recall suite's score,
+(all, and only the current, not superseded, memories) and trace bytes, assembled context tokens
+(assistant, a Claude budget), the recall suite's score,
 the dream's own before/after check, what it changed, and its time.
 
     python bench/dream.py            # ~1,300 runs, ~600 memories
     python bench/dream.py --days 30 --json
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,10 +35,17 @@ from llmos.root import init_root
 from llmos.traces import Step, TraceMeta, TraceWriter, new_trace_id
 
 TEMPLATES = [  # (goal template, success rate)
-    ("Summarize the {p} changelog into notes.md", 0.97), ("Run the {p} test suite and report failures", 0.92),
-    ("Deploy {p} to staging", 0.85), ("Rotate the {p} API keys", 0.4), ("Draft the {p} weekly update", 0.95),
-    ("Triage new {p} issues", 0.9), ("Back up the {p} database", 0.99), ("Upgrade {p} dependencies", 0.6),
-    ("Write release notes for {p}", 0.93), ("Check {p} links in the docs", 0.98), ("Benchmark {p} startup", 0.8),
+    ("Summarize the {p} changelog into notes.md", 0.97),
+    ("Run the {p} test suite and report failures", 0.92),
+    ("Deploy {p} to staging", 0.85),
+    ("Rotate the {p} API keys", 0.4),
+    ("Draft the {p} weekly update", 0.95),
+    ("Triage new {p} issues", 0.9),
+    ("Back up the {p} database", 0.99),
+    ("Upgrade {p} dependencies", 0.6),
+    ("Write release notes for {p}", 0.93),
+    ("Check {p} links in the docs", 0.98),
+    ("Benchmark {p} startup", 0.8),
     ("Clean the {p} build cache", 1.0),
 ]
 AGENTS, PROJECTS = ("assistant", "ops", "writer"), ("atlas", "borealis")
@@ -51,17 +60,46 @@ def write_runs(root: Path, days: int, per_day: int, rng: random.Random, end: dat
             at = end - timedelta(days=days - day, seconds=rng.randrange(86_000))
             ok = rng.random() < rate
             goal = tmpl.format(p=project)
-            meta = TraceMeta(id=new_trace_id(at), goal=goal, goal_signature="s" + str(TEMPLATES.index((tmpl, rate))),
-                             template=tmpl.replace("{p}", "{project}"), slots={"project": project}, agent=agent,
-                             agent_hash="h0", model="scripted", started=at.isoformat().replace("+00:00", "Z"))
+            meta = TraceMeta(
+                id=new_trace_id(at),
+                goal=goal,
+                goal_signature="s" + str(TEMPLATES.index((tmpl, rate))),
+                template=tmpl.replace("{p}", "{project}"),
+                slots={"project": project},
+                agent=agent,
+                agent_hash="h0",
+                model="scripted",
+                started=at.isoformat().replace("+00:00", "Z"),
+            )
             w = TraceWriter(root, meta)
-            w.add_step(Step(n=1, tool="list_dir", args={"path": f"projects/{project}"}, result="notes.md\nsrc/\n" * 20, ok=True))
-            w.add_step(Step(n=2, tool="read_file", args={"path": f"projects/{project}/notes.md"},
-                            result=" ".join(rng.choice(("alpha", "beta", "release", "fix", "doc")) for _ in range(150)), ok=True))
-            w.add_step(Step(n=3, tool="write_file", args={"path": f"projects/{project}/out.md", "content": "done"},
-                            result="wrote" if ok else "error: permission denied on out.md", ok=ok))
-            w.end("success" if ok else "failure", result="done" if ok else None,
-                  error=None if ok else "write_file failed: permission denied on out.md")
+            w.add_step(
+                Step(
+                    n=1, tool="list_dir", args={"path": f"projects/{project}"}, result="notes.md\nsrc/\n" * 20, ok=True
+                )
+            )
+            w.add_step(
+                Step(
+                    n=2,
+                    tool="read_file",
+                    args={"path": f"projects/{project}/notes.md"},
+                    result=" ".join(rng.choice(("alpha", "beta", "release", "fix", "doc")) for _ in range(150)),
+                    ok=True,
+                )
+            )
+            w.add_step(
+                Step(
+                    n=3,
+                    tool="write_file",
+                    args={"path": f"projects/{project}/out.md", "content": "done"},
+                    result="wrote" if ok else "error: permission denied on out.md",
+                    ok=ok,
+                )
+            )
+            w.end(
+                "success" if ok else "failure",
+                result="done" if ok else None,
+                error=None if ok else "write_file failed: permission denied on out.md",
+            )
             n += 1
     return n
 
@@ -77,9 +115,11 @@ def restate(suite: Suite, rng: random.Random, n: int) -> None:
 
 def working(root: Path, cap: int, rng: random.Random) -> None:
     who = names(rng, 140)
-    paras = [f"## Week {w}\n\nThe {who[2 * w].lower()} migration for {rng.choice(PROJECTS)} moved to "
-             f"{rng.choice(('Monday', 'Tuesday', 'Thursday'))}; {who[2 * w + 1]} owns its rollback plan."
-             for w in range(1, 70)]
+    paras = [
+        f"## Week {w}\n\nThe {who[2 * w].lower()} migration for {rng.choice(PROJECTS)} moved to "
+        f"{rng.choice(('Monday', 'Tuesday', 'Thursday'))}; {who[2 * w + 1]} owns its rollback plan."
+        for w in range(1, 70)
+    ]
     text = "\n\n".join(paras) + "\n\n## Now\n\nFinish the borealis release notes."
     assert len(text.encode()) > cap
     path = root / "memory" / "working" / "assistant.md"
@@ -97,9 +137,15 @@ def measure(root: Path, suite: Suite) -> dict:
     ctx = info.tokens
     res = score(suite, root, kernel.config.memory.recall, 1)
     current = sum(m.path.stat().st_size for m in list_memories(root)[0] if not m.meta.superseded_by)
-    return {"memory_bytes": du(root / "memory"), "current_memory_bytes": current + du(root / "memory" / "working"),
-            "trace_bytes": du(root / "traces"), "context_tokens": ctx, "context_layers": info.layers,
-            "recall_at_5": res["recall_at_5"], "update_current_first": res["update_current_first"]}
+    return {
+        "memory_bytes": du(root / "memory"),
+        "current_memory_bytes": current + du(root / "memory" / "working"),
+        "trace_bytes": du(root / "traces"),
+        "context_tokens": ctx,
+        "context_layers": info.layers,
+        "recall_at_5": res["recall_at_5"],
+        "update_current_first": res["update_current_first"],
+    }
 
 
 def main() -> None:
@@ -135,11 +181,25 @@ def main() -> None:
         kinds[row["what"]] = kinds.get(row["what"], 0) + 1
     figures = [k for k in before if k != "context_layers"]
     ratio = {k: round(after[k] / before[k], 3) if before[k] else None for k in figures}
-    out = {"runs": runs, "memories": len(suite.mems), "before": before, "after": after, "after_over_before": ratio,
-           "dream_seconds": round(dream_s, 2), "second_dream_seconds": round(second_s, 2),
-           "second_dream_changed": again.changed, "changes": kinds, "review_branch": report.branch,
-           "self_check": {"before": report.recall_before, "after": report.recall_after, "questions": report.questions,
-                          "suite_before": report.suite_before, "suite_after": report.suite_after}}
+    out = {
+        "runs": runs,
+        "memories": len(suite.mems),
+        "before": before,
+        "after": after,
+        "after_over_before": ratio,
+        "dream_seconds": round(dream_s, 2),
+        "second_dream_seconds": round(second_s, 2),
+        "second_dream_changed": again.changed,
+        "changes": kinds,
+        "review_branch": report.branch,
+        "self_check": {
+            "before": report.recall_before,
+            "after": report.recall_after,
+            "questions": report.questions,
+            "suite_before": report.suite_before,
+            "suite_after": report.suite_after,
+        },
+    }
     if args.json:
         print(json.dumps(out, indent=2))
         return
@@ -149,10 +209,11 @@ def main() -> None:
         print(f"{k:22} {before[k]:>10} {after[k]:>10} {str(ratio[k]):>13}")
     print(f"context layers (tokens): before {before['context_layers']}, after {after['context_layers']}")
     print(f"dream: {out['dream_seconds']} s; changes {kinds}; review branch {report.branch}")
-    print(f"dream's own checks: recall on this root's memories {report.recall_before} -> {report.recall_after} "
-          f"({report.questions} questions); recall suite canary {report.suite_before} -> {report.suite_after}")
+    print(
+        f"dream's own checks: recall on this root's memories {report.recall_before} -> {report.recall_after} "
+        f"({report.questions} questions); recall suite canary {report.suite_before} -> {report.suite_after}"
+    )
     print(f"second dream: {out['second_dream_seconds']} s, changed anything: {again.changed}")
-
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ Figures:
     python bench/fanout.py            # a table
     python bench/fanout.py --json     # every figure by name
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,7 +27,10 @@ from llmos.kernel import Kernel
 from llmos.root import init_root
 from llmos.traces import read_trace
 
-WORKER = "---\nname: worker\ndescription: writes one part\ntools: [write_file, finish]\nmodel: scripted:{script}\n---\nWrite it.\n"
+WORKER = (
+    "---\nname: worker\ndescription: writes one part\ntools: [write_file, finish]\n"
+    "model: scripted:{script}\n---\nWrite it.\n"
+)
 
 
 def reply(name: str, delay: float, **args) -> dict:
@@ -42,9 +46,13 @@ def make_root(base: Path, name: str, delay: float, parallel: int) -> Path:
     root = init_root(base / name)
     cfg = root / "system/llmos.yaml"
     cfg.write_text(cfg.read_text().replace("max_parallel: 4", f"max_parallel: {parallel}"))
-    worker = write_script(base / f"{name}-worker.yaml", [
-        reply("write_file", delay, path="projects/fan/part.md", content="a part"),
-        reply("finish", delay, result="wrote a part")])
+    worker = write_script(
+        base / f"{name}-worker.yaml",
+        [
+            reply("write_file", delay, path="projects/fan/part.md", content="a part"),
+            reply("finish", delay, result="wrote a part"),
+        ],
+    )
     (root / "agents/worker.md").write_text(WORKER.format(script=worker.split(":", 1)[1]))
     return root
 
@@ -71,25 +79,39 @@ def overhead(base: Path, children: int) -> dict:
     kernel = Kernel(root)
     kernel.run("warm up", agent="worker")
     plain = min(timed_run(kernel, f"write part {n} into projects/fan/part.md", agent="worker")[0] for n in range(5))
-    empty = min(timed_run(kernel, "fan out to nobody", agent="orchestrator",
-                          model=parent_script(base, f"empty{n}", 0, False))[0] for n in range(3))
-    t, res = timed_run(kernel, "fan out one by one", agent="orchestrator",
-                       model=parent_script(base, "seq", children, False))
+    empty = min(
+        timed_run(kernel, "fan out to nobody", agent="orchestrator", model=parent_script(base, f"empty{n}", 0, False))[
+            0
+        ]
+        for n in range(3)
+    )
+    t, res = timed_run(
+        kernel, "fan out one by one", agent="orchestrator", model=parent_script(base, "seq", children, False)
+    )
     assert len(read_trace(res.trace_path).children) == children, "children missing"
     per_child = (t - empty) / children
-    return {"children": children, "plain_run_s": round(plain, 4), "per_child_s": round(per_child, 4),
-            "ratio_vs_plain_run": round(per_child / plain, 2)}
+    return {
+        "children": children,
+        "plain_run_s": round(plain, 4),
+        "per_child_s": round(per_child, 4),
+        "ratio_vs_plain_run": round(per_child / plain, 2),
+    }
 
 
 def fanout(base: Path, sizes: list[int], delay: float, parallel: int) -> dict:
     out = {}
     for n in sizes:
         root = make_root(base, f"fan{n}", delay, parallel)
-        t, res = timed_run(Kernel(root), f"fan out to {n}", agent="orchestrator",
-                           model=parent_script(base, f"fan{n}", n, True))
+        t, res = timed_run(
+            Kernel(root), f"fan out to {n}", agent="orchestrator", model=parent_script(base, f"fan{n}", n, True)
+        )
         trace = read_trace(res.trace_path)
-        ok = sum(read_trace(res.trace_path.parent / f"{c}.md").outcome == "success"
-                 if (res.trace_path.parent / f"{c}.md").exists() else 0 for c in trace.children)
+        ok = sum(
+            read_trace(res.trace_path.parent / f"{c}.md").outcome == "success"
+            if (res.trace_path.parent / f"{c}.md").exists()
+            else 0
+            for c in trace.children
+        )
         out[str(n)] = {"wall_s": round(t, 3), "children_ok": ok, "ideal_s": round(2 * delay, 3)}
     return out
 
@@ -105,9 +127,12 @@ def main(argv: list[str] | None = None) -> int:
     sizes = [int(s) for s in args.sizes.split(",")]
     with tempfile.TemporaryDirectory(prefix="llmos-fanout-") as tmp:
         base = Path(tmp)
-        figures = {"delay_s": args.delay, "max_parallel": args.parallel,
-                   "overhead": overhead(base, args.overhead_children),
-                   "fanout": fanout(base, sizes, args.delay, args.parallel)}
+        figures = {
+            "delay_s": args.delay,
+            "max_parallel": args.parallel,
+            "overhead": overhead(base, args.overhead_children),
+            "fanout": fanout(base, sizes, args.delay, args.parallel),
+        }
     fan = figures["fanout"]
     if "10" in fan and "100" in fan:
         figures["ratio_100_vs_10"] = round(fan["100"]["wall_s"] / fan["10"]["wall_s"], 2)
@@ -116,8 +141,10 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(figures, indent=2))
         return 0
     o = figures["overhead"]
-    print(f"overhead per delegated child: {o['per_child_s'] * 1000:.1f} ms  (a plain run: "
-          f"{o['plain_run_s'] * 1000:.1f} ms; ratio {o['ratio_vs_plain_run']}x)")
+    print(
+        f"overhead per delegated child: {o['per_child_s'] * 1000:.1f} ms  (a plain run: "
+        f"{o['plain_run_s'] * 1000:.1f} ms; ratio {o['ratio_vs_plain_run']}x)"
+    )
     print(f"parallel children, 2 replies x {args.delay:.2f}s each, concurrency {args.parallel}:")
     for n, row in fan.items():
         print(f"  {n:>4} children: {row['wall_s']:7.2f} s wall ({row['children_ok']} ok; ideal {row['ideal_s']:.2f} s)")

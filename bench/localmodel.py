@@ -8,6 +8,7 @@ alternate between the variants so each sees the same machine load.
     python bench/localmodel.py              # a table
     python bench/localmodel.py --json       # every figure by name
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,8 +34,9 @@ def _worker(path: Path, extra: bool):
 
 def _gen_worker(model, tokens: int, grammar: str | None) -> float:
     t = time.perf_counter()
-    out = model.call("complete", prompt=PROMPT, grammar=grammar, max_tokens=tokens, temperature=0.7, seed=1,
-                     repeat_penalty=1.0)
+    out = model.call(
+        "complete", prompt=PROMPT, grammar=grammar, max_tokens=tokens, temperature=0.7, seed=1, repeat_penalty=1.0
+    )
     return out["completion_tokens"] / (time.perf_counter() - t)
 
 
@@ -45,10 +47,17 @@ def _prompt_worker(model) -> float:
     return n / (time.perf_counter() - t)
 
 
-def _in_process(path: Path):
-    from llama_cpp import Llama
+_QUIET: list = []
 
-    return Llama(model_path=str(path), n_ctx=4096, verbose=False)
+
+def _in_process(path: Path):
+    import ctypes
+
+    import llama_cpp
+
+    _QUIET.append(llama_cpp.llama_log_callback(lambda level, text, user: None))  # llama.cpp logs from C
+    llama_cpp.llama_log_set(_QUIET[-1], ctypes.c_void_p())
+    return llama_cpp.Llama(model_path=str(path), n_ctx=4096, verbose=False)
 
 
 def _gen_in_process(llm, tokens: int) -> float:
@@ -84,14 +93,25 @@ def run(tokens: int, rounds: int, in_process: bool) -> dict:
     for model in models.values():
         model.stop()
     med = {k: round(statistics.median(v), 1) for k, v in samples.items()}
-    out = {"model": path.name, "model_mb": round(path.stat().st_size / 2**20, 1), "tokens": tokens, "rounds": rounds,
-           "load_s": {k: round(v, 3) for k, v in loads.items()}, "tokens_per_s": med,
-           "extra_off_vs_on_gen": round(med["extra_off_gen"] / med["extra_on_gen"], 3),
-           "extra_off_vs_on_prompt": round(med["extra_off_prompt"] / med["extra_on_prompt"], 3)}
+    out = {
+        "model": path.name,
+        "model_mb": round(path.stat().st_size / 2**20, 1),
+        "tokens": tokens,
+        "rounds": rounds,
+        "load_s": {k: round(v, 3) for k, v in loads.items()},
+        "tokens_per_s": med,
+        "extra_off_vs_on_gen": round(med["extra_off_gen"] / med["extra_on_gen"], 3),
+        "extra_off_vs_on_prompt": round(med["extra_off_prompt"] / med["extra_on_prompt"], 3),
+    }
     if llm is not None:
         out["worker_vs_in_process_gen"] = round(med["extra_on_gen"] / med["in_process_gen"], 3)
     info = cpu_info()
-    out["machine"] = {"cpu": info.model, "flags": info.notable, "cpus": os.cpu_count(), "python": sys.version.split()[0]}
+    out["machine"] = {
+        "cpu": info.model,
+        "flags": info.notable,
+        "cpus": os.cpu_count(),
+        "python": sys.version.split()[0],
+    }
     return out
 
 
@@ -110,12 +130,16 @@ def main() -> None:
     print(f"{out['model']} ({out['model_mb']} MiB) on {out['machine']['cpu']} [{' '.join(out['machine']['flags'])}]")
     print(f"{'extra buffers':<14} {'load':>7} {'gen t/s':>8} {'grammar t/s':>12} {'prompt t/s':>11}")
     for name in ("extra_on", "extra_off"):
-        print(f"{name[6:]:<14} {out['load_s'][name]:>6.2f}s {tps[name + '_gen']:>8.1f} {tps[name + '_grammar']:>12.1f} "
-              f"{tps[name + '_prompt']:>11.1f}")
+        print(
+            f"{name[6:]:<14} {out['load_s'][name]:>6.2f}s {tps[name + '_gen']:>8.1f} {tps[name + '_grammar']:>12.1f} "
+            f"{tps[name + '_prompt']:>11.1f}"
+        )
     print(f"off/on: generation {out['extra_off_vs_on_gen']:.3f}x, prompt {out['extra_off_vs_on_prompt']:.3f}x")
     if "in_process_gen" in tps:
-        print(f"in-process baseline (no worker): gen {tps['in_process_gen']:.1f} t/s; "
-              f"worker/in-process {out['worker_vs_in_process_gen']:.3f}x")
+        print(
+            f"in-process baseline (no worker): gen {tps['in_process_gen']:.1f} t/s; "
+            f"worker/in-process {out['worker_vs_in_process_gen']:.3f}x"
+        )
 
 
 if __name__ == "__main__":

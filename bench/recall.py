@@ -13,6 +13,7 @@ its context (more lenient than top 5).
     python bench/recall.py                  # 100, 1k, 10k, 100k memories (several minutes)
     python bench/recall.py --sizes 100,1000 --json
 """
+
 from __future__ import annotations
 
 import argparse
@@ -71,20 +72,44 @@ def run_size(size: int, base: Path, repeat: int) -> dict:
     assert scan.updated == 1
     base_ctx = assembled.info.tokens + res["recall_output_tokens"]
     b = baselines(suite, base_ctx)
-    inside = lambda held: mean([all(w in held for w in q["want"]) for q in suite.questions
-                                if q["type"] in ("single", "update", "multi")])
-    return {"memories": size, **res, "context_tokens": assembled.info.tokens, "baseline_budget_tokens": base_ctx,
-            "index_build_s": round(report.seconds, 2), "write_files_s": round(write_s, 2),
-            "sync_noop_ms": round(noop * 1000, 1), "incremental_update_ms": round(scan.seconds * 1000, 1),
-            "targeted_update_ms": round(targeted * 1000, 1),
-            "recent_recall": inside(b["recent"][0]), "recent_tokens": b["recent"][1],
-            "everything_recall": inside(b["everything"][0]), "everything_tokens": b["everything"][1],
-            "everything_uncapped_tokens": b["all_tokens"]}
+    inside = lambda held: mean(
+        [all(w in held for w in q["want"]) for q in suite.questions if q["type"] in ("single", "update", "multi")]
+    )
+    return {
+        "memories": size,
+        **res,
+        "context_tokens": assembled.info.tokens,
+        "baseline_budget_tokens": base_ctx,
+        "index_build_s": round(report.seconds, 2),
+        "write_files_s": round(write_s, 2),
+        "sync_noop_ms": round(noop * 1000, 1),
+        "incremental_update_ms": round(scan.seconds * 1000, 1),
+        "targeted_update_ms": round(targeted * 1000, 1),
+        "recent_recall": inside(b["recent"][0]),
+        "recent_tokens": b["recent"][1],
+        "everything_recall": inside(b["everything"][0]),
+        "everything_tokens": b["everything"][1],
+        "everything_uncapped_tokens": b["all_tokens"],
+    }
 
 
-COLUMNS = ["memories", "recall_at_5", "update_current_first", "temporal_at_5", "multi_at_5", "abstention",
-           "context_tokens", "recall_output_tokens", "recall_p95_ms", "index_build_s", "incremental_update_ms", "targeted_update_ms",
-           "recent_recall", "everything_recall", "everything_uncapped_tokens"]
+COLUMNS = [
+    "memories",
+    "recall_at_5",
+    "update_current_first",
+    "temporal_at_5",
+    "multi_at_5",
+    "abstention",
+    "context_tokens",
+    "recall_output_tokens",
+    "recall_p95_ms",
+    "index_build_s",
+    "incremental_update_ms",
+    "targeted_update_ms",
+    "recent_recall",
+    "everything_recall",
+    "everything_uncapped_tokens",
+]
 
 
 def main() -> None:
@@ -101,18 +126,22 @@ def main() -> None:
             print(f"  {size} memories done", file=sys.stderr)
     ctx = [r["context_tokens"] for r in rows]
     ratio = lambda a, b: round(a / b, 1) if b else None  # None: the baseline recalled nothing at all
-    summary = {"context_flatness": round(max(ctx) / min(ctx), 3),
-               "vs_recent": ratio(rows[-1]["recall_at_5"], rows[-1]["recent_recall"]),
-               "vs_everything": ratio(rows[-1]["recall_at_5"], rows[-1]["everything_recall"])}
+    summary = {
+        "context_flatness": round(max(ctx) / min(ctx), 3),
+        "vs_recent": ratio(rows[-1]["recall_at_5"], rows[-1]["recent_recall"]),
+        "vs_everything": ratio(rows[-1]["recall_at_5"], rows[-1]["everything_recall"]),
+    }
     if args.json:
         print(json.dumps({"sizes": rows, "summary": summary}, indent=2))
         return
     print(" | ".join(COLUMNS))
     for r in rows:
         print(" | ".join(str(r[c]) for c in COLUMNS))
-    print(f"context tokens max/min across sizes: {summary['context_flatness']}  "
-          f"(target <= 1.10); at {rows[-1]['memories']} memories recall@5 vs recent-only x{summary['vs_recent']}, "
-          f"vs everything x{summary['vs_everything']} (None: the baseline found nothing)")
+    print(
+        f"context tokens max/min across sizes: {summary['context_flatness']}  "
+        f"(target <= 1.10); at {rows[-1]['memories']} memories recall@5 vs recent-only x{summary['vs_recent']}, "
+        f"vs everything x{summary['vs_everything']} (None: the baseline found nothing)"
+    )
 
 
 if __name__ == "__main__":

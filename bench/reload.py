@@ -19,6 +19,7 @@ Targets (issue 8): latency p95 <= 100 ms; reload cost within 2x from 100 to 100,
     python bench/reload.py --json          # every figure by name
     python bench/reload.py --sizes 100,1000 --edits 20
 """
+
 from __future__ import annotations
 
 import argparse
@@ -77,8 +78,9 @@ def grow_memory(root: Path, have: int, want: int) -> None:
         folder = root / "memory" / TIERS[topic % 3] / f"topic-{topic:03d}"
         if n % 1000 == 0 or not folder.is_dir():
             folder.mkdir(parents=True, exist_ok=True)
-        (folder / f"mem-{n:06d}.md").write_text(MEMORY.format(n=n, tier=TIERS[topic % 3], topic=topic,
-                                                              p=n % 7, m=n + 1))
+        (folder / f"mem-{n:06d}.md").write_text(
+            MEMORY.format(n=n, tier=TIERS[topic % 3], topic=topic, p=n % 7, m=n + 1)
+        )
 
 
 def full_reread(root: Path) -> int:
@@ -124,8 +126,15 @@ def latency(root: Path, edits: int, counter: list[int]) -> tuple[list[float], fl
     start_ms = (time.perf_counter() - t0) * 1000
     got = threading.Event()
     want: dict[str, str] = {}
-    live.listen(lambda e: got.set() if e.kind == "changed" and e.name == TARGET
-                and f"Edit {want.get('edit')}." in live.registry.current(TARGET).instructions else None)
+    live.listen(
+        lambda e: (
+            got.set()
+            if e.kind == "changed"
+            and e.name == TARGET
+            and f"Edit {want.get('edit')}." in live.registry.current(TARGET).instructions
+            else None
+        )
+    )
     out = []
     try:
         time.sleep(0.2)  # let the observer settle before the first edit
@@ -144,6 +153,7 @@ def latency(root: Path, edits: int, counter: list[int]) -> tuple[list[float], fl
 
 def storm(root: Path, saves: int, counter: list[int]) -> dict:
     """``saves`` saves of one agent back to back: reloads caused, and the watcher side's CPU."""
+
     def burst() -> float:
         c0 = time.process_time()
         for _ in range(saves):
@@ -163,9 +173,14 @@ def storm(root: Path, saves: int, counter: list[int]) -> dict:
         assert done.wait(10)
         time.sleep(live.watcher.config.max_delay_ms / 1000)  # anything still pending would land now
         cpu = time.process_time() - c0
-        return {"saves": saves, "seconds": round(wall, 3), "reloads": live.registry.reloads - before,
-                "watcher_events": live.watcher.events, "watcher_cpu_s": round(max(cpu - plain_cpu, 0.0), 3),
-                "saves_cpu_s": round(plain_cpu, 3)}
+        return {
+            "saves": saves,
+            "seconds": round(wall, 3),
+            "reloads": live.registry.reloads - before,
+            "watcher_events": live.watcher.events,
+            "watcher_cpu_s": round(max(cpu - plain_cpu, 0.0), 3),
+            "saves_cpu_s": round(plain_cpu, 3),
+        }
     finally:
         live.close()
 
@@ -182,19 +197,30 @@ def run(base: Path, sizes: list[int], edits: int, agents: int) -> dict:
         t0 = time.perf_counter()
         files = full_reread(root)
         base_ms = (time.perf_counter() - t0) * 1000
-        rows[str(size)] = {"memories": size, "agents": agents, "reload_ms": round(cost, 3),
-                           "latency_p50_ms": round(pct(lat, 0.5), 1), "latency_p95_ms": round(pct(lat, 0.95), 1),
-                           "latency_max_ms": round(max(lat), 1), "watcher_start_ms": round(start_ms, 1),
-                           "baseline_full_reread_ms": round(base_ms, 1), "baseline_files": files,
-                           "speedup_vs_baseline": round(base_ms / cost, 1)}
+        rows[str(size)] = {
+            "memories": size,
+            "agents": agents,
+            "reload_ms": round(cost, 3),
+            "latency_p50_ms": round(pct(lat, 0.5), 1),
+            "latency_p95_ms": round(pct(lat, 0.95), 1),
+            "latency_max_ms": round(max(lat), 1),
+            "watcher_start_ms": round(start_ms, 1),
+            "baseline_full_reread_ms": round(base_ms, 1),
+            "baseline_files": files,
+            "speedup_vs_baseline": round(base_ms / cost, 1),
+        }
     first, last = rows[str(sizes[0])], rows[str(sizes[-1])]
     growth = round(last["reload_ms"] / first["reload_ms"], 2)
     p95 = max(r["latency_p95_ms"] for r in rows.values())
-    return {"sizes": rows, "storm": storm(root, 1000, counter),
-            "reload_growth": {"from": sizes[0], "to": sizes[-1], "ratio": growth, "target": 2.0, "ok": growth <= 2.0},
-            "latency_p95": {"worst_ms": p95, "target_ms": 100, "ok": p95 <= 100},
-            "debounce_ms": 40, "edits_per_size": edits,
-            "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]}}
+    return {
+        "sizes": rows,
+        "storm": storm(root, 1000, counter),
+        "reload_growth": {"from": sizes[0], "to": sizes[-1], "ratio": growth, "target": 2.0, "ok": growth <= 2.0},
+        "latency_p95": {"worst_ms": p95, "target_ms": 100, "ok": p95 <= 100},
+        "debounce_ms": 40,
+        "edits_per_size": edits,
+        "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
+    }
 
 
 def main() -> None:
@@ -210,18 +236,26 @@ def main() -> None:
     if args.json:
         print(json.dumps(result, indent=2))
         return
-    print(f"{'memories':>9} {'reload ms':>10} {'p50 ms':>7} {'p95 ms':>7} {'max ms':>7} {'watch start ms':>15} "
-          f"{'full re-read ms':>16} {'speedup':>8}")
+    print(
+        f"{'memories':>9} {'reload ms':>10} {'p50 ms':>7} {'p95 ms':>7} {'max ms':>7} {'watch start ms':>15} "
+        f"{'full re-read ms':>16} {'speedup':>8}"
+    )
     for r in result["sizes"].values():
-        print(f"{r['memories']:>9} {r['reload_ms']:>10} {r['latency_p50_ms']:>7} {r['latency_p95_ms']:>7} "
-              f"{r['latency_max_ms']:>7} {r['watcher_start_ms']:>15} {r['baseline_full_reread_ms']:>16} "
-              f"{r['speedup_vs_baseline']:>7}x")
+        print(
+            f"{r['memories']:>9} {r['reload_ms']:>10} {r['latency_p50_ms']:>7} {r['latency_p95_ms']:>7} "
+            f"{r['latency_max_ms']:>7} {r['watcher_start_ms']:>15} {r['baseline_full_reread_ms']:>16} "
+            f"{r['speedup_vs_baseline']:>7}x"
+        )
     g, lat, s = result["reload_growth"], result["latency_p95"], result["storm"]
-    print(f"\nreload cost {g['from']} -> {g['to']} memories: {g['ratio']}x (target <= {g['target']}x: "
-          f"{'ok' if g['ok'] else 'MISSED'}); worst latency p95 {lat['worst_ms']} ms (target <= "
-          f"{lat['target_ms']} ms: {'ok' if lat['ok'] else 'MISSED'}), debounce {result['debounce_ms']} ms")
-    print(f"storm: {s['saves']} saves in {s['seconds']} s -> {s['reloads']} reload(s), {s['watcher_events']} file "
-          f"events, watcher CPU {s['watcher_cpu_s']} s (the saves themselves: {s['saves_cpu_s']} s)")
+    print(
+        f"\nreload cost {g['from']} -> {g['to']} memories: {g['ratio']}x (target <= {g['target']}x: "
+        f"{'ok' if g['ok'] else 'MISSED'}); worst latency p95 {lat['worst_ms']} ms (target <= "
+        f"{lat['target_ms']} ms: {'ok' if lat['ok'] else 'MISSED'}), debounce {result['debounce_ms']} ms"
+    )
+    print(
+        f"storm: {s['saves']} saves in {s['seconds']} s -> {s['reloads']} reload(s), {s['watcher_events']} file "
+        f"events, watcher CPU {s['watcher_cpu_s']} s (the saves themselves: {s['saves_cpu_s']} s)"
+    )
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ Baselines measured in the same run on the same tree:
 
     python bench/vault.py [--files 10000] [--json]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,10 +23,16 @@ import blake3
 
 from llmos.vault import Vault, VaultConfig
 
-WORDS = ("agent memory trace kernel budget vault goal tool step model token reply soul tier "
-         "alpha beta delta gamma distil promote commit ledger snapshot verify restore").split()
-GIT_ENV = {"GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "bench@example.com",
-           "GIT_COMMITTER_NAME": "bench", "GIT_COMMITTER_EMAIL": "bench@example.com"}
+WORDS = (
+    "agent memory trace kernel budget vault goal tool step model token reply soul tier "
+    "alpha beta delta gamma distil promote commit ledger snapshot verify restore"
+).split()
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "bench",
+    "GIT_AUTHOR_EMAIL": "bench@example.com",
+    "GIT_COMMITTER_NAME": "bench",
+    "GIT_COMMITTER_EMAIL": "bench@example.com",
+}
 
 
 def generate(root: Path, files: int, seed: int = 7) -> int:
@@ -88,10 +95,12 @@ def run(files: int) -> dict:
         t_tar, _ = timed(lambda: tar_zstd(root, work / "base.tar.zst"))
         t_hash, _ = timed(lambda: read_and_hash(root))
         return {
-            "files": info.files, "mb": round(mb, 2),
+            "files": info.files,
+            "mb": round(mb, 2),
             "archive_mb": round(info.archive_bytes / 1e6, 2),
             "baseline_tar_zstd_mb": round((work / "base.tar.zst").stat().st_size / 1e6, 2),
-            "snapshot_mb_s": round(mb / t_snap, 1), "verify_mb_s": round(mb / t_verify, 1),
+            "snapshot_mb_s": round(mb / t_snap, 1),
+            "verify_mb_s": round(mb / t_verify, 1),
             "restore_mb_s": round(mb / t_restore, 1),
             "baseline_tar_zstd_mb_s": round(mb / t_tar, 1),
             "baseline_read_hash_mb_s": round(mb / t_hash, 1),
@@ -112,12 +121,18 @@ def main() -> None:
     if args.json:
         print(json.dumps(fig, indent=2))
         return
-    print(f"root: {fig['files']} files, {fig['mb']} MB -> archive {fig['archive_mb']} MB "
-          f"(tar|zstd -3: {fig['baseline_tar_zstd_mb']} MB)")
-    print(f"snapshot  {fig['snapshot_mb_s']:>8} MB/s   baseline tar|zstd -3 -T0 "
-          f"{fig['baseline_tar_zstd_mb_s']:>8} MB/s   ratio {fig['snapshot_vs_tar_zstd']}x")
-    print(f"verify    {fig['verify_mb_s']:>8} MB/s   baseline read+blake3     "
-          f"{fig['baseline_read_hash_mb_s']:>8} MB/s   ratio {fig['verify_vs_read_hash']}x")
+    print(
+        f"root: {fig['files']} files, {fig['mb']} MB -> archive {fig['archive_mb']} MB "
+        f"(tar|zstd -3: {fig['baseline_tar_zstd_mb']} MB)"
+    )
+    print(
+        f"snapshot  {fig['snapshot_mb_s']:>8} MB/s   baseline tar|zstd -3 -T0 "
+        f"{fig['baseline_tar_zstd_mb_s']:>8} MB/s   ratio {fig['snapshot_vs_tar_zstd']}x"
+    )
+    print(
+        f"verify    {fig['verify_mb_s']:>8} MB/s   baseline read+blake3     "
+        f"{fig['baseline_read_hash_mb_s']:>8} MB/s   ratio {fig['verify_vs_read_hash']}x"
+    )
     print(f"restore   {fig['restore_mb_s']:>8} MB/s")
 
 

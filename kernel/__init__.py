@@ -2,4 +2,5 @@
 
 The kernel is a library; ``llmos.cli`` is a thin client over it.
 """
+
 __version__ = "0.1.0"

@@ -3,6 +3,7 @@
 Agent files in the Claude Code subagent format (``name``, ``description``, ``tools`` as a list or a
 comma string, ``model``) load as they are; Claude Code tool names map onto llmos syscalls.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -16,8 +17,7 @@ from .docs import Document, read_document, validate
 from .errors import AgentNotFound, DocumentError
 
 # Claude Code's tool names, mapped onto llmos syscalls so its subagent files load unchanged.
-TOOL_ALIASES = {"Read": "read_file", "Write": "write_file", "Edit": "write_file",
-                "LS": "list_dir", "Glob": "list_dir"}
+TOOL_ALIASES = {"Read": "read_file", "Write": "write_file", "Edit": "write_file", "LS": "list_dir", "Glob": "list_dir"}
 MODES = ("CRYSTALLIZED", "FOLLOWER", "MIXED", "LEARNER", "ORCHESTRATOR")
 
 
@@ -92,7 +92,9 @@ def _check_tools(doc: Document, meta: AgentMeta, known: set[str]) -> list[str] |
     for t in meta.tools:
         name = TOOL_ALIASES.get(t, t)
         if name not in known:
-            problems.append((doc.line_of(["tools"]), "tools", f"unknown tool {t!r} (known: {', '.join(sorted(known))})"))
+            problems.append(
+                (doc.line_of(["tools"]), "tools", f"unknown tool {t!r} (known: {', '.join(sorted(known))})")
+            )
         tools.append(name)
     if problems:
         raise DocumentError(str(doc.path), problems)
@@ -105,8 +107,10 @@ def parse_agent(path: Path, known_tools: set[str]) -> tuple[AgentMeta, list[str]
     meta = validate(doc, AgentMeta)
     expected = path.name[:-3]
     if meta.name != expected:
-        raise DocumentError(str(path), [(doc.line_of(["name"]), "name",
-                                         f"{meta.name!r} does not match the file name (expected {expected!r})")])
+        raise DocumentError(
+            str(path),
+            [(doc.line_of(["name"]), "name", f"{meta.name!r} does not match the file name (expected {expected!r})")],
+        )
     return meta, _check_tools(doc, meta, known_tools), doc.body
 
 
@@ -130,8 +134,14 @@ def agent_files(root: Path) -> dict[str, tuple[Path, bool]]:
 class AgentLoader:
     """Loads agents of one root, each file parsed once (``extends`` chains share the cache)."""
 
-    def __init__(self, root: Path, known_tools: set[str], *, files: dict[str, tuple[Path, bool]] | None = None,
-                 cache: dict[str, Agent] | None = None):
+    def __init__(
+        self,
+        root: Path,
+        known_tools: set[str],
+        *,
+        files: dict[str, tuple[Path, bool]] | None = None,
+        cache: dict[str, Agent] | None = None,
+    ):
         self.root = root
         self.known_tools = known_tools
         self.files = agent_files(root) if files is None else files
@@ -142,11 +152,13 @@ class AgentLoader:
             return self._cache[name]
         if name not in self.files:
             names = ", ".join(sorted(self.files)) or "none"
-            raise AgentNotFound(f"no agent named {name!r} in {self.root}",
-                                hint=f"agents here: {names}; create agents/{name}.md")
+            raise AgentNotFound(
+                f"no agent named {name!r} in {self.root}", hint=f"agents here: {names}; create agents/{name}.md"
+            )
         if name in _seen:
-            raise DocumentError(str(self.files[name][0]),
-                                [(None, "extends", f"inheritance cycle: {' -> '.join(_seen + (name,))}")])
+            raise DocumentError(
+                str(self.files[name][0]), [(None, "extends", f"inheritance cycle: {' -> '.join(_seen + (name,))}")]
+            )
         agent = self._build(name, _seen)
         self._cache[name] = agent
         return agent
@@ -161,14 +173,19 @@ class AgentLoader:
             tools = tools if tools is not None else (sorted(base.tools) if base.tools is not None else None)
             soul_text = soul_text or base.soul
         return Agent(
-            name=meta.name, description=meta.description, instructions=body.strip(),
+            name=meta.name,
+            description=meta.description,
+            instructions=body.strip(),
             tools=frozenset(tools) if tools is not None else None,
-            model=meta.model or (base.model if base else None), soul=soul_text,
+            model=meta.model or (base.model if base else None),
+            soul=soul_text,
             budget=meta.budget if meta.budget is not None else (base.budget if base else None),
             mode=meta.mode or (base.mode if base else None),
             max_steps=meta.max_steps or (base.max_steps if base else None),
-            path=path, hash=content_hash(path.read_text(encoding="utf-8"), base.hash if base else ""),
-            soul_hash=content_hash(soul_text) if soul_text else None, system=is_system,
+            path=path,
+            hash=content_hash(path.read_text(encoding="utf-8"), base.hash if base else ""),
+            soul_hash=content_hash(soul_text) if soul_text else None,
+            system=is_system,
             deps=(path, soul_path or path.with_name(path.name[:-3] + ".soul.md"), *(base.deps if base else ())),
         )
 

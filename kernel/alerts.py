@@ -4,6 +4,7 @@ An alert is identified by ``ceiling|scope|limit|threshold``; the budget records 
 ledger under its lock before delivering it, so a crossing fires once even across processes. The
 ``alert_command`` runs (shell, cwd = the OS root) with the details in ``LLMOS_ALERT_*`` variables.
 """
+
 from __future__ import annotations
 
 import os
@@ -38,8 +39,10 @@ class Alert:
     @property
     def message(self) -> str:
         what = "refused a call at" if self.refused else "reached"
-        return (f"llmos budget alert: {self.ceiling} ({self.scope}) {what} {self.threshold:.0%} "
-                f"of ${self.limit:.2f} (spent ${self.spent:.4f})")
+        return (
+            f"llmos budget alert: {self.ceiling} ({self.scope}) {what} {self.threshold:.0%} "
+            f"of ${self.limit:.2f} (spent ${self.spent:.4f})"
+        )
 
     def record(self) -> dict[str, Any]:
         """The fields stored in the ledger's ``alert`` entry."""
@@ -47,16 +50,21 @@ class Alert:
 
     def env(self) -> dict[str, str]:
         """Environment variables handed to ``alert_command``."""
-        return {"LLMOS_ALERT_CEILING": self.ceiling, "LLMOS_ALERT_SCOPE": self.scope,
-                "LLMOS_ALERT_THRESHOLD": f"{self.threshold:g}",
-                "LLMOS_ALERT_LIMIT_USD": f"{self.limit:.6f}",
-                "LLMOS_ALERT_SPENT_USD": f"{self.spent:.6f}",
-                "LLMOS_ALERT_REFUSED": "1" if self.refused else "0",
-                "LLMOS_ALERT_KEY": self.key, "LLMOS_ALERT_MESSAGE": self.message}
+        return {
+            "LLMOS_ALERT_CEILING": self.ceiling,
+            "LLMOS_ALERT_SCOPE": self.scope,
+            "LLMOS_ALERT_THRESHOLD": f"{self.threshold:g}",
+            "LLMOS_ALERT_LIMIT_USD": f"{self.limit:.6f}",
+            "LLMOS_ALERT_SPENT_USD": f"{self.spent:.6f}",
+            "LLMOS_ALERT_REFUSED": "1" if self.refused else "0",
+            "LLMOS_ALERT_KEY": self.key,
+            "LLMOS_ALERT_MESSAGE": self.message,
+        }
 
 
-def crossed_thresholds(ceiling: str, scope: str, limit: float | None, spent: float,
-                       fractions: list[float], *, refused: bool = False) -> list[Alert]:
+def crossed_thresholds(
+    ceiling: str, scope: str, limit: float | None, spent: float, fractions: list[float], *, refused: bool = False
+) -> list[Alert]:
     """Alerts for every fraction of ``limit`` that ``spent`` has reached.
 
     A refusal counts as reaching every fraction >= 1.0: the ceiling stopped a call.
@@ -85,8 +93,9 @@ def run_command(command: str, alert: Alert, root: Path, timeout: float) -> str |
     """Run ``command`` for ``alert``; return what went wrong, or None."""
     env = {**os.environ, **alert.env(), "LLMOS_ROOT": str(root)}
     try:
-        done = subprocess.run(command, shell=True, cwd=root, env=env, timeout=timeout,
-                              stdin=subprocess.DEVNULL, capture_output=True)
+        done = subprocess.run(
+            command, shell=True, cwd=root, env=env, timeout=timeout, stdin=subprocess.DEVNULL, capture_output=True
+        )
     except subprocess.TimeoutExpired:
         return f"{command!r} timed out after {timeout:g}s"
     except OSError as exc:

@@ -1,4 +1,5 @@
 """Crash-safe file writes (temp file, fsync, rename) and inter-process file locks."""
+
 from __future__ import annotations
 
 import contextlib
@@ -23,8 +24,7 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def atomic_write(path: str | os.PathLike, data: bytes | str, *, mode: int | None = None,
-                 durable: bool = True) -> None:
+def atomic_write(path: str | os.PathLike, data: bytes | str, *, mode: int | None = None, durable: bool = True) -> None:
     """Write ``data`` to ``path`` so that readers see either the old or the new file, never half.
 
     The parent directory is created. With ``durable`` the file and its directory are fsynced.
@@ -66,8 +66,9 @@ def _local_lock(path: Path) -> threading.Lock:
 
 
 @contextlib.contextmanager
-def file_lock(path: str | os.PathLike, *, timeout: float = 60.0, shared: bool = False,
-              poll: float = 0.01) -> Iterator[None]:
+def file_lock(
+    path: str | os.PathLike, *, timeout: float = 60.0, shared: bool = False, poll: float = 0.01
+) -> Iterator[None]:
     """Hold an advisory ``flock`` on ``path`` (created if missing) for the ``with`` block.
 
     The lock is released by the OS if the process dies, so a crashed holder never wedges others.
@@ -77,8 +78,10 @@ def file_lock(path: str | os.PathLike, *, timeout: float = 60.0, shared: bool = 
     path = Path(path)
     local = _local_lock(path)
     if not local.acquire(timeout=timeout):
-        raise LockTimeout(f"lock {path} is held by another thread of this process",
-                          hint=f"waited {timeout:.0f}s; is another run in this process stuck?")
+        raise LockTimeout(
+            f"lock {path} is held by another thread of this process",
+            hint=f"waited {timeout:.0f}s; is another run in this process stuck?",
+        )
     try:
         with _flock(path, timeout=timeout, shared=shared, poll=poll):
             yield
@@ -101,8 +104,10 @@ def _flock(path: Path, *, timeout: float, shared: bool, poll: float) -> Iterator
                 if exc.errno not in (errno.EAGAIN, errno.EACCES):
                     raise
                 if time.monotonic() >= deadline:
-                    raise LockTimeout(f"lock {path} is held by another process",
-                                      hint=f"waited {timeout:.0f}s; is another llmos still running?")
+                    raise LockTimeout(
+                        f"lock {path} is held by another process",
+                        hint=f"waited {timeout:.0f}s; is another llmos still running?",
+                    ) from None
                 time.sleep(poll)
                 poll = min(poll * 2, 0.2)
         yield

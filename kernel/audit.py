@@ -4,6 +4,7 @@ The commit is built in a private index (``GIT_INDEX_FILE``) from HEAD plus the r
 person's staged or unstaged edits are never swept into it; HEAD moves by compare-and-swap under a
 lock, so concurrent runs in one root serialize cleanly.
 """
+
 from __future__ import annotations
 
 import os
@@ -27,11 +28,15 @@ def open_repo(root: Path) -> git.Repo:
     try:
         repo = git.Repo(root)
     except (git.InvalidGitRepositoryError, git.NoSuchPathError):
-        raise RootError(f"{root} is not a git repository",
-                        hint="run `git init` there and commit, or create a root with `llmos init DIR`") from None
+        raise RootError(
+            f"{root} is not a git repository",
+            hint="run `git init` there and commit, or create a root with `llmos init DIR`",
+        ) from None
     if Path(repo.working_tree_dir or "").resolve() != Path(root).resolve():
-        raise RootError(f"{root} is inside the git repository {repo.working_tree_dir}, not its top level",
-                        hint="an OS root must be the top of its own repository: `git init` it")
+        raise RootError(
+            f"{root} is inside the git repository {repo.working_tree_dir}, not its top level",
+            hint="an OS root must be the top of its own repository: `git init` it",
+        )
     return repo
 
 
@@ -137,15 +142,17 @@ def _commit_batch_git(root: Path, batch: list[_Pending]) -> None:
             for req in batch:
                 tip, tree = _commit_one(repo, root, env, req, tip, tree)
             if tip != head:
-                repo.git.execute(["git", "update-ref", "-m", "llmos: run commit", "HEAD", tip]
-                                 + ([head] if head else []))
+                repo.git.execute(
+                    ["git", "update-ref", "-m", "llmos: run commit", "HEAD", tip] + ([head] if head else [])
+                )
         _sync_index_repo(repo, sorted({p for req in batch for p in req.paths}))
     finally:
         repo.close()
 
 
-def _commit_one(repo: git.Repo, root: Path, env: dict[str, str], req: _Pending, tip: str | None,
-                tree: str | None) -> tuple[str | None, str | None]:
+def _commit_one(
+    repo: git.Repo, root: Path, env: dict[str, str], req: _Pending, tip: str | None, tree: str | None
+) -> tuple[str | None, str | None]:
     """Stage ``req``'s paths in the private index and commit them on ``tip``, if anything changed."""
     g = repo.git
     present = [p for p in req.paths if (root / p).exists()]

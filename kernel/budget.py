@@ -17,6 +17,7 @@ nothing. Reservations of processes that died are charged their worst case by the
 
 Periods are UTC days. Alerts fire once per (ceiling, scope, limit, threshold), recorded in the ledger.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -145,8 +146,9 @@ class Tally:
             for scope in scopes(e["run"], e["agent"], e["day"]).values():
                 self.spent[scope] = self.spent.get(scope, 0.0) + e["cost_usd"]
             for group in ("model", "agent", "kind", "day"):
-                row = self.groups.setdefault(group, {}).setdefault(str(e[group]), {
-                    "calls": 0, "input_tokens": 0, "output_tokens": 0, "cost_usd": 0.0})
+                row = self.groups.setdefault(group, {}).setdefault(
+                    str(e[group]), {"calls": 0, "input_tokens": 0, "output_tokens": 0, "cost_usd": 0.0}
+                )
                 row["calls"] += 1
                 row["input_tokens"] += e["input_tokens"]
                 row["output_tokens"] += e["output_tokens"]
@@ -154,8 +156,9 @@ class Tally:
 
     def reserved(self, scope: str) -> float:
         """Worst case of the open reservations that count against ``scope``."""
-        return sum(r["worst_usd"] for r in self.open.values()
-                   if scope in scopes(r["run"], r["agent"], r["day"]).values())
+        return sum(
+            r["worst_usd"] for r in self.open.values() if scope in scopes(r["run"], r["agent"], r["day"]).values()
+        )
 
 
 def scopes(run: str | None, agent: str | None, day: str) -> dict[str, str]:
@@ -172,8 +175,7 @@ def scopes(run: str | None, agent: str | None, day: str) -> dict[str, str]:
 class Charge:
     """A reservation made by :meth:`Budget.spend`; settle it with the real usage."""
 
-    def __init__(self, budget: "Budget", reserve: dict[str, Any], price: ModelPrice,
-                 agent_ceiling: float | None):
+    def __init__(self, budget: "Budget", reserve: dict[str, Any], price: ModelPrice, agent_ceiling: float | None):
         self._budget = budget
         self.entry = reserve
         self.reservation_id: str = reserve["id"]
@@ -203,10 +205,19 @@ class Charge:
         if self.closed:
             raise RuntimeError(f"reservation {self.reservation_id} is already closed")
         e = self.entry
-        charge = {"type": "charge", "reservation": self.reservation_id, "run": e["run"],
-                  "agent": e["agent"], "model": e["model"], "kind": e["kind"], "day": e["day"],
-                  "input_tokens": input_tokens, "output_tokens": output_tokens,
-                  "cost_usd": cost, "reason": reason}
+        charge = {
+            "type": "charge",
+            "reservation": self.reservation_id,
+            "run": e["run"],
+            "agent": e["agent"],
+            "model": e["model"],
+            "kind": e["kind"],
+            "day": e["day"],
+            "input_tokens": input_tokens,
+            "output_tokens": output_tokens,
+            "cost_usd": cost,
+            "reason": reason,
+        }
         self.alerts = self._budget._close(self, charge)
         self.cost_usd = cost
         self.closed = True
@@ -231,22 +242,34 @@ class Budget:
         return out
 
     @contextlib.contextmanager
-    def spend(self, *, run_id: str | None, agent: str | None, model: str, input_tokens: int,
-              max_output_tokens: int, kind: str = "run",
-              agent_ceiling: float | None = None) -> Iterator[Charge]:
+    def spend(
+        self,
+        *,
+        run_id: str | None,
+        agent: str | None,
+        model: str,
+        input_tokens: int,
+        max_output_tokens: int,
+        kind: str = "run",
+        agent_ceiling: float | None = None,
+    ) -> Iterator[Charge]:
         """Reserve the worst case of one model call, or raise :class:`BudgetExceeded`."""
-        charge = self._reserve(run_id, agent, model, input_tokens, max_output_tokens, kind,
-                               agent_ceiling)
+        charge = self._reserve(run_id, agent, model, input_tokens, max_output_tokens, kind, agent_ceiling)
         try:
             yield charge
         finally:
             if not charge.closed:
                 price = charge.price
-                charge._close(input_tokens, max_output_tokens,
-                              cost_usd(price, input_tokens, max_output_tokens), reason="abandoned")
+                charge._close(
+                    input_tokens,
+                    max_output_tokens,
+                    cost_usd(price, input_tokens, max_output_tokens),
+                    reason="abandoned",
+                )
 
-    def status(self, run_id: str | None = None, agent: str | None = None,
-               agent_ceiling: float | None = None) -> dict[str, Any]:
+    def status(
+        self, run_id: str | None = None, agent: str | None = None, agent_ceiling: float | None = None
+    ) -> dict[str, Any]:
         """Spent, reserved and remaining per ceiling, and spend by model, agent, kind and day."""
         with self.ledger.locked() as entries:
             tally = self._fold(entries)
@@ -255,12 +278,23 @@ class Budget:
         for name, scope in scopes(run_id, agent, day).items():
             limit = self.limits(agent_ceiling)[name]
             spent, reserved = tally.spent.get(scope, 0.0), tally.reserved(scope)
-            ceilings[name] = {"scope": scope, "limit": limit, "spent": spent, "reserved": reserved,
-                              "remaining": None if limit is None else max(0.0, limit - spent - reserved)}
+            ceilings[name] = {
+                "scope": scope,
+                "limit": limit,
+                "spent": spent,
+                "reserved": reserved,
+                "remaining": None if limit is None else max(0.0, limit - spent - reserved),
+            }
         by = {g: {k: dict(v) for k, v in rows.items()} for g, rows in tally.groups.items()}
-        return {"day": day, "ceilings": ceilings, "by_model": by.get("model", {}),
-                "by_agent": by.get("agent", {}), "by_kind": by.get("kind", {}),
-                "by_day": by.get("day", {}), "open_reservations": len(tally.open)}
+        return {
+            "day": day,
+            "ceilings": ceilings,
+            "by_model": by.get("model", {}),
+            "by_agent": by.get("agent", {}),
+            "by_kind": by.get("kind", {}),
+            "by_day": by.get("day", {}),
+            "open_reservations": len(tally.open),
+        }
 
     def verify(self) -> VerifyReport:
         """Check the ledger's whole hash chain (never raises for a broken chain)."""
@@ -272,21 +306,31 @@ class Budget:
         """Bring the tally up to date with ``entries`` (re-fold if the ledger was re-read)."""
         if self._tally_of != self.ledger.generation or self._tally.applied > len(entries):
             self._tally, self._tally_of = Tally(), self.ledger.generation
-        for e in entries[self._tally.applied:]:
+        for e in entries[self._tally.applied :]:
             self._tally.apply(e)
         self._tally.applied = len(entries)
         return self._tally
 
-    def _reserve(self, run_id: str | None, agent: str | None, model: str, input_tokens: int,
-                 max_output_tokens: int, kind: str, agent_ceiling: float | None) -> Charge:
+    def _reserve(
+        self,
+        run_id: str | None,
+        agent: str | None,
+        model: str,
+        input_tokens: int,
+        max_output_tokens: int,
+        kind: str,
+        agent_ceiling: float | None,
+    ) -> Charge:
         if input_tokens < 0 or max_output_tokens < 0:
             raise ValueError("token counts cannot be negative")
         check_halt(self.root)
         price = price_for(self.config, model)
         if price is None and not self.config.allow_unpriced:
-            raise BudgetExceeded(f"model {model!r} has no known price; refusing to call it",
-                                 ceiling="price", hint="add it under budget.prices in "
-                                 "system/llmos.yaml, or set budget.allow_unpriced: true")
+            raise BudgetExceeded(
+                f"model {model!r} has no known price; refusing to call it",
+                ceiling="price",
+                hint="add it under budget.prices in system/llmos.yaml, or set budget.allow_unpriced: true",
+            )
         price = price or ModelPrice(input=0.0, output=0.0)
         worst = cost_usd(price, input_tokens, max_output_tokens)
         day = utc_day()
@@ -296,15 +340,25 @@ class Budget:
             alerts += self._expire_dead(tally)
             refusal = self._first_refusal(tally, run_id, agent, day, worst, agent_ceiling)
             if refusal is not None:
-                alerts += self._record_alerts(tally, run_id, agent, day, agent_ceiling,
-                                              refused=refusal.ceiling)
+                alerts += self._record_alerts(tally, run_id, agent, day, agent_ceiling, refused=refusal.ceiling)
             else:
-                entry = self.ledger.append({
-                    "type": "reserve", "id": uuid.uuid4().hex, "run": run_id, "agent": agent,
-                    "model": model, "kind": kind, "day": day, "pid": os.getpid(),
-                    "pstart": process_start(os.getpid()), "host": socket.gethostname(),
-                    "input_tokens": input_tokens, "max_output_tokens": max_output_tokens,
-                    "worst_usd": worst})
+                entry = self.ledger.append(
+                    {
+                        "type": "reserve",
+                        "id": uuid.uuid4().hex,
+                        "run": run_id,
+                        "agent": agent,
+                        "model": model,
+                        "kind": kind,
+                        "day": day,
+                        "pid": os.getpid(),
+                        "pstart": process_start(os.getpid()),
+                        "host": socket.gethostname(),
+                        "input_tokens": input_tokens,
+                        "max_output_tokens": max_output_tokens,
+                        "worst_usd": worst,
+                    }
+                )
                 self._fold(entries)
         deliver(alerts, self.config, self.root, self.alert_stream)
         if refusal is not None:
@@ -312,8 +366,9 @@ class Budget:
             raise refusal
         return Charge(self, entry, price, agent_ceiling)
 
-    def _first_refusal(self, tally: Tally, run: str | None, agent: str | None, day: str,
-                       worst: float, agent_ceiling: float | None) -> BudgetExceeded | None:
+    def _first_refusal(
+        self, tally: Tally, run: str | None, agent: str | None, day: str, worst: float, agent_ceiling: float | None
+    ) -> BudgetExceeded | None:
         limits = self.limits(agent_ceiling)
         for name, scope in scopes(run, agent, day).items():
             limit = limits[name]
@@ -324,9 +379,13 @@ class Budget:
                 return BudgetExceeded(
                     f"budget {name} ({scope}) would be exceeded: ${spent:.4f} spent or reserved "
                     f"of ${limit:.4f}, this call may cost up to ${worst:.4f}",
-                    ceiling=name, limit=limit, spent=spent, needed=worst,
+                    ceiling=name,
+                    limit=limit,
+                    spent=spent,
+                    needed=worst,
                     hint="raise the ceiling under budget: in system/llmos.yaml or wait for the "
-                         "next period; see `llmos budget`")
+                    "next period; see `llmos budget`",
+                )
         return None
 
     def _expire_dead(self, tally: Tally) -> list[Alert]:
@@ -334,11 +393,21 @@ class Budget:
         dead = [r for r in tally.open.values() if r["pid"] != os.getpid() and not alive(r)]
         alerts: list[Alert] = []
         for r in dead:
-            self.ledger.append({"type": "charge", "reservation": r["id"], "run": r["run"],
-                                "agent": r["agent"], "model": r["model"], "kind": r["kind"],
-                                "day": r["day"], "input_tokens": r["input_tokens"],
-                                "output_tokens": r["max_output_tokens"],
-                                "cost_usd": r["worst_usd"], "reason": "process-died"})
+            self.ledger.append(
+                {
+                    "type": "charge",
+                    "reservation": r["id"],
+                    "run": r["run"],
+                    "agent": r["agent"],
+                    "model": r["model"],
+                    "kind": r["kind"],
+                    "day": r["day"],
+                    "input_tokens": r["input_tokens"],
+                    "output_tokens": r["max_output_tokens"],
+                    "cost_usd": r["worst_usd"],
+                    "reason": "process-died",
+                }
+            )
             tally = self._fold(self.ledger._cursor.entries)
             alerts += self._record_alerts(tally, r["run"], r["agent"], r["day"], None)
         return alerts
@@ -357,17 +426,24 @@ class Budget:
         deliver(alerts, self.config, self.root, self.alert_stream)
         return alerts
 
-    def _record_alerts(self, tally: Tally, run: str | None, agent: str | None, day: str,
-                       agent_ceiling: float | None, refused: str | None = None) -> list[Alert]:
+    def _record_alerts(
+        self,
+        tally: Tally,
+        run: str | None,
+        agent: str | None,
+        day: str,
+        agent_ceiling: float | None,
+        refused: str | None = None,
+    ) -> list[Alert]:
         """Append an ``alert`` entry for every threshold newly crossed (under the lock)."""
         limits = self.limits(agent_ceiling)
         out = []
         for name, scope in scopes(run, agent, day).items():
-            for alert in crossed_thresholds(name, scope, limits[name], tally.spent.get(scope, 0.0),
-                                            self.config.alerts, refused=(name == refused)):
+            for alert in crossed_thresholds(
+                name, scope, limits[name], tally.spent.get(scope, 0.0), self.config.alerts, refused=(name == refused)
+            ):
                 if alert.key not in tally.fired:
                     self.ledger.append({"type": "alert", **alert.record()})
                     tally = self._fold(self.ledger._cursor.entries)
                     out.append(alert)
         return out
-

@@ -9,6 +9,7 @@ both (the note is shown to it with its goal).
 State: ``.llmos/claims.json`` (format ``llmos-claims/1``), changed only under the file lock
 ``.llmos/locks/claims.lock``, so processes and threads agree.
 """
+
 from __future__ import annotations
 
 import json
@@ -88,8 +89,7 @@ def check_resource(resource: str) -> str:
     return name
 
 
-def claim(root: Path, resource: str, *, run: str, agent: str, ttl: float,
-          now: float | None = None) -> Verdict:
+def claim(root: Path, resource: str, *, run: str, agent: str, ttl: float, now: float | None = None) -> Verdict:
     """Claim ``resource`` for ``run`` for ``ttl`` seconds (renewing its own claim is fine)."""
     name, now = check_resource(resource), time.time() if now is None else now
     if ttl <= 0:
@@ -102,8 +102,14 @@ def claim(root: Path, resource: str, *, run: str, agent: str, ttl: float,
             if reason is None:
                 return Verdict(False, f"{name!r} is claimed by {_describe(held)}; wait, or work on something else")
             note = f" (reclaimed: the previous claim by agent {held['agent']!r} ended: {reason})"
-        state["claims"][name] = {"resource": name, "run": run, "agent": agent, **me(),
-                                 "acquired": now, "expires": now + ttl}
+        state["claims"][name] = {
+            "resource": name,
+            "run": run,
+            "agent": agent,
+            **me(),
+            "acquired": now,
+            "expires": now + ttl,
+        }
     return Verdict(True, f"claimed {name!r} until {iso(now + ttl)}{note}")
 
 
@@ -142,8 +148,9 @@ def handoff(root: Path, *, run: str, agent: str, to: str, note: str, now: float 
             if c.get("run") == run:
                 c.update(run=None, agent=to, pid=None, pstart=None, handed_by=run)
                 passed.append(name)
-        state["handoffs"].append({"from_run": run, "from_agent": agent, "to": to, "note": note,
-                                  "claims": passed, "at": now})
+        state["handoffs"].append(
+            {"from_run": run, "from_agent": agent, "to": to, "note": note, "claims": passed, "at": now}
+        )
     listed = ", ".join(repr(p) for p in passed) or "no claims"
     return Verdict(True, f"handed off to {to!r} with {listed}; its next run receives the note")
 
@@ -169,6 +176,9 @@ def held(root: Path, now: float | None = None) -> tuple[list[dict[str, Any]], li
         state = json.loads(claims_path(root).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return [], []
-    live = [{**c, "expires_at": iso(c["expires"])} for c in state.get("claims", {}).values()
-            if stale_reason(root, c, now) is None]
+    live = [
+        {**c, "expires_at": iso(c["expires"])}
+        for c in state.get("claims", {}).values()
+        if stale_reason(root, c, now) is None
+    ]
     return sorted(live, key=lambda c: c["resource"]), list(state.get("handoffs", []))

@@ -3,6 +3,7 @@
 Errors a person must fix print one line (``error: ... (fix)``) and exit non-zero; set
 ``LLMOS_DEBUG=1`` to see the traceback.
 """
+
 from __future__ import annotations
 
 import json
@@ -22,8 +23,13 @@ def _echo_err(text: str) -> None:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--root", "root_flag", type=click.Path(file_okay=False), default=None,
-              help="OS root to use (default: $LLMOS_ROOT, else the nearest folder above holding system/llmos.yaml).")
+@click.option(
+    "--root",
+    "root_flag",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="OS root to use (default: $LLMOS_ROOT, else the nearest folder above holding system/llmos.yaml).",
+)
 @click.version_option(__version__, prog_name="llmos")
 @click.pass_context
 def cli(ctx: click.Context, root_flag: str | None) -> None:
@@ -46,7 +52,7 @@ def init(directory: str) -> None:
 
     root = init_root(directory)
     click.echo(f"created llmos root {root}")
-    click.echo(f"next: cd {directory} && llmos boot \"Write a haiku about git into projects/demo/haiku.md\"")
+    click.echo(f'next: cd {directory} && llmos boot "Write a haiku about git into projects/demo/haiku.md"')
 
 
 def _print_event(kind: str, data: dict[str, Any]) -> None:
@@ -58,8 +64,10 @@ def _print_event(kind: str, data: dict[str, Any]) -> None:
         first = " ".join(s.result.split())[:90]
         target = s.args.get("path") or ""
         mark = click.style("ok", fg="green") if s.ok else click.style("refused/failed", fg="red")
-        _echo_err(f"  {s.n:>3}  {s.tool or '(no tool call)':<12} {target:<32} {mark}  "
-                  f"[{s.tokens.input} in/{s.tokens.output} out, {s.seconds:.1f}s]  {first}")
+        _echo_err(
+            f"  {s.n:>3}  {s.tool or '(no tool call)':<12} {target:<32} {mark}  "
+            f"[{s.tokens.input} in/{s.tokens.output} out, {s.seconds:.1f}s]  {first}"
+        )
     elif kind == "agent":  # the agent file was edited during the run: the next step uses the new version
         _echo_err(f"  (run now uses agent {data['agent'].name} {data['old_hash']} -> {data['agent'].hash})")
     elif kind == "reload":
@@ -69,20 +77,35 @@ def _print_event(kind: str, data: dict[str, Any]) -> None:
 @cli.command()
 @click.argument("goal")
 @click.option("--agent", "-a", default=None, help="Agent to run (default: entry_agent in system/llmos.yaml).")
-@click.option("--model", "-m", default=None,
-              help="Model spec: local, local:PATH.gguf, anthropic:MODEL, scripted:PATH.yaml, or an alias.")
+@click.option(
+    "--model",
+    "-m",
+    default=None,
+    help="Model spec: local, local:PATH.gguf, anthropic:MODEL, scripted:PATH.yaml, or an alias.",
+)
 @click.option("--max-steps", type=click.IntRange(1, 1000), default=None, help="Cap on model calls for this run.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary (trace id, outcome, steps, tokens).")
-@click.option("--mode", type=click.Choice(["CRYSTALLIZED", "FOLLOWER", "MIXED", "LEARNER"], case_sensitive=False),
-              default=None, help="Force an execution mode (default: chosen from past traces and tools).")
+@click.option(
+    "--mode",
+    type=click.Choice(["CRYSTALLIZED", "FOLLOWER", "MIXED", "LEARNER"], case_sensitive=False),
+    default=None,
+    help="Force an execution mode (default: chosen from past traces and tools).",
+)
 @click.pass_obj
-def boot(obj: Obj, goal: str, agent: str | None, model: str | None, max_steps: int | None, as_json: bool,
-         mode: str | None) -> None:
+def boot(
+    obj: Obj, goal: str, agent: str | None, model: str | None, max_steps: int | None, as_json: bool, mode: str | None
+) -> None:
     """Run GOAL with an agent; write its trace and commit what it changed to git."""
     kernel = obj.kernel()
     try:
-        res = kernel.run(goal, agent=agent, model=model, max_steps=max_steps,
-                         on_event=None if as_json else _print_event, mode=mode.upper() if mode else None)
+        res = kernel.run(
+            goal,
+            agent=agent,
+            model=model,
+            max_steps=max_steps,
+            on_event=None if as_json else _print_event,
+            mode=mode.upper() if mode else None,
+        )
     except LlmosError as exc:
         run = getattr(exc, "run", None)
         if run is not None:
@@ -93,8 +116,10 @@ def boot(obj: Obj, goal: str, agent: str | None, model: str | None, max_steps: i
         return
     rel = res.trace_path.relative_to(kernel.root)
     click.echo(f"{res.outcome}: {res.result or res.error or ''}".strip())
-    click.echo(f"trace {rel}  steps={res.steps}  tokens={res.tokens['input']}/{res.tokens['output']}  "
-               f"commit={(res.commit or '-')[:10]}  {res.seconds:.1f}s")
+    click.echo(
+        f"trace {rel}  steps={res.steps}  tokens={res.tokens['input']}/{res.tokens['output']}  "
+        f"commit={(res.commit or '-')[:10]}  {res.seconds:.1f}s"
+    )
     for note in res.learned:
         click.echo(f"learned: {note}")
     if res.outcome != "success":
@@ -128,9 +153,17 @@ def agents(obj: Obj, as_json: bool) -> None:
 
     root = obj.root()
     found, errors = load_all_agents(root, known_tools(root))
-    rows = [{"name": a.name, "system": a.system, "model": a.model or "(default)",
-             "tools": sorted(a.tools) if a.tools is not None else "all", "description": a.description,
-             "path": str(a.path.relative_to(root))} for a in found]
+    rows = [
+        {
+            "name": a.name,
+            "system": a.system,
+            "model": a.model or "(default)",
+            "tools": sorted(a.tools) if a.tools is not None else "all",
+            "description": a.description,
+            "path": str(a.path.relative_to(root)),
+        }
+        for a in found
+    ]
     if as_json:
         click.echo(json.dumps(rows, indent=2))
     for r in [] if as_json else rows:
@@ -157,8 +190,10 @@ def log(obj: Obj, limit: int, as_json: bool) -> None:
         return
     for e in entries:
         t = e.trailers
-        click.echo(f"{e.sha[:10]}  {e.date[:19]}  {t.get('Agent', '?'):<12} {t.get('Mode', '?'):<9} "
-                   f"tokens={t.get('Tokens', '?'):<11} {e.subject}")
+        click.echo(
+            f"{e.sha[:10]}  {e.date[:19]}  {t.get('Agent', '?'):<12} {t.get('Mode', '?'):<9} "
+            f"tokens={t.get('Tokens', '?'):<11} {e.subject}"
+        )
 
 
 @cli.command()
@@ -198,8 +233,7 @@ def _register() -> None:
     from .cli_shell import shell
     from .cli_team import team_commands
 
-    for command in (*guard_commands, blobs, shell, *team_commands, *mode_commands, *memory_commands,
-                    *dream_commands):
+    for command in (*guard_commands, blobs, shell, *team_commands, *mode_commands, *memory_commands, *dream_commands):
         cli.add_command(command)
 
 

@@ -4,6 +4,7 @@ Each is found only when a command asks for it, and only as much as it needs: ``r
 walk, ``config()`` reads one YAML file, and only ``kernel()`` builds a :class:`~llmos.kernel.Kernel`
 (syscall table, crystallized tools). Commands that need only the root start in milliseconds.
 """
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,4 +1,5 @@
 """``llmos dream [--dry-run] [--agent A]``, ``llmos dream --apply BRANCH``, ``llmos promote --list``."""
+
 from __future__ import annotations
 
 import json
@@ -20,8 +21,13 @@ def _config():
 @click.command()
 @click.option("--dry-run", is_flag=True, help="Show what the dream would change; commit nothing.")
 @click.option("--agent", default=None, help="Only this agent's runs and working memory.")
-@click.option("--apply", "apply_branch", default=None, metavar="BRANCH",
-              help="Merge an approved dream branch (llmos/dream/DATE) into the current branch.")
+@click.option(
+    "--apply",
+    "apply_branch",
+    default=None,
+    metavar="BRANCH",
+    help="Merge an approved dream branch (llmos/dream/DATE) into the current branch.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def dream(dry_run: bool, agent: str | None, apply_branch: str | None, as_json: bool) -> None:
     """Nightly maintenance: promote proven workflows, keep lessons, consolidate memory."""
@@ -58,8 +64,10 @@ def promote(as_list: bool, agent: str | None, as_json: bool) -> None:
     if not rows:
         click.echo("nothing to promote yet")
     for r in rows:
-        click.echo(f"{r['tier']:5} {r['kind']:8} {r['uses']:4} uses {r['success_rate']:.0%} success "
-                   f"{len(r['agents']) + len(r['projects'])} ctx  {r['template']}")
+        click.echo(
+            f"{r['tier']:5} {r['kind']:8} {r['uses']:4} uses {r['success_rate']:.0%} success "
+            f"{len(r['agents']) + len(r['projects'])} ctx  {r['template']}"
+        )
 
 
 dream_commands = [dream, promote]

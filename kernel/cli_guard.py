@@ -1,7 +1,9 @@
 """CLI commands of the guardrails: ``budget``, ``halt``, ``resume``, ``vault``.
 
-Each command finds the OS root and config through :func:`llmos.cli_context.current`. Errors are :class:`LlmosError` and left for the main group to print.
+Each command finds the OS root and config through :func:`llmos.cli_context.current`. Errors are
+:class:`LlmosError` and left for the main group to print.
 """
+
 from __future__ import annotations
 
 import json
@@ -45,14 +47,18 @@ def budget(ctx: click.Context, run_id: str | None, agent: str | None, as_json: b
         return
     click.echo(f"budget (UTC day {status['day']}):")
     for name, c in status["ceilings"].items():
-        click.echo(f"  {name:<14} {c['scope']:<32} spent {_usd(c['spent'])}  reserved "
-                   f"{_usd(c['reserved'])}  limit {_usd(c['limit'])}  remaining {_usd(c['remaining'])}")
+        click.echo(
+            f"  {name:<14} {c['scope']:<32} spent {_usd(c['spent'])}  reserved "
+            f"{_usd(c['reserved'])}  limit {_usd(c['limit'])}  remaining {_usd(c['remaining'])}"
+        )
     for group in ("by_day", "by_agent", "by_model", "by_kind"):
         if status[group]:
             click.echo(f"{group.replace('_', ' ')}:")
         for key, row in sorted(status[group].items()):
-            click.echo(f"  {key:<32} {row['calls']:>6} calls  in {row['input_tokens']:>10}  "
-                       f"out {row['output_tokens']:>10}  {_usd(row['cost_usd'])}")
+            click.echo(
+                f"  {key:<32} {row['calls']:>6} calls  in {row['input_tokens']:>10}  "
+                f"out {row['output_tokens']:>10}  {_usd(row['cost_usd'])}"
+            )
 
 
 @budget.command("verify")
@@ -96,9 +102,11 @@ def _vault() -> Any:
 def vault_snapshot(label: str | None) -> None:
     """Seal HEAD, the ledger and the blobs into a new snapshot."""
     info = _vault().snapshot(label)
-    click.echo(f"sealed {info.id}: {info.files} files, {info.bytes:,} bytes "
-               f"({info.archive_bytes:,} compressed), commit {info.commit[:12]}, "
-               f"retained until {info.retain_until:%Y-%m-%d}")
+    click.echo(
+        f"sealed {info.id}: {info.files} files, {info.bytes:,} bytes "
+        f"({info.archive_bytes:,} compressed), commit {info.commit[:12]}, "
+        f"retained until {info.retain_until:%Y-%m-%d}"
+    )
 
 
 @vault.command("list")
@@ -108,9 +116,11 @@ def vault_list() -> None:
     if not snaps:
         click.echo("no snapshots")
     for s in snaps:
-        click.echo(f"{s.id}  #{s.seq:<4} {s.created:%Y-%m-%d %H:%M}  {s.files:>6} files  "
-                   f"{s.archive_bytes:>12,} B  until {s.retain_until:%Y-%m-%d}  "
-                   f"{s.commit[:12]}  {s.label or ''}".rstrip())
+        click.echo(
+            f"{s.id}  #{s.seq:<4} {s.created:%Y-%m-%d %H:%M}  {s.files:>6} files  "
+            f"{s.archive_bytes:>12,} B  until {s.retain_until:%Y-%m-%d}  "
+            f"{s.commit[:12]}  {s.label or ''}".rstrip()
+        )
 
 
 @vault.command("verify")

@@ -1,4 +1,5 @@
 """``llmos recall``, ``llmos remember``, ``llmos memory list|show|history|reindex``, ``llmos brief``."""
+
 from __future__ import annotations
 
 import json
@@ -36,15 +37,36 @@ def _warn(lines: list[str]) -> None:
 @click.option("--as-of", "as_of", default=None, help="What was true at this date, superseded facts included.")
 @click.option("--history", is_flag=True, help="Include superseded memories.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def recall(query: str, k: int | None, tiers: tuple[str, ...], agent: str | None, project: str | None,
-           tags: tuple[str, ...], since: str | None, as_of: str | None, history: bool, as_json: bool) -> None:
+def recall(
+    query: str,
+    k: int | None,
+    tiers: tuple[str, ...],
+    agent: str | None,
+    project: str | None,
+    tags: tuple[str, ...],
+    since: str | None,
+    as_of: str | None,
+    history: bool,
+    as_json: bool,
+) -> None:
     """Search memories and past runs (BM25, weighted by tier, confidence, recency, validity)."""
     from .memory.recall import format_hits, recall as do_recall
 
     cfg = _config().memory.recall
     try:
-        result = do_recall(_root(), query, tiers=tiers, agent=agent, project=project, tags=tags, since=since,
-                           as_of=as_of, history=history, k=k, config=cfg)
+        result = do_recall(
+            _root(),
+            query,
+            tiers=tiers,
+            agent=agent,
+            project=project,
+            tags=tags,
+            since=since,
+            as_of=as_of,
+            history=history,
+            k=k,
+            config=cfg,
+        )
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     if as_json:
@@ -64,15 +86,35 @@ def recall(query: str, k: int | None, tiers: tuple[str, ...], agent: str | None,
 @click.option("--project", default=None, help="Project scope: stored in projects/NAME/memory/.")
 @click.option("--supersedes", multiple=True, help="Id of a memory this one replaces (repeatable).")
 @click.option("--confidence", type=click.FloatRange(0, 1), default=0.8, show_default=True)
-def remember(text: str, title: str | None, kind: str, tags: tuple[str, ...], tier: str, agent: str | None,
-             project: str | None, supersedes: tuple[str, ...], confidence: float) -> None:
+def remember(
+    text: str,
+    title: str | None,
+    kind: str,
+    tags: tuple[str, ...],
+    tier: str,
+    agent: str | None,
+    project: str | None,
+    supersedes: tuple[str, ...],
+    confidence: float,
+) -> None:
     """Write a memory file (superseding others if asked) and commit it to git."""
     from .memory.store import remember as do_remember
 
     root = _root()
     try:
-        memory, written = do_remember(root, text, title=title, kind=kind, tags=tags, tier=tier, agent=agent,
-                                      project=project, supersedes=supersedes, confidence=confidence, commit=True)
+        memory, written = do_remember(
+            root,
+            text,
+            title=title,
+            kind=kind,
+            tags=tags,
+            tier=tier,
+            agent=agent,
+            project=project,
+            supersedes=supersedes,
+            confidence=confidence,
+            commit=True,
+        )
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     click.echo(f"remembered {memory.id} ({written[0]})")
@@ -140,8 +182,10 @@ def reindex(rebuild: bool) -> None:
         index.close()
         shutil.rmtree(index.dir, ignore_errors=True)
     r = index.sync()
-    click.echo(f"{'rebuilt' if r.rebuilt else 'synced'}: +{r.added} ~{r.updated} -{r.removed} "
-               f"={r.unchanged} in {r.seconds:.2f}s")
+    click.echo(
+        f"{'rebuilt' if r.rebuilt else 'synced'}: +{r.added} ~{r.updated} -{r.removed} "
+        f"={r.unchanged} in {r.seconds:.2f}s"
+    )
     _warn([line for e in r.errors for line in e.lines()])
 
 
@@ -158,8 +202,11 @@ def brief(agent: str | None, distill: bool, model: str | None) -> None:
     text = make_brief(kernel.root, spec, kernel.config)
     if distill:
         text, info = do_distill(kernel.root, spec.name, text, kernel.config, model)
-        click.echo(f"distilled by {info['model']}: {info['input']} in / {info['output']} out tokens, "
-                   f"${info['cost_usd']:.6f}{'' if info['kept'] else ' (not shorter: kept the original)'}", err=True)
+        click.echo(
+            f"distilled by {info['model']}: {info['input']} in / {info['output']} out tokens, "
+            f"${info['cost_usd']:.6f}{'' if info['kept'] else ' (not shorter: kept the original)'}",
+            err=True,
+        )
     sys.stdout.write(text)
 
 

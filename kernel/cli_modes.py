@@ -1,4 +1,5 @@
 """``llmos traces``, ``llmos crystallize``, ``llmos tools``: what the kernel learned from repetition."""
+
 from __future__ import annotations
 
 import json
@@ -27,8 +28,10 @@ def traces(goal: str | None, limit: int, as_json: bool) -> None:
         return
     for r in rows:
         match = f" {r['match']} {r['similarity']:.2f}" if "match" in r else ""
-        click.echo(f"{r['id']}  {r['mode']:<12} {r['outcome']:<8} uses={r['uses']} ok={r['successes']} "
-                   f"conf={r['confidence']:.2f}{' demoted' if r['demoted'] else ''}{match}  {r['goal'][:60]}")
+        click.echo(
+            f"{r['id']}  {r['mode']:<12} {r['outcome']:<8} uses={r['uses']} ok={r['successes']} "
+            f"conf={r['confidence']:.2f}{' demoted' if r['demoted'] else ''}{match}  {r['goal'][:60]}"
+        )
     if not rows:
         click.echo("no traces" + (" match that goal" if goal else " yet"))
 
@@ -47,8 +50,9 @@ def crystallize_cmd(dry_run: bool, as_json: bool) -> None:
     elif dry_run:
         for r in rows:
             mark = "due" if r["eligible"] else "not yet"
-            click.echo(f"{mark:<8} {r['name']:<40} runs={r['runs']}/{r['all_runs']}  {r['reason']}\n"
-                       f"         {r['template']}")
+            click.echo(
+                f"{mark:<8} {r['name']:<40} runs={r['runs']}/{r['all_runs']}  {r['reason']}\n         {r['template']}"
+            )
         if not rows:
             click.echo("no candidates: no template has a successful run yet")
     else:
@@ -72,8 +76,10 @@ def tools(as_json: bool) -> None:
     for r in [] if as_json else rows:
         edited = " (edited: verified again before next use)" if r["edited"] and not r["missing"] else ""
         edited = " (files missing)" if r["missing"] else edited
-        click.echo(f"{r['name']:<40} {r['state']:<8} uses={r['uses']} ok={r['successes']} "
-                   f"conf={r['confidence']:.2f}{edited}\n    {r['template']}\n    {r['report']}")
+        click.echo(
+            f"{r['name']:<40} {r['state']:<8} uses={r['uses']} ok={r['successes']} "
+            f"conf={r['confidence']:.2f}{edited}\n    {r['template']}\n    {r['report']}"
+        )
     if not rows and not as_json:
         click.echo("no crystallized tools yet (see `llmos crystallize --dry-run`)")
     for e in errors:

@@ -1,4 +1,5 @@
 """CLI command ``llmos shell``: a thin client over :class:`llmos.shell.Shell`."""
+
 from __future__ import annotations
 
 import sys
@@ -10,8 +11,12 @@ from .cli_context import current
 
 @click.command()
 @click.option("--agent", "-a", default=None, help="Agent for every goal (default: entry_agent in system/llmos.yaml).")
-@click.option("--model", "-m", default=None,
-              help="Model spec for every goal: local, local:PATH.gguf, anthropic:MODEL, scripted:PATH.yaml, or an alias.")
+@click.option(
+    "--model",
+    "-m",
+    default=None,
+    help="Model spec for every goal: local, local:PATH.gguf, anthropic:MODEL, scripted:PATH.yaml, or an alias.",
+)
 @click.option("--max-steps", type=click.IntRange(1, 1000), default=None, help="Cap on model calls per goal.")
 @click.option("--no-history", is_flag=True, help="Do not read or write .llmos/shell_history.")
 def shell(agent: str | None, model: str | None, max_steps: int | None, no_history: bool) -> None:
@@ -27,8 +32,9 @@ def shell(agent: str | None, model: str | None, max_steps: int | None, no_histor
     kernel = current().kernel()
     history = None if no_history else History(kernel.root)
     with LiveRoot(kernel) as live:
-        session = Shell(live, out=lambda text: click.echo(text), agent=agent, model=model,
-                        max_steps=max_steps, history=history)
+        session = Shell(
+            live, out=lambda text: click.echo(text), agent=agent, model=model, max_steps=max_steps, history=history
+        )
         session.greet()
         session.loop(read_lines(sys.stdin, history))
     click.echo("bye")

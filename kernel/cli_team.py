@@ -1,4 +1,5 @@
 """CLI of many-agent work: ``llmos trace show ID`` (the tree of a run) and ``llmos ps``."""
+
 from __future__ import annotations
 
 import json
@@ -45,8 +46,7 @@ def ps(as_json: bool) -> None:
     runs = running(root)
     claims, handoffs = held(root)
     if as_json:
-        click.echo(json.dumps({"runs": [r.__dict__ for r in runs], "claims": claims, "handoffs": handoffs},
-                              indent=2))
+        click.echo(json.dumps({"runs": [r.__dict__ for r in runs], "claims": claims, "handoffs": handoffs}, indent=2))
         return
     click.echo(f"{'PID':>7}  {'RUN':<22} {'AGENT':<14} {'STEP':>4}  {'TOKENS':>13}  GOAL")
     for r in runs:

@@ -1,4 +1,5 @@
 """Kernel configuration: typed, layered (defaults < system/llmos.yaml < environment < flags)."""
+
 from __future__ import annotations
 
 import os
@@ -19,7 +20,6 @@ from .vault.config import VaultConfig
 from .watch import WatchConfig
 
 
-
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -37,8 +37,10 @@ class LocalConfig(Strict):
     max_string: int = Field(400, ge=16, description="longest string argument the grammar allows")
     timeout_s: float = Field(300.0, gt=0, description="longest wait for one reply of the model worker")
     extra_buffers: Literal["auto", "on", "off"] = Field(
-        "auto", description="llama.cpp's AMX/repacked weight buffers; auto: off where AMX is not granted "
-        "or after a worker crash on this machine")
+        "auto",
+        description="llama.cpp's AMX/repacked weight buffers; auto: off where AMX is not granted "
+        "or after a worker crash on this machine",
+    )
 
 
 class AnthropicConfig(Strict):
@@ -58,11 +60,14 @@ class Config(Strict):
     model: str | None = Field(None, description="default model spec; none = anthropic if a key is set, else local")
     entry_agent: str = "assistant"
     max_steps: int = Field(12, ge=1, le=1000)
-    models: dict[str, str] = Field(default_factory=lambda: {
-        "opus": "anthropic:claude-opus-4-6",
-        "sonnet": "anthropic:claude-sonnet-4-6",
-        "haiku": "anthropic:claude-haiku-4-5",
-    }, description="aliases usable wherever a model spec is expected (Claude Code's sonnet/opus/haiku)")
+    models: dict[str, str] = Field(
+        default_factory=lambda: {
+            "opus": "anthropic:claude-opus-4-6",
+            "sonnet": "anthropic:claude-sonnet-4-6",
+            "haiku": "anthropic:claude-haiku-4-5",
+        },
+        description="aliases usable wherever a model spec is expected (Claude Code's sonnet/opus/haiku)",
+    )
     local: LocalConfig = Field(default_factory=LocalConfig)
     anthropic: AnthropicConfig = Field(default_factory=AnthropicConfig)
     traces: TraceConfig = Field(default_factory=TraceConfig)

@@ -6,6 +6,7 @@ pulled with ``recall``. When the rendered prompt is over budget, trimming drops 
 items first (the last lines of L2, then the last lines of L1) and records what it dropped; the
 trace keeps the assembled size (``context`` in the trace frontmatter).
 """
+
 from __future__ import annotations
 
 import fnmatch
@@ -51,7 +52,7 @@ def _when(ts: int) -> str:
 
 def short(text: str | None, n: int = 70) -> str:
     text = " ".join((text or "").split())
-    return text if len(text) <= n else text[:n - 1] + "…"
+    return text if len(text) <= n else text[: n - 1] + "…"
 
 
 def _last_run(index: MemoryIndex, root: Path, agent: Agent) -> tuple[dict | None, object | None]:
@@ -84,21 +85,25 @@ def whats_new(root: Path, agent: Agent, cfg: MemoryConfig, index: MemoryIndex | 
     runs = all_of([any_of("tier", ["gamma"]), newer])
     others = [d for d in index.latest(runs, limit=4) if d["agent"] != agent.name][:3]
     if others:
-        lines.append(f"{index.count(runs)} run(s) since by other agents, e.g. " +
-                     "; ".join(f"{d['agent']}: {short(d['title'], 50)} ({d.get('outcome')})" for d in others))
+        lines.append(
+            f"{index.count(runs)} run(s) since by other agents, e.g. "
+            + "; ".join(f"{d['agent']}: {short(d['title'], 50)} ({d.get('outcome')})" for d in others)
+        )
     for tiers, label in ((["alpha", "delta"], "promoted"), (["beta"], "new")):
         mems = all_of([any_of("tier", tiers), newer])
         found = index.latest(mems, limit=3)
         if found:
-            lines.append(f"{index.count(mems)} {label} memor{'y' if len(found) == 1 else 'ies'} since, e.g. " +
-                         "; ".join(f"{d['id']}: {short(d['title'], 50)}" for d in found))
+            lines.append(
+                f"{index.count(mems)} {label} memor{'y' if len(found) == 1 else 'ies'} since, e.g. "
+                + "; ".join(f"{d['id']}: {short(d['title'], 50)}" for d in found)
+            )
     if cfg.context.brief_in_l2:
         threads = open_threads(recent_traces(root, agent.name, sync=False), read_working(root, agent.name))
         if threads:
             lines.append("Open threads: " + "; ".join(short(t, 60) for t in threads[:3]))
     if agent.tools is None or "recall" in agent.tools:
         lines.append("Everything else (memories, past runs) is not shown: pull it with recall.")
-    return lines[:cfg.context.whats_new_lines]
+    return lines[: cfg.context.whats_new_lines]
 
 
 def recent_traces(root: Path, agent: str, limit: int = 20, sync: bool = True) -> list[TraceMeta]:
@@ -124,13 +129,21 @@ def open_threads(traces: list[TraceMeta], working: str) -> list[str]:
             done.add(t.goal_signature)
         elif t.goal_signature not in done:
             done.add(t.goal_signature)
-            threads.append(f"{t.started[:10]} {t.outcome}: {short(t.goal, 80)} ({short(t.error, 80) or 'no error text'})")
+            threads.append(
+                f"{t.started[:10]} {t.outcome}: {short(t.goal, 80)} ({short(t.error, 80) or 'no error text'})"
+            )
     threads += [line.strip().lstrip("-* ").strip() for line in working.splitlines() if OPEN_ITEM.match(line)]
     return threads
 
 
-def assemble(root: Path, agent: Agent, cfg: MemoryConfig, model: str,
-             render: Callable[..., str], index: MemoryIndex | None = None) -> Assembled:
+def assemble(
+    root: Path,
+    agent: Agent,
+    cfg: MemoryConfig,
+    model: str,
+    render: Callable[..., str],
+    index: MemoryIndex | None = None,
+) -> Assembled:
     """Render the system prompt with L1 and L2 filled, trimmed to the model's budget.
 
     ``render(working_memory=..., whats_new=...)`` returns the whole prompt (L0 included)."""
@@ -144,7 +157,9 @@ def assemble(root: Path, agent: Agent, cfg: MemoryConfig, model: str,
         dropped.append(f"L1: working memory past its cap of {cap} bytes (edited by hand?)")
 
     def text(w: list[str], n: list[str]) -> str:
-        return render(working_memory="\n".join(w) or NO_WORKING, whats_new="\n".join(f"- {x}" for x in n) or NOTHING_NEW)
+        return render(
+            working_memory="\n".join(w) or NO_WORKING, whats_new="\n".join(f"- {x}" for x in n) or NOTHING_NEW
+        )
 
     base = count_tokens(text([], []))
     kept_new, kept_w = list(new_lines), list(w_lines)
@@ -153,14 +168,17 @@ def assemble(root: Path, agent: Agent, cfg: MemoryConfig, model: str,
     if len(kept_new) < len(new_lines):
         dropped.append(f"L2: {len(new_lines) - len(kept_new)} of {len(new_lines)} what's-new lines")
     if len(kept_w) < len(w_lines):
-        dropped.append(f"L1: {len(w_lines) - len(kept_w)} of {len(w_lines)} working-memory lines "
-                       f"(read memory/working/{agent.name}.md)")
+        dropped.append(
+            f"L1: {len(w_lines) - len(kept_w)} of {len(w_lines)} working-memory lines "
+            f"(read memory/working/{agent.name}.md)"
+        )
     w_lines, new_lines = kept_w, kept_new
     final = text(w_lines, new_lines)
     tokens = count_tokens(final)
     if tokens > budget:
         dropped.append(f"over budget by {tokens - budget} tokens: instructions and soul are never trimmed")
     l1 = count_tokens("\n".join(w_lines))
-    info = ContextInfo(tokens=tokens, budget=budget, dropped=dropped,
-                       layers={"L0": base, "L1": l1, "L2": max(0, tokens - base - l1)})
+    info = ContextInfo(
+        tokens=tokens, budget=budget, dropped=dropped, layers={"L0": base, "L1": l1, "L2": max(0, tokens - base - l1)}
+    )
     return Assembled(final, info, "\n".join(w_lines), new_lines)

@@ -9,6 +9,7 @@ Refused before anything runs (the model sees why): an unknown or invalid agent, 
 already on the chain above), a run at ``max_depth``, no budget left to share, too many tasks.
 A child that fails, runs out of budget or crashes is reported with its trace id; the parent goes on.
 """
+
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
@@ -50,8 +51,10 @@ class ChildReport:
 
     def render(self) -> str:
         trace = self.trace_id or "no trace: it never started"
-        head = (f"[{self.task.agent}] trace {trace}: {self.outcome} after {self.steps} steps, "
-                f"{self.tokens[0]}/{self.tokens[1]} tokens, ${self.cost_usd:.6f}")
+        head = (
+            f"[{self.task.agent}] trace {trace}: {self.outcome} after {self.steps} steps, "
+            f"{self.tokens[0]}/{self.tokens[1]} tokens, ${self.cost_usd:.6f}"
+        )
         text = self.text if len(self.text) <= RESULT_LIMIT else self.text[:RESULT_LIMIT] + " [...]"
         return f"{head}\n{text}"
 
@@ -65,8 +68,10 @@ def plan(scope: "RunScope", tasks: list[Task]) -> list[Lineage]:
     if len(tasks) > cfg.max_children:
         raise Refused(f"{len(tasks)} tasks is more than orchestration.max_children ({cfg.max_children})")
     if scope.depth + 1 > cfg.max_depth:
-        raise Refused(f"depth limit: this run is at depth {scope.depth} and orchestration.max_depth is "
-                      f"{cfg.max_depth}; do the work yourself")
+        raise Refused(
+            f"depth limit: this run is at depth {scope.depth} and orchestration.max_depth is "
+            f"{cfg.max_depth}; do the work yourself"
+        )
     chain = scope.lineage.chain + (scope.agent.name,)
     models = [_check_agent(scope, t.agent, chain) for t in tasks]
     share = _share(scope, len(tasks))
@@ -93,8 +98,10 @@ def _share(scope: "RunScope", n: int) -> float | None:
         return None
     share = remaining * scope.kernel.config.orchestration.child_share / n
     if share <= EPSILON:
-        raise Refused(f"budget: this run has ${remaining:.6f} left of its ${scope.ceiling():.6f} ceiling, "
-                      "nothing to give a child; finish with what you have")
+        raise Refused(
+            f"budget: this run has ${remaining:.6f} left of its ${scope.ceiling():.6f} ceiling, "
+            "nothing to give a child; finish with what you have"
+        )
     return share
 
 
@@ -120,14 +127,28 @@ def run_child(scope: "RunScope", task: Task, lin: Lineage) -> ChildReport:
     """One child run; every way it can end becomes a report (never an exception)."""
     try:
         res = scope.kernel.run(task.goal, agent=task.agent, lineage=lin, on_event=scope.child_events)
-        return ChildReport(task, res.trace_id, res.outcome, res.result or res.error or "", res.steps,
-                           (res.tokens["input"], res.tokens["output"]), res.cost_usd)
+        return ChildReport(
+            task,
+            res.trace_id,
+            res.outcome,
+            res.result or res.error or "",
+            res.steps,
+            (res.tokens["input"], res.tokens["output"]),
+            res.cost_usd,
+        )
     except LlmosError as exc:
         run = getattr(exc, "run", None)
         if run is None:
             return ChildReport(task, lin.trace_id, "failure", f"could not start: {exc}")
-        return ChildReport(task, run.trace_id, run.outcome, str(exc), run.steps,
-                           (run.tokens["input"], run.tokens["output"]), run.cost_usd)
+        return ChildReport(
+            task,
+            run.trace_id,
+            run.outcome,
+            str(exc),
+            run.steps,
+            (run.tokens["input"], run.tokens["output"]),
+            run.cost_usd,
+        )
     except Exception as exc:  # a crash inside the child: its trace says aborted, the parent goes on
         return ChildReport(task, lin.trace_id, "crashed", f"the child crashed: {type(exc).__name__}: {exc}")
 

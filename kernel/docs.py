@@ -3,6 +3,7 @@
 Every document kind (agent, soul, trace, memory) is a pydantic model with ``extra="forbid"``;
 a validation problem is reported as ``file:line: field: message`` so a person can jump to it.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -19,7 +20,9 @@ M = TypeVar("M", bound=BaseModel)
 
 _handler = frontmatter.YAMLHandler()
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: ~10x faster
-_Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml: same text, ~7x faster (traces are rewritten per step)
+_Dumper = getattr(
+    yaml, "CSafeDumper", yaml.SafeDumper
+)  # libyaml: same text, ~7x faster (traces are rewritten per step)
 
 
 def _load_yaml(text: str) -> tuple[yaml.Node | None, object]:
@@ -88,7 +91,7 @@ def parse_text(text: str, path: Path, *, require_frontmatter: bool = True) -> Do
         fm, body = _handler.split(text)
     except ValueError:
         raise DocumentError(str(path), [(1, None, "frontmatter is not closed: add a '---' line after it")]) from None
-    offset = text[:text.find(fm)].count("\n") if fm else 1  # lines before the YAML starts
+    offset = text[: text.find(fm)].count("\n") if fm else 1  # lines before the YAML starts
     try:
         node, meta = _load_yaml(fm)
     except yaml.YAMLError as exc:
@@ -166,10 +169,13 @@ def sections(body: str) -> dict[str, str]:
 
     lines = body.splitlines()
     tokens = MarkdownIt().parse(body)
-    heads = [(t.map[0], tokens[i + 1].content) for i, t in enumerate(tokens)
-             if t.type == "heading_open" and t.tag == "h2" and t.map]
+    heads = [
+        (t.map[0], tokens[i + 1].content)
+        for i, t in enumerate(tokens)
+        if t.type == "heading_open" and t.tag == "h2" and t.map
+    ]
     out: dict[str, str] = {}
     for n, (start, title) in enumerate(heads):
         end = heads[n + 1][0] if n + 1 < len(heads) else len(lines)
-        out[title] = "\n".join(lines[start + 1:end]).strip()
+        out[title] = "\n".join(lines[start + 1 : end]).strip()
     return out

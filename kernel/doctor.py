@@ -1,5 +1,6 @@
 """``llmos doctor``: can this machine run the local model? CPU features, the llama.cpp build, and a
 one-token generation in the model worker, each as a line a person can act on."""
+
 from __future__ import annotations
 
 import platform
@@ -32,11 +33,20 @@ def _cpu(report: Report) -> Any:
 
     info = cpu.cpu_info()
     granted = cpu.amx_granted()
-    amx = ("not listed" if not info.lists_amx else
-           {True: "listed and granted by the OS", False: "listed but NOT granted by the OS",
-            None: "listed (OS grant unknown)"}[granted])
-    report.add("cpu", f"{info.model} ({info.machine}); {' '.join(info.notable) or 'no notable flags'}; AMX {amx}",
-               cpu={"model": info.model, "machine": info.machine, "flags": info.notable, "amx": amx})
+    amx = (
+        "not listed"
+        if not info.lists_amx
+        else {
+            True: "listed and granted by the OS",
+            False: "listed but NOT granted by the OS",
+            None: "listed (OS grant unknown)",
+        }[granted]
+    )
+    report.add(
+        "cpu",
+        f"{info.model} ({info.machine}); {' '.join(info.notable) or 'no notable flags'}; AMX {amx}",
+        cpu={"model": info.model, "machine": info.machine, "flags": info.notable, "amx": amx},
+    )
     return info
 
 
@@ -54,27 +64,36 @@ def _build(report: Report, info: Any) -> None:
         return
     features = cpu.build_features(probe["system_info"])
     missing = cpu.missing_for_build(features, info)
-    report.add("llama.cpp", f"llama-cpp-python {probe['version']}; built with {' '.join(sorted(features)) or '?'}",
-               llama_cpp={"version": probe["version"], "features": sorted(features), "missing": missing})
+    report.add(
+        "llama.cpp",
+        f"llama-cpp-python {probe['version']}; built with {' '.join(sorted(features)) or '?'}",
+        llama_cpp={"version": probe["version"], "features": sorted(features), "missing": missing},
+    )
     if missing:
-        report.problems.append(f"llama.cpp was built for another CPU: this one lacks {', '.join(missing)} "
-                               '(rebuild: pip cache remove llama_cpp_python; CMAKE_ARGS="-DGGML_NATIVE=OFF" '
-                               "pip install --force-reinstall --no-deps llama-cpp-python)")
+        report.problems.append(
+            f"llama.cpp was built for another CPU: this one lacks {', '.join(missing)} "
+            '(rebuild: pip cache remove llama_cpp_python; CMAKE_ARGS="-DGGML_NATIVE=OFF" '
+            "pip install --force-reinstall --no-deps llama-cpp-python)"
+        )
 
 
 def _generate(report: Report, backend: Any) -> None:
     started = time.monotonic()
     try:
         n = backend.llm.call("tokenize", text="Hello")["n"]
-        out = backend.llm.call("complete", prompt="Hello", grammar=None, max_tokens=1, temperature=0.0, seed=0,
-                               repeat_penalty=1.0)
+        out = backend.llm.call(
+            "complete", prompt="Hello", grammar=None, max_tokens=1, temperature=0.0, seed=0, repeat_penalty=1.0
+        )
     except BackendError as exc:
         report.problems.append(str(exc))
         report.add("generate", "FAILED")
         return
     seconds = time.monotonic() - started
-    report.add("generate", f"{out['completion_tokens']} token after a {n}-token prompt in {seconds:.2f} s: ok",
-               generate={"seconds": round(seconds, 3), "tokens": out["completion_tokens"]})
+    report.add(
+        "generate",
+        f"{out['completion_tokens']} token after a {n}-token prompt in {seconds:.2f} s: ok",
+        generate={"seconds": round(seconds, 3), "tokens": out["completion_tokens"]},
+    )
 
 
 def diagnose(root: Path | None = None, model: str | None = None) -> Report:
@@ -97,12 +116,19 @@ def diagnose(root: Path | None = None, model: str | None = None) -> Report:
         report.add("model", "FAILED")
         return report
     gguf = backend.gguf
-    report.add("model", f"{gguf.path} ({gguf.size / 2**20:.0f} MiB, GGUF v{gguf.version}, {gguf.tensors} tensors, "
-               f"{gguf.architecture or '?'})", model=str(gguf.path))
+    report.add(
+        "model",
+        f"{gguf.path} ({gguf.size / 2**20:.0f} MiB, GGUF v{gguf.version}, {gguf.tensors} tensors, "
+        f"{gguf.architecture or '?'})",
+        model=str(gguf.path),
+    )
     spec = backend.llm.spec
-    report.add("worker", f"pid {backend.llm.pid}, loaded in {time.monotonic() - started:.2f} s; extra buffer types "
-               f"(AMX/repack) {'on' if spec.extra_buffers else 'off'} (local.extra_buffers: {backend.llm.setting})",
-               extra_buffers=spec.extra_buffers)
+    report.add(
+        "worker",
+        f"pid {backend.llm.pid}, loaded in {time.monotonic() - started:.2f} s; extra buffer types "
+        f"(AMX/repack) {'on' if spec.extra_buffers else 'off'} (local.extra_buffers: {backend.llm.setting})",
+        extra_buffers=spec.extra_buffers,
+    )
     _generate(report, backend)
     if backend.llm.note:
         report.add("note", backend.llm.note)

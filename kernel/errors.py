@@ -3,6 +3,7 @@
 Mistakes of the *model* (bad tool arguments, refused paths) are not exceptions:
 they become observations in the loop. Everything here is plain data: no logging.
 """
+
 from __future__ import annotations
 
 
@@ -83,8 +84,16 @@ class BudgetExceeded(LlmosError):
     ``price`` for a model without a known price); amounts are USD.
     """
 
-    def __init__(self, message: str, *, ceiling: str, limit: float | None = None,
-                 spent: float = 0.0, needed: float = 0.0, hint: str | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        ceiling: str,
+        limit: float | None = None,
+        spent: float = 0.0,
+        needed: float = 0.0,
+        hint: str | None = None,
+    ):
         self.ceiling = ceiling
         self.limit = limit
         self.spent = spent
@@ -119,19 +128,31 @@ class BlobNotFound(BlobError):
 class CorruptBlob(BlobError):
     """A stored record failed its checks. Names the pack file, byte offset and blob id."""
 
-    def __init__(self, message: str, *, pack: str | None = None, offset: int | None = None,
-                 blob_id: str | None = None, hint: str | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        pack: str | None = None,
+        offset: int | None = None,
+        blob_id: str | None = None,
+        hint: str | None = None,
+    ):
         self.pack = pack
         self.offset = offset
         self.blob_id = blob_id
-        where = ", ".join(f"{k} {v}" for k, v in
-                          (("pack", pack), ("offset", offset), ("blob", blob_id)) if v is not None)
-        super().__init__(f"{message} [{where}]" if where else message,
-                         hint=hint or "run `llmos blobs check --read-data` to list every damaged record")
+        where = ", ".join(
+            f"{k} {v}" for k, v in (("pack", pack), ("offset", offset), ("blob", blob_id)) if v is not None
+        )
+        super().__init__(
+            f"{message} [{where}]" if where else message,
+            hint=hint or "run `llmos blobs check --read-data` to list every damaged record",
+        )
 
 
 class TraceNotFound(LlmosError):
     """No trace with the given id (or id prefix) in the root."""
+
+
 class MemoryNotFound(LlmosError):
     """No memory document has the given id."""
 

@@ -7,6 +7,7 @@ could make git write something different (attributes and filters, autocrlf, sign
 reftable, a reference-transaction hook, ``GIT_DIR`` and friends) makes :func:`usable` or
 :func:`commit_batch` decline, and the caller uses git itself. ``LLMOS_GIT_SUBPROCESS=1`` forces git.
 """
+
 from __future__ import annotations
 
 import os
@@ -19,8 +20,16 @@ from .gitstore import Entry, ObjectStore, Unsupported, commit_bytes, edit_tree
 
 FALLBACK_IDENTITY = {"name": "llmos", "email": "llmos@localhost"}
 REFLOG_MESSAGE = "llmos: run commit"
-_GIT_ENV = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY", "GIT_COMMON_DIR",
-            "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_NAMESPACE", "LLMOS_GIT_SUBPROCESS")
+_GIT_ENV = (
+    "GIT_DIR",
+    "GIT_WORK_TREE",
+    "GIT_INDEX_FILE",
+    "GIT_OBJECT_DIRECTORY",
+    "GIT_COMMON_DIR",
+    "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+    "GIT_NAMESPACE",
+    "LLMOS_GIT_SUBPROCESS",
+)
 
 
 @dataclass
@@ -39,21 +48,30 @@ def usable(root: Path) -> bool:
 
 def _refuse_unusual(root: Path, config: dict[str, str], paths: set[str]) -> None:
     """:class:`Unsupported` if git would write these paths differently from a plain byte copy."""
-    if config.get("extensions.objectformat", "sha1").lower() != "sha1" \
-            or config.get("extensions.refstorage", "files").lower() != "files":
+    if (
+        config.get("extensions.objectformat", "sha1").lower() != "sha1"
+        or config.get("extensions.refstorage", "files").lower() != "files"
+    ):
         raise Unsupported("not a SHA-1 repository with files refs")
     if is_true(config, "commit.gpgsign") or is_true(config, "core.bare") or "core.worktree" in config:
         raise Unsupported("signed commits, a bare repository or a separate work tree")
     if config.get("core.autocrlf", "false").lower() != "false" or not is_true(config, "core.filemode", True):
         raise Unsupported("line-ending conversion or no file modes")
-    if "core.sharedrepository" in config or "core.attributesfile" in config \
-            or config.get("i18n.commitencoding", "utf-8").lower().replace("-", "") != "utf8":
+    if (
+        "core.sharedrepository" in config
+        or "core.attributesfile" in config
+        or config.get("i18n.commitencoding", "utf-8").lower().replace("-", "") != "utf8"
+    ):
         raise Unsupported("shared permissions, attributes or a commit encoding")
     home = os.environ.get("HOME", "")
     xdg = os.environ.get("XDG_CONFIG_HOME") or os.path.join(home, ".config")
     hooks = Path(config.get("core.hookspath") or root / ".git" / "hooks")
-    candidates = {root / ".git" / "info" / "attributes", Path(xdg) / "git" / "attributes",
-                  Path("/etc/gitattributes"), hooks / "reference-transaction"}
+    candidates = {
+        root / ".git" / "info" / "attributes",
+        Path(xdg) / "git" / "attributes",
+        Path("/etc/gitattributes"),
+        hooks / "reference-transaction",
+    }
     for path in paths:
         parts = path.split("/")
         candidates.update(root.joinpath(*parts[:n], ".gitattributes") for n in range(len(parts)))

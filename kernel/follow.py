@@ -16,6 +16,7 @@ Where the new version comes from:
 
 An invalid edit never reaches a run: it keeps its version and the error is reported once per change.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -75,8 +76,15 @@ class FileCheck:
 class AgentFollower:
     """Keeps one run's system message and tools on the newest valid version of its agent."""
 
-    def __init__(self, agent: Agent, fetch: Callable[[], Agent | None], render: Callable[[Agent], str],
-                 ctx: Context, table: SyscallTable, on_event: EventHandler):
+    def __init__(
+        self,
+        agent: Agent,
+        fetch: Callable[[], Agent | None],
+        render: Callable[[Agent], str],
+        ctx: Context,
+        table: SyscallTable,
+        on_event: EventHandler,
+    ):
         self.agent, self.fetch, self.render = agent, fetch, render
         self.ctx, self.table, self.on_event = ctx, table, on_event
         self.tools: list[dict[str, Any]] | None = None
@@ -86,8 +94,11 @@ class AgentFollower:
     def refresh(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Update ``messages[0]`` (the system message) in place; return the tools for this call."""
         new = self.fetch() or self.agent
-        if new is not self.agent and (new.hash, new.soul_hash, new.tools) != \
-                (self.agent.hash, self.agent.soul_hash, self.agent.tools):
+        if new is not self.agent and (new.hash, new.soul_hash, new.tools) != (
+            self.agent.hash,
+            self.agent.soul_hash,
+            self.agent.tools,
+        ):
             old, self.agent = self.agent, new
             self.ctx.allowed = new.tools
             self.tools = self.table.schemas(new.tools)
@@ -115,8 +126,9 @@ class AgentFollower:
         return value
 
 
-def follower_for(kernel: Any, agent: Agent, ctx: Context, on_event: EventHandler,
-                 render: Callable[[Agent], str] | None = None) -> AgentFollower | None:
+def follower_for(
+    kernel: Any, agent: Agent, ctx: Context, on_event: EventHandler, render: Callable[[Agent], str] | None = None
+) -> AgentFollower | None:
     """The follower of one run of ``kernel`` (None when ``watch.follow_agent`` is off); ``render``
     rebuilds the system message for a new agent version (default: ``kernel.system_prompt``)."""
     if not kernel.config.watch.follow_agent:
@@ -127,8 +139,7 @@ def follower_for(kernel: Any, agent: Agent, ctx: Context, on_event: EventHandler
     else:
         from .agents import load_agent
 
-        fetch = FileCheck(agent, lambda: load_agent(kernel.root, agent.name, set(kernel.syscalls.names())),
-                          on_event)
+        fetch = FileCheck(agent, lambda: load_agent(kernel.root, agent.name, set(kernel.syscalls.names())), on_event)
     return AgentFollower(agent, fetch, render or kernel.system_prompt, ctx, kernel.syscalls, on_event)
 
 

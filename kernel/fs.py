@@ -1,4 +1,5 @@
 """Built-in syscalls: files inside the OS root, and ``finish``."""
+
 from __future__ import annotations
 
 from .atomic import atomic_write
@@ -6,7 +7,7 @@ from .scrub import scrub
 from .syscalls import Context, Outcome, syscall
 
 READ_LIMIT = 20_000  # characters returned by one read_file call
-LIST_LIMIT = 500     # entries returned by one list_dir call
+LIST_LIMIT = 500  # entries returned by one list_dir call
 
 
 @syscall
@@ -21,7 +22,7 @@ def read_file(ctx: Context, path: str, offset: int = 0) -> Outcome:
     if not target.is_file():
         return Outcome(False, f"no such file: {path}")
     text = target.read_text(encoding="utf-8", errors="replace")
-    chunk = text[offset:offset + READ_LIMIT]
+    chunk = text[offset : offset + READ_LIMIT]
     rest = len(text) - offset - len(chunk)
     more = f"\n[... {rest} more characters; read again with offset={offset + len(chunk)}]" if rest > 0 else ""
     return Outcome(True, chunk + more)

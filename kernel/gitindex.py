@@ -8,6 +8,7 @@ Optional extensions (cache tree, untracked cache, ...) are dropped, which is alw
 rebuilds them. Index version 4, a split or sparse index, or a file/directory clash raise
 :class:`~llmos.gitstore.Unsupported` and the caller falls back to git.
 """
+
 from __future__ import annotations
 
 import bisect
@@ -34,15 +35,15 @@ def _entries(data: bytes, version: int, count: int) -> tuple[list[bytes], list[b
         if length == 0xFFF:
             length = data.index(b"\0", i + head) - i - head
         size = (head + length + 8) & ~7
-        names.append(data[i + head:i + head + length])
-        raws.append(data[i:i + size])
+        names.append(data[i + head : i + head + length])
+        raws.append(data[i : i + size])
         i += size
     return names, raws, i
 
 
 def _check_extensions(data: bytes, at: int) -> None:
     while at < len(data) - 20:
-        sig, size = data[at:at + 4], struct.unpack_from(">I", data, at + 4)[0]
+        sig, size = data[at : at + 4], struct.unpack_from(">I", data, at + 4)[0]
         if not sig[:1].isupper():
             raise Unsupported(f"index extension {sig!r} is required and not understood")
         at += 8 + size

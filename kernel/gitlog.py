@@ -3,6 +3,7 @@
 One ``git log`` subprocess, filtered by git itself, so ``llmos log`` imports no git library and
 costs milliseconds however long the history is.
 """
+
 from __future__ import annotations
 
 import subprocess
@@ -36,13 +37,18 @@ def parse_trailers(message: str) -> dict[str, str]:
 def run_log(root: Path, limit: int = 20) -> list[LogEntry]:
     """Runs recorded in git history (commits with a Trace-Id trailer), newest first."""
     fmt = _FIELD.join(("%H", "%cI", "%s", "%B")) + _RECORD
-    proc = subprocess.run(["git", "-C", str(root), "log", f"-n{limit}", "--grep=^Trace-Id: ", f"--format={fmt}",
-                           "HEAD", "--"], capture_output=True, text=True)
+    proc = subprocess.run(
+        ["git", "-C", str(root), "log", f"-n{limit}", "--grep=^Trace-Id: ", f"--format={fmt}", "HEAD", "--"],
+        capture_output=True,
+        text=True,
+    )
     if proc.returncode != 0:
         if "does not have any commits" in proc.stderr or "unknown revision" in proc.stderr:
             return []
-        raise RootError(f"cannot read git history of {root}: {proc.stderr.strip().splitlines()[-1:]}",
-                        hint="an OS root must be a git repository: `git init` it, or `llmos init DIR`")
+        raise RootError(
+            f"cannot read git history of {root}: {proc.stderr.strip().splitlines()[-1:]}",
+            hint="an OS root must be a git repository: `git init` it, or `llmos init DIR`",
+        )
     entries = []
     for record in proc.stdout.split(_RECORD):
         parts = record.strip("\n").split(_FIELD)

@@ -9,6 +9,7 @@ packed ref is read from ``packed-refs`` and superseded by a loose one, as git do
 Also here: the repository's configuration, read once per process with ``git config`` and cached
 until one of the config files changes, and the identity a commit is written as.
 """
+
 from __future__ import annotations
 
 import os
@@ -24,15 +25,28 @@ ZERO = "0" * 40
 _CRUD = "".join(map(chr, range(33))) + ".,:;<>\"\\'"  # what git trims from the ends of a name or email
 _CONFIG_CACHE: dict[str, tuple[tuple, dict[str, str]]] = {}
 _CONFIG_GUARD = threading.Lock()
-_ENV_KEYS = ("GIT_CONFIG_GLOBAL", "GIT_CONFIG_SYSTEM", "GIT_CONFIG_NOSYSTEM", "GIT_CONFIG_COUNT",
-             "GIT_CONFIG_PARAMETERS", "HOME", "XDG_CONFIG_HOME")
+_ENV_KEYS = (
+    "GIT_CONFIG_GLOBAL",
+    "GIT_CONFIG_SYSTEM",
+    "GIT_CONFIG_NOSYSTEM",
+    "GIT_CONFIG_COUNT",
+    "GIT_CONFIG_PARAMETERS",
+    "HOME",
+    "XDG_CONFIG_HOME",
+)
 
 
 def _config_files(git_dir: Path) -> list[str]:
     home = os.environ.get("HOME", "")
     xdg = os.environ.get("XDG_CONFIG_HOME") or os.path.join(home, ".config")
-    return [str(git_dir / "config"), os.path.join(home, ".gitconfig"), os.path.join(xdg, "git", "config"),
-            "/etc/gitconfig", os.environ.get("GIT_CONFIG_GLOBAL", ""), os.environ.get("GIT_CONFIG_SYSTEM", "")]
+    return [
+        str(git_dir / "config"),
+        os.path.join(home, ".gitconfig"),
+        os.path.join(xdg, "git", "config"),
+        "/etc/gitconfig",
+        os.environ.get("GIT_CONFIG_GLOBAL", ""),
+        os.environ.get("GIT_CONFIG_SYSTEM", ""),
+    ]
 
 
 def _fingerprint(git_dir: Path) -> tuple:
@@ -92,7 +106,9 @@ def identity(config: dict[str, str], fallback: dict[str, str]) -> Identity:
             env = os.environ.get(f"GIT_{who.upper()}_{kind.upper()}")
             conf = config.get(f"{who}.{kind}") or config.get(f"user.{kind}")
             if env is None and conf is None:
-                if os.environ.get(f"GIT_AUTHOR_{kind.upper()}") is not None or (kind == "email" and os.environ.get("EMAIL")):
+                if os.environ.get(f"GIT_AUTHOR_{kind.upper()}") is not None or (
+                    kind == "email" and os.environ.get("EMAIL")
+                ):
                     raise Unsupported("a partial identity in the environment")
                 values.append(fallback[kind])
             else:
@@ -145,8 +161,7 @@ def _packed_ref(git_dir: Path, ref: str) -> str | None:
     return None
 
 
-def update_ref(git_dir: Path, ref: str, new: str, old: str | None, who: Identity, message: str,
-               log_all: bool) -> None:
+def update_ref(git_dir: Path, ref: str, new: str, old: str | None, who: Identity, message: str, log_all: bool) -> None:
     """Move ``ref`` from ``old`` to ``new`` if it still holds ``old`` (None: does not exist yet), and
     log the move in its reflog and HEAD's; :class:`Unsupported` if it moved or is locked."""
     path = git_dir / ref

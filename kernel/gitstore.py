@@ -6,6 +6,7 @@ symlink, a file/directory clash, an odd path) raises :class:`Unsupported` and th
 to git itself. Objects are written loose, zlib-compressed, the way git writes them; packed objects
 are read through gitdb.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -45,7 +46,7 @@ class LockFile:
     def commit(self, data: bytes) -> None:
         view = memoryview(data)
         while view:
-            view = view[os.write(self.fd, view):]
+            view = view[os.write(self.fd, view) :]
         os.close(self.fd)
         self.fd = -1
         os.replace(self.lock, self.path)
@@ -99,6 +100,7 @@ class ObjectStore:
     def _read_packed(self, sha: str) -> tuple[bytes, bytes]:
         if self._packed is None:
             from gitdb import GitDB
+
             self._packed = GitDB(str(self.objects))
         try:
             stream = self._packed.stream(bytes.fromhex(sha))
@@ -130,7 +132,7 @@ def parse_tree(data: bytes) -> dict[bytes, Entry]:
     while i < len(data):
         space = data.index(b" ", i)
         nul = data.index(b"\0", space)
-        entries[data[space + 1:nul]] = (data[i:space], data[nul + 1:nul + 21].hex())
+        entries[data[space + 1 : nul]] = (data[i:space], data[nul + 1 : nul + 21].hex())
         i = nul + 21
     return entries
 
@@ -138,8 +140,7 @@ def parse_tree(data: bytes) -> dict[bytes, Entry]:
 def format_tree(entries: dict[bytes, Entry]) -> bytes:
     """A tree object's bytes, entries in git's order (a directory sorts as ``name/``)."""
     key = lambda name: name + b"/" if entries[name][0] == TREE_MODE else name
-    return b"".join(b"%s %s\0%s" % (entries[n][0], n, bytes.fromhex(entries[n][1]))
-                    for n in sorted(entries, key=key))
+    return b"".join(b"%s %s\0%s" % (entries[n][0], n, bytes.fromhex(entries[n][1])) for n in sorted(entries, key=key))
 
 
 def edit_tree(store: ObjectStore, tree: str | None, changes: Changes) -> str:

@@ -5,6 +5,7 @@ template ``write a haiku about git into {path1}``, slots ``{"path1": "projects/d
 Quoted strings, URLs, paths, dates and numbers are abstracted, so goals that differ only in those
 values share a signature.
 """
+
 from __future__ import annotations
 
 import re
@@ -38,10 +39,14 @@ def check_goal(goal: str) -> str:
     """Return the goal stripped, or raise :class:`GoalError` for an empty or oversized one."""
     text = (goal or "").strip()
     if not text:
-        raise GoalError("the goal is empty", hint='say what to do: llmos boot "Write a haiku into projects/demo/haiku.md"')
+        raise GoalError(
+            "the goal is empty", hint='say what to do: llmos boot "Write a haiku into projects/demo/haiku.md"'
+        )
     if len(text) > MAX_GOAL_CHARS:
-        raise GoalError(f"the goal is {len(text)} characters long (limit {MAX_GOAL_CHARS})",
-                        hint="put the details in a file and refer to it in the goal")
+        raise GoalError(
+            f"the goal is {len(text)} characters long (limit {MAX_GOAL_CHARS})",
+            hint="put the details in a file and refer to it in the goal",
+        )
     return text
 
 

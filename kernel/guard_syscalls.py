@@ -3,6 +3,7 @@
 Agents can ask what is left and seal the current state before a risky step; they can never read,
 write or delete the vault or the ledger themselves (those live under the kernel-private .llmos/).
 """
+
 from __future__ import annotations
 
 import json
@@ -17,8 +18,10 @@ def budget_status(ctx: Context) -> Outcome:
     if budget is None:
         return Outcome(False, "no budget service in this run")
     status = budget.status(run_id=ctx.run_id, agent=ctx.agent)
-    left = {name: {"limit": c["limit"], "spent": round(c["spent"], 6), "remaining": c["remaining"]}
-            for name, c in status["ceilings"].items()}
+    left = {
+        name: {"limit": c["limit"], "spent": round(c["spent"], 6), "remaining": c["remaining"]}
+        for name, c in status["ceilings"].items()
+    }
     return Outcome(True, json.dumps(left, sort_keys=True))
 
 
@@ -32,6 +35,7 @@ def vault_snapshot(ctx: Context, label: str = "") -> Outcome:
     from .vault import snapshot
 
     config = ctx.extra.get("config")
-    info = snapshot(ctx.root, label or f"requested by {ctx.agent} in run {ctx.run_id}",
-                    config.vault if config is not None else None)
+    info = snapshot(
+        ctx.root, label or f"requested by {ctx.agent} in run {ctx.run_id}", config.vault if config is not None else None
+    )
     return Outcome(True, f"sealed snapshot {info.id} ({info.files} files)")

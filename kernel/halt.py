@@ -3,6 +3,7 @@
 The kernel calls :func:`check_halt` before every model call and every syscall, so a run in progress
 stops at its next step. The file is plain text: the first line is the reason, then who and when.
 """
+
 from __future__ import annotations
 
 import getpass
@@ -31,9 +32,11 @@ def halt(root: Path, reason: str | None = None) -> Path:
     except (KeyError, OSError):
         who = str(os.getuid())
     when = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    text = (f"{reason}\n\nhalted_by: {who}@{socket.gethostname()}\nhalted_at: {when}\n"
-            "# While this file exists llmos makes no model call and runs no syscall.\n"
-            "# Remove it with `llmos resume`.\n")
+    text = (
+        f"{reason}\n\nhalted_by: {who}@{socket.gethostname()}\nhalted_at: {when}\n"
+        "# While this file exists llmos makes no model call and runs no syscall.\n"
+        "# Remove it with `llmos resume`.\n"
+    )
     path = halt_path(root)
     atomic_write(path, text)
     return path

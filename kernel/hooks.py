@@ -2,6 +2,7 @@
 
 A hook raises :class:`Refused`; the syscall table turns that into an observation for the model.
 """
+
 from __future__ import annotations
 
 import os

@@ -6,6 +6,7 @@ mtime or size moved and whose hash really changed, so edits by the kernel, by ha
 are all picked up. A missing, outdated or unreadable index is rebuilt from the files. A file whose
 frontmatter breaks is reported and skipped; the last good version of it stays searchable.
 """
+
 from __future__ import annotations
 
 import functools
@@ -32,11 +33,13 @@ from .memory.names import memory_folders
 VERSION = 2
 OPEN_END = 32503680000  # 3000-01-01: "still valid"
 RARE_MIN, RARE_SHARE = 200, 0.01  # a term in at most max(200, 1% of documents) is rare (see search)
-BODY_CHARS = 2000       # text of a trace indexed per document
+BODY_CHARS = 2000  # text of a trace indexed per document
 _WORD = re.compile(r"[^\w]+", re.UNICODE)
 # Question words carry no information about which memory answers: leave them out of queries and index.
-QUESTION_WORDS = frozenset("what where who whom whose which why how does do did was were has had i my me our "
-                           "about there any anything know known tell".split())
+QUESTION_WORDS = frozenset(
+    "what where who whom whose which why how does do did was were has had i my me our "
+    "about there any anything know known tell".split()
+)
 
 
 def analyzer() -> Any:
@@ -49,14 +52,23 @@ def _schema() -> fields.Schema:
     text = analyzer()
     num = dict(numtype=int, bits=64, stored=True)  # signed: whoosh's unsigned 64-bit ranges match everything
     return fields.Schema(
-        path=fields.ID(stored=True, unique=True), id=fields.ID(stored=True), tier=fields.ID(stored=True),
-        kind=fields.ID(stored=True), agent=fields.ID(stored=True), project=fields.ID(stored=True),
+        path=fields.ID(stored=True, unique=True),
+        id=fields.ID(stored=True),
+        tier=fields.ID(stored=True),
+        kind=fields.ID(stored=True),
+        agent=fields.ID(stored=True),
+        project=fields.ID(stored=True),
         current=fields.ID(stored=True),
         tags=fields.KEYWORD(stored=True, commas=True, lowercase=True, scorable=True),
         title=fields.TEXT(stored=True, analyzer=text, field_boost=2.0),
         body=fields.TEXT(stored=True, analyzer=text),
-        created=fields.NUMERIC(sortable=True, **num), start=fields.NUMERIC(**num), end=fields.NUMERIC(**num),
-        confidence=fields.STORED, superseded_by=fields.STORED, outcome=fields.STORED)
+        created=fields.NUMERIC(sortable=True, **num),
+        start=fields.NUMERIC(**num),
+        end=fields.NUMERIC(**num),
+        confidence=fields.STORED,
+        superseded_by=fields.STORED,
+        outcome=fields.STORED,
+    )
 
 
 def ts(value: datetime | None) -> int:
@@ -77,17 +89,45 @@ def entry_for(root: Path, path: Path) -> dict[str, Any]:
         t = read_trace(path)
         text = "\n".join(x for x in (t.result, t.error) if x)[:BODY_CHARS]
         started = _parse_iso(t.started)
-        return dict(path=rel, id=t.id, tier="gamma", kind="trace", agent=t.agent, project="", current="yes",
-                    tags=",".join(s.tool for s in t.steps if s.tool), title=t.goal, body=text, created=ts(started),
-                    start=ts(started), end=OPEN_END, confidence=1.0 if t.outcome == "success" else 0.5,
-                    superseded_by=None, outcome=t.outcome)
+        return dict(
+            path=rel,
+            id=t.id,
+            tier="gamma",
+            kind="trace",
+            agent=t.agent,
+            project="",
+            current="yes",
+            tags=",".join(s.tool for s in t.steps if s.tool),
+            title=t.goal,
+            body=text,
+            created=ts(started),
+            start=ts(started),
+            end=OPEN_END,
+            confidence=1.0 if t.outcome == "success" else 0.5,
+            superseded_by=None,
+            outcome=t.outcome,
+        )
     memory = read_memory(path, root)
     m = memory.meta
     current = m.valid_to is None or m.valid_to > datetime.now(timezone.utc)
-    return dict(path=rel, id=m.id, tier=m.tier, kind=m.kind, agent=m.agent or "", project=m.project or "",
-                current="yes" if current else "no", tags=",".join(m.tags), title=m.title, body=memory.body,
-                created=ts(m.created), start=ts(m.start), end=ts(m.valid_to), confidence=m.confidence,
-                superseded_by=m.superseded_by, outcome=None)
+    return dict(
+        path=rel,
+        id=m.id,
+        tier=m.tier,
+        kind=m.kind,
+        agent=m.agent or "",
+        project=m.project or "",
+        current="yes" if current else "no",
+        tags=",".join(m.tags),
+        title=m.title,
+        body=memory.body,
+        created=ts(m.created),
+        start=ts(m.start),
+        end=ts(m.valid_to),
+        confidence=m.confidence,
+        superseded_by=m.superseded_by,
+        outcome=None,
+    )
 
 
 def indexed_files(root: Path) -> Iterable[Path]:
@@ -163,10 +203,12 @@ class SyncReport:
 def _serialized(method: Callable[..., Any]) -> Callable[..., Any]:
     """Run ``method`` under the index's in-process lock: one instance is shared by every thread of a
     process (parallel runs), and a sync closes the searcher another thread may be using."""
+
     @functools.wraps(method)
     def locked(self: "MemoryIndex", *args: Any, **kwargs: Any) -> Any:
         with self._mutex:
             return method(self, *args, **kwargs)
+
     return locked
 
 
@@ -259,8 +301,9 @@ class MemoryIndex:
         report.seconds = time.perf_counter() - started
         return report
 
-    def _changes(self, files: dict[str, list[Any]], paths: Iterable[Path] | None,
-                 report: SyncReport) -> tuple[list[tuple[str, Path, list[Any]]], list[str]]:
+    def _changes(
+        self, files: dict[str, list[Any]], paths: Iterable[Path] | None, report: SyncReport
+    ) -> tuple[list[tuple[str, Path, list[Any]]], list[str]]:
         """Files whose content changed: stat first, hash only when mtime or size moved."""
         todo, seen = [], set()
         candidates = _stat_all(self.root) if paths is None else _stat_some(self.root, paths)
@@ -287,8 +330,9 @@ class MemoryIndex:
         report.removed = len(gone)
         return todo, gone
 
-    def _apply(self, files: dict[str, list[Any]], todo: list[tuple[str, Path, list[Any]]], gone: list[str],
-               report: SyncReport) -> None:
+    def _apply(
+        self, files: dict[str, list[Any]], todo: list[tuple[str, Path, list[Any]]], gone: list[str], report: SyncReport
+    ) -> None:
         writer = self.ix().writer(limitmb=128)
         try:
             for rel in gone:
@@ -324,8 +368,9 @@ class MemoryIndex:
         return self._searcher
 
     @_serialized
-    def search(self, terms: list[str], *, filter: Query | None = None, mask: Query | None = None,
-               limit: int = 50) -> list[tuple[float, dict[str, Any]]]:
+    def search(
+        self, terms: list[str], *, filter: Query | None = None, mask: Query | None = None, limit: int = 50
+    ) -> list[tuple[float, dict[str, Any]]]:
         """BM25F over title (x2), body and tags; ``(score, stored fields)``, best first.
 
         Pruning: when the query has rare terms, a document must contain one of them to be a candidate;

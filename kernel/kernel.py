@@ -1,4 +1,5 @@
 """The Kernel: loads an OS root, runs a goal through an agent, records the trace, commits to git."""
+
 from __future__ import annotations
 
 import sys
@@ -80,36 +81,63 @@ class Run:
         meta = self.writer.meta
         if self.follow is not None:
             tools = self.follow.refresh(messages, tools)
-        with self.budget.spend(run_id=meta.id, agent=meta.agent, model=backend.model,
-                               input_tokens=backend.estimate_input(messages, tools),
-                               max_output_tokens=backend.max_output, agent_ceiling=self.agent_ceiling) as charge:
+        with self.budget.spend(
+            run_id=meta.id,
+            agent=meta.agent,
+            model=backend.model,
+            input_tokens=backend.estimate_input(messages, tools),
+            max_output_tokens=backend.max_output,
+            agent_ceiling=self.agent_ceiling,
+        ) as charge:
             reply = backend.complete(messages, tools)
-            meta.cost_usd = round(meta.cost_usd + charge.settle(input_tokens=reply.usage.input,
-                                                                output_tokens=reply.usage.output), 8)
+            meta.cost_usd = round(
+                meta.cost_usd + charge.settle(input_tokens=reply.usage.input, output_tokens=reply.usage.output), 8
+            )
         self.usage.add(reply.usage)
         meta.tokens = Tokens(**self.usage.as_dict())
         meta.model_calls += 1
         self.refs = self._record(backend, messages, tools, reply)
         return reply
 
-    def _record(self, backend: Backend, messages: list[dict[str, Any]], tools: list[dict[str, Any]],
-                reply: Reply) -> tuple[str | None, str | None]:
+    def _record(
+        self, backend: Backend, messages: list[dict[str, Any]], tools: list[dict[str, Any]], reply: Reply
+    ) -> tuple[str | None, str | None]:
         if self.calls is None:
             return None, None
         request = scrub({"model": backend.model, "tools": tools, "messages": messages})
-        response = scrub({"text": reply.text, "stop_reason": reply.stop_reason, "usage": reply.usage.as_dict(),
-                          "tool_calls": [{"id": c.id, "name": c.name, "args": c.args} for c in reply.tool_calls]})
+        response = scrub(
+            {
+                "text": reply.text,
+                "stop_reason": reply.stop_reason,
+                "usage": reply.usage.as_dict(),
+                "tool_calls": [{"id": c.id, "name": c.name, "args": c.args} for c in reply.tool_calls],
+            }
+        )
         req, resp = self.calls.record(request, response)
         return ref(req), (ref(resp) if resp else None)
 
     def step(self, tool: str | None, args: dict[str, Any], outcome: Outcome, usage: Usage, seconds: float) -> None:
-        step = Step(n=len(self.writer.meta.steps) + 1, tool=tool, args=args, result=outcome.output, ok=outcome.ok,
-                    tokens=Tokens(**usage.as_dict()), seconds=round(seconds, 3),
-                    request=self.refs[0], response=self.refs[1],
-                    agent_hash=self.follow.take_hash() if self.follow is not None else None,
-                    **step_extras(tool, args, outcome.output, outcome.ok, self.writer.meta.slots,
-                                  lambda v: offload(v, self.writer.inline_limit, self.writer.blobs),
-                                  self.writer.meta.template))
+        step = Step(
+            n=len(self.writer.meta.steps) + 1,
+            tool=tool,
+            args=args,
+            result=outcome.output,
+            ok=outcome.ok,
+            tokens=Tokens(**usage.as_dict()),
+            seconds=round(seconds, 3),
+            request=self.refs[0],
+            response=self.refs[1],
+            agent_hash=self.follow.take_hash() if self.follow is not None else None,
+            **step_extras(
+                tool,
+                args,
+                outcome.output,
+                outcome.ok,
+                self.writer.meta.slots,
+                lambda v: offload(v, self.writer.inline_limit, self.writer.blobs),
+                self.writer.meta.template,
+            ),
+        )
         self.writer.add_step(step)
         self.on_event("step", {"step": step})
 
@@ -165,9 +193,15 @@ class Kernel:
         return parse_spec(spec, self.config.models)
 
     def system_prompt(self, agent: Agent, working_memory: str = "(none)", whats_new: str = "(nothing new)") -> str:
-        values = dict(agent=agent.name, description=agent.description, soul=agent.soul or "(no soul file)",
-                      instructions=agent.instructions or "(none)", date=datetime.now(timezone.utc).date().isoformat(),
-                      working_memory=working_memory, whats_new=whats_new)
+        values = dict(
+            agent=agent.name,
+            description=agent.description,
+            soul=agent.soul or "(no soul file)",
+            instructions=agent.instructions or "(none)",
+            date=datetime.now(timezone.utc).date().isoformat(),
+            working_memory=working_memory,
+            whats_new=whats_new,
+        )
         if self.live is not None:  # the last good template, not a half-saved one
             return render(*self.live.registry.prompt("agent"), **values)
         return render_file(self.root, "agent", **values)
@@ -179,12 +213,21 @@ class Kernel:
 
         index = open_index(self.root)
         index.sync()
-        return assemble(self.root, agent, self.config.memory, model,
-                        lambda **layers: self.system_prompt(agent, **layers), index)
+        return assemble(
+            self.root, agent, self.config.memory, model, lambda **layers: self.system_prompt(agent, **layers), index
+        )
 
-    def run(self, goal: str, *, agent: str | None = None, model: str | None = None,
-            max_steps: int | None = None, on_event: EventHandler | None = None,
-            lineage: Lineage | None = None, mode: str | None = None) -> RunResult:
+    def run(
+        self,
+        goal: str,
+        *,
+        agent: str | None = None,
+        model: str | None = None,
+        max_steps: int | None = None,
+        on_event: EventHandler | None = None,
+        lineage: Lineage | None = None,
+        mode: str | None = None,
+    ) -> RunResult:
         """Run ``goal`` to an outcome; the trace and the commit are written whatever happens.
 
         ``mode`` forces an execution mode (``--mode``); ``lineage`` is given by ``delegate`` to a
@@ -194,47 +237,82 @@ class Kernel:
         open_repo(self.root)
         check_halt(self.root)
         spec_agent = self.agent(agent or self.config.entry_agent)
-        spec = self.resolve_model(model or (lineage.model if lineage and spec_agent.model in (None, "inherit")
-                                            else None), spec_agent)
+        spec = self.resolve_model(
+            model or (lineage.model if lineage and spec_agent.model in (None, "inherit") else None), spec_agent
+        )
         trace_id = new_trace_id()
         budget = (lineage and lineage.budget) or Budget(self.root, self.config.budget, alert_stream=sys.stderr)
         plan = choose_mode(self, ng, spec_agent, mode, budget=budget, run_id=trace_id)
         backend = plan.backend(lambda: make_backend(spec, config=self.config, root=self.root))
-        meta = TraceMeta(id=trace_id, goal=ng.goal, goal_signature=ng.signature, template=ng.template,
-                         slots=ng.slots, agent=spec_agent.name, agent_hash=spec_agent.hash,
-                         soul_hash=spec_agent.soul_hash, model=backend.model, started=now_iso(),
-                         mode=plan.mode, decision=plan.decision)
+        meta = TraceMeta(
+            id=trace_id,
+            goal=ng.goal,
+            goal_signature=ng.signature,
+            template=ng.template,
+            slots=ng.slots,
+            agent=spec_agent.name,
+            agent_hash=spec_agent.hash,
+            soul_hash=spec_agent.soul_hash,
+            model=backend.model,
+            started=now_iso(),
+            mode=plan.mode,
+            decision=plan.decision,
+        )
         context_model = spec.arg if spec.kind == "anthropic" and spec.arg else str(spec)
         scope = RunScope(self, meta, spec_agent, lineage, model=str(spec))
 
         def build_messages() -> list[dict[str, Any]]:
             assembled = self.assemble_context(spec_agent, context_model)
             meta.context = assembled.info
-            return [{"role": "system", "content": assembled.text},
-                    {"role": "user", "content": scope.goal_message(ng.goal)}]
+            return [
+                {"role": "system", "content": assembled.text},
+                {"role": "user", "content": scope.goal_message(ng.goal)},
+            ]
+
         try:
             scope.begin()
             # a zero-token plan assembles no context unless it falls back to the model
             messages = [] if plan.mode in ZERO_TOKEN else build_messages()
             with scope.blob_store() as blobs:
-                writer = TraceWriter(self.root, meta, inline_limit=self.config.traces.inline_limit,
-                                     scrub=scrub, blobs=blobs)
+                writer = TraceWriter(
+                    self.root, meta, inline_limit=self.config.traces.inline_limit, scrub=scrub, blobs=blobs
+                )
                 writer.save()
-                ctx = Context(self.root, spec_agent.name, scope.allowed(spec_agent.tools), run_id=meta.id,
-                              extra={"budget": budget, "config": self.config, "kernel": self, "scope": scope,
-                                     "plan": plan, "build_messages": build_messages})
-                run = scope.run = Run(writer, scope.watch(on_event), budget, Recorder(blobs, agent=spec_agent.name),
-                                      scope.ceiling())
-                run.follow = follower_for(self, spec_agent, ctx, on_event,
-                                          render=lambda a: self.assemble_context(a, context_model).text)
+                ctx = Context(
+                    self.root,
+                    spec_agent.name,
+                    scope.allowed(spec_agent.tools),
+                    run_id=meta.id,
+                    extra={
+                        "budget": budget,
+                        "config": self.config,
+                        "kernel": self,
+                        "scope": scope,
+                        "plan": plan,
+                        "build_messages": build_messages,
+                    },
+                )
+                run = scope.run = Run(
+                    writer, scope.watch(on_event), budget, Recorder(blobs, agent=spec_agent.name), scope.ceiling()
+                )
+                run.follow = follower_for(
+                    self, spec_agent, ctx, on_event, render=lambda a: self.assemble_context(a, context_model).text
+                )
                 on_event("start", {"trace": meta, "path": writer.path})
                 with hold(self, spec_agent.name):
                     return self._drive(backend, ctx, messages, run, spec_agent, max_steps)
         finally:
             scope.close()
 
-    def _drive(self, backend: Backend, ctx: Context, messages: list[dict[str, Any]], run: Run,
-               agent: Agent, max_steps: int | None) -> RunResult:
+    def _drive(
+        self,
+        backend: Backend,
+        ctx: Context,
+        messages: list[dict[str, Any]],
+        run: Run,
+        agent: Agent,
+        max_steps: int | None,
+    ) -> RunResult:
         started, writer = time.monotonic(), run.writer
         scope: RunScope = ctx.extra["scope"]
         limit = scope.max_steps(max_steps or agent.max_steps or self.config.max_steps)
@@ -250,10 +328,22 @@ class Kernel:
             scope.settle(writer, ctx, result.outcome)
             writer.end(result.outcome, result=result.result, error=result.error)
             sha = self._commit(writer, ctx)
-        out = RunResult(writer.meta.id, writer.path, result.outcome, agent.name, writer.meta.model,
-                        writer.meta.mode, len(writer.meta.steps), writer.meta.tokens.model_dump(),
-                        writer.meta.cost_usd, result.result, result.error, sha, round(time.monotonic() - started, 3),
-                        learn(self, writer.meta))
+        out = RunResult(
+            writer.meta.id,
+            writer.path,
+            result.outcome,
+            agent.name,
+            writer.meta.model,
+            writer.meta.mode,
+            len(writer.meta.steps),
+            writer.meta.tokens.model_dump(),
+            writer.meta.cost_usd,
+            result.result,
+            result.error,
+            sha,
+            round(time.monotonic() - started, 3),
+            learn(self, writer.meta),
+        )
         run.on_event("end", {"result": out})
         if failure is not None:
             failure.run = out  # type: ignore[attr-defined]  (the CLI reports the trace of a failed run)
@@ -264,8 +354,9 @@ class Kernel:
         m = writer.meta
         values = (m.id, m.agent, m.mode, m.model, f"{m.tokens.input}/{m.tokens.output}", f"{m.cost_usd:.6f}")
         trailers = {**dict(zip(TRAILERS, values)), **ctx.extra["scope"].trailers()}
-        message = scrub(format_message(f"llmos: {m.goal}", trailers,
-                                       body=f"Outcome: {m.outcome}; {len(m.steps)} steps."))
+        message = scrub(
+            format_message(f"llmos: {m.goal}", trailers, body=f"Outcome: {m.outcome}; {len(m.steps)} steps.")
+        )
         return commit_paths(self.root, sorted({writer.rel, *ctx.written}), message)
 
 

@@ -11,6 +11,7 @@ re-checks the whole file when the file was replaced, shrank, was rewritten witho
 changed at the same size) or its last known line moved. An in-place edit of an old line *while*
 another process appends is only caught by the next full read (a new process, ``llmos budget verify``).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -125,8 +126,7 @@ class Ledger:
         prev = cur.entries[-1]["hash"] if cur.entries else GENESIS
         full = {"v": FORMAT_VERSION, "seq": len(cur.entries), "ts": utc_now(), **entry, "prev": prev}
         full["hash"] = entry_hash(full)
-        line = (json.dumps(full, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-                + "\n").encode("utf-8")
+        line = (json.dumps(full, sort_keys=True, separators=(",", ":"), ensure_ascii=False) + "\n").encode("utf-8")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
@@ -184,8 +184,7 @@ class Ledger:
             raise self._broken(f"cannot stat it ({exc})") from None
         cur = self._cursor
         rewritten = st.st_size == cur.offset and st.st_mtime_ns != cur.mtime_ns
-        if (cur.inode != st.st_ino or st.st_size < cur.offset or rewritten
-                or not self._tail_intact(cur)):
+        if cur.inode != st.st_ino or st.st_size < cur.offset or rewritten or not self._tail_intact(cur):
             self._cursor = cur = _Cursor()
             self.generation += 1
         if st.st_size > cur.offset:

@@ -10,6 +10,7 @@ agents, its system prompt and (on a ``config`` event) its config from the regist
 on their agent (see :func:`llmos.follow.hold`). ``memory/``, ``crystallized/`` and ``traces/`` are
 watched for subscribers: a memory index, trace matching and crystallized tools refresh from there.
 """
+
 from __future__ import annotations
 
 from typing import Any, Callable

@@ -3,6 +3,7 @@
 The loop knows only the :class:`~llmos.backends.Backend` Protocol, the syscall table, and a
 ``Recorder`` that persists each step (and gates each model call). Limits are checked in one place.
 """
+
 from __future__ import annotations
 
 import time
@@ -37,8 +38,15 @@ def _observation(call: ToolCall, out: Outcome) -> dict[str, Any]:
     return {"role": "tool", "tool_call_id": call.id, "name": call.name, "content": out.output, "ok": out.ok}
 
 
-def run_loop(backend: Backend, table: SyscallTable, ctx: Context, messages: list[dict[str, Any]],
-             *, max_steps: int, recorder: Recorder) -> LoopResult:
+def run_loop(
+    backend: Backend,
+    table: SyscallTable,
+    ctx: Context,
+    messages: list[dict[str, Any]],
+    *,
+    max_steps: int,
+    recorder: Recorder,
+) -> LoopResult:
     """Run until the agent calls ``finish`` (success) or ``max_steps`` model calls pass (failure)."""
     tools = table.schemas(ctx.allowed)
     for _ in range(max_steps):

@@ -6,6 +6,7 @@ one LLM call that reranks a handful of lexical candidates (charged to the run th
 Confidence comes from counted reuses (see traceindex); thresholds come from ``modes:`` in
 system/llmos.yaml. The decision (candidates, scores, thresholds, reason) is written into the trace.
 """
+
 from __future__ import annotations
 
 import re
@@ -37,8 +38,8 @@ class Plan:
     mode: str
     decision: dict[str, Any]
     tool: ToolState | None = None
-    follow: Entry | None = None      # a proven trace of the same template
-    guide: Entry | None = None       # the trace whose steps guide MIXED
+    follow: Entry | None = None  # a proven trace of the same template
+    guide: Entry | None = None  # the trace whose steps guide MIXED
     usage: Usage = field(default_factory=Usage)
     cost_usd: float = 0.0
 
@@ -80,14 +81,27 @@ class LazyBackend:
 
 def _row(idx: TraceIndex, e: Entry, match: str, similarity: float, cfg: Any) -> dict[str, Any]:
     st = idx.stats(e, cfg.prior, cfg.prior_weight, cfg.demote_after)
-    return {"trace": e.id, "template": e.template, "match": match, "similarity": round(similarity, 4),
-            **st.as_dict(), "score": round(similarity * st.confidence, 4)}
+    return {
+        "trace": e.id,
+        "template": e.template,
+        "match": match,
+        "similarity": round(similarity, 4),
+        **st.as_dict(),
+        "score": round(similarity * st.confidence, 4),
+    }
 
 
 def _best_of(idx: TraceIndex, signature: str, agent: str, similarity: float, match: str, cfg: Any):
     # Origins only: a FOLLOWER or CRYSTALLIZED run repeats its source, whose statistics it feeds.
-    runs = [e for e in idx.exact(signature) if e.agent == agent and e.ended and e.mode in ("LEARNER", "MIXED")
-            and e.outcome == "success" and e.replayable > 0]
+    runs = [
+        e
+        for e in idx.exact(signature)
+        if e.agent == agent
+        and e.ended
+        and e.mode in ("LEARNER", "MIXED")
+        and e.outcome == "success"
+        and e.replayable > 0
+    ]
     rows = [(_row(idx, e, match, similarity, cfg), e) for e in runs]
     rows.sort(key=lambda r: (not r[0]["demoted"], r[0]["confidence"], r[0]["uses"], r[1].id), reverse=True)
     return rows[0] if rows else None
@@ -106,16 +120,28 @@ def _tool_row(kernel: "Kernel", idx: TraceIndex, ng: NormalGoal, agent: str) -> 
     return (tool if row["verified"] and not st.demoted else None), row
 
 
-def choose_mode(kernel: "Kernel", ng: NormalGoal, agent: "Agent", forced: str | None = None, *,
-                budget: "Budget | None" = None, run_id: str = "") -> Plan:
+def choose_mode(
+    kernel: "Kernel",
+    ng: NormalGoal,
+    agent: "Agent",
+    forced: str | None = None,
+    *,
+    budget: "Budget | None" = None,
+    run_id: str = "",
+) -> Plan:
     """Decide the mode for ``ng`` (``forced``: ``--mode``, else the agent's ``mode:``)."""
     started = time.perf_counter()
     cfg = kernel.config.modes
     forced = forced or agent.mode
-    decision: dict[str, Any] = {"forced": forced, "thresholds": {"follower": cfg.follower, "mixed": cfg.mixed,
-                                                                  "similarity": cfg.similarity},
-                                "candidates": [], "tool_candidate": None, "reason": "", "source": None,
-                                "tool": None}
+    decision: dict[str, Any] = {
+        "forced": forced,
+        "thresholds": {"follower": cfg.follower, "mixed": cfg.mixed, "similarity": cfg.similarity},
+        "candidates": [],
+        "tool_candidate": None,
+        "reason": "",
+        "source": None,
+        "tool": None,
+    }
     if forced in ("LEARNER", "ORCHESTRATOR"):  # ORCHESTRATOR: the LLM loop plans and delegates
         decision["reason"] = f"mode {forced} forced"
         return _finish(Plan(forced, decision), started)
@@ -126,12 +152,19 @@ def choose_mode(kernel: "Kernel", ng: NormalGoal, agent: "Agent", forced: str | 
     rows = ([exact[0]] if exact else []) + [r for r, _ in lexical]
     decision["candidates"] = rows
     plan = Plan("LEARNER", decision, tool=tool)
-    if exact and not exact[0]["demoted"] and not exact[1].derived and (
-            exact[0]["confidence"] >= cfg.follower or forced == "FOLLOWER"):
+    if (
+        exact
+        and not exact[0]["demoted"]
+        and not exact[1].derived
+        and (exact[0]["confidence"] >= cfg.follower or forced == "FOLLOWER")
+    ):
         plan.follow = exact[1]
-    guides = [(r, e) for r, e in ([exact] if exact else []) + lexical
-              if not r["demoted"] and ((r["confidence"] >= cfg.mixed and r["similarity"] >= cfg.similarity)
-                                       or forced == "MIXED")]
+    guides = [
+        (r, e)
+        for r, e in ([exact] if exact else []) + lexical
+        if not r["demoted"]
+        and ((r["confidence"] >= cfg.mixed and r["similarity"] >= cfg.similarity) or forced == "MIXED")
+    ]
     if len(guides) > 1 and cfg.rerank_model and budget is not None and not exact:
         guides = _rerank(kernel, ng, agent, guides, plan, budget, run_id)
     plan.guide = guides[0][1] if guides else None
@@ -146,7 +179,7 @@ def _lexical(idx: TraceIndex, ng: NormalGoal, agent: str, cfg: Any) -> list[tupl
             if best:
                 out.append(best)
     out.sort(key=lambda r: -r[0]["score"])
-    return out[:cfg.top_k]
+    return out[: cfg.top_k]
 
 
 def _pick(plan: Plan, forced: str | None) -> Plan:
@@ -157,15 +190,20 @@ def _pick(plan: Plan, forced: str | None) -> Plan:
         d["reason"] = why_forced + f"verified tool {plan.tool.name} matches the template"
     elif plan.follow is not None and forced in (None, "CRYSTALLIZED", "FOLLOWER"):
         plan.mode, d["source"] = "FOLLOWER", plan.follow.id
-        d["reason"] = why_forced + f"trace {plan.follow.id} of the same template is proven " \
-                                   f"(confidence >= {d['thresholds']['follower']})"
+        d["reason"] = (
+            why_forced + f"trace {plan.follow.id} of the same template is proven "
+            f"(confidence >= {d['thresholds']['follower']})"
+        )
     elif plan.guide is not None and forced != "LEARNER":
         plan.mode, d["source"] = "MIXED", plan.guide.id
         d["reason"] = why_forced + f"trace {plan.guide.id} is similar enough to guide the model"
     else:
         plan.mode = "LEARNER"
-        d["reason"] = why_forced + ("no trace or tool is confident and similar enough" if d["candidates"]
-                                    or d["tool_candidate"] else "no earlier run matches this goal")
+        d["reason"] = why_forced + (
+            "no trace or tool is confident and similar enough"
+            if d["candidates"] or d["tool_candidate"]
+            else "no earlier run matches this goal"
+        )
     return plan
 
 
@@ -176,25 +214,34 @@ def _finish(plan: Plan, started: float) -> Plan:
     return plan
 
 
-def _rerank(kernel: "Kernel", ng: NormalGoal, agent: "Agent", guides: list, plan: Plan,
-            budget: "Budget", run_id: str) -> list:
+def _rerank(
+    kernel: "Kernel", ng: NormalGoal, agent: "Agent", guides: list, plan: Plan, budget: "Budget", run_id: str
+) -> list:
     """One model call picks the best of a few lexical candidates; its cost is charged to the run."""
     cfg = kernel.config.modes
-    guides = guides[:cfg.rerank_candidates]
-    backend = make_backend(parse_spec(cfg.rerank_model, kernel.config.models), config=kernel.config,
-                           root=kernel.root)
+    guides = guides[: cfg.rerank_candidates]
+    backend = make_backend(parse_spec(cfg.rerank_model, kernel.config.models), config=kernel.config, root=kernel.root)
     listing = "\n".join(f"{n}. {e.goal}" for n, (_, e) in enumerate(guides, 1))
     messages = [{"role": "user", "content": render_file(kernel.root, "rerank", goal=ng.goal, candidates=listing)}]
-    with budget.spend(run_id=run_id, agent=agent.name, model=backend.model,
-                      input_tokens=backend.estimate_input(messages, []), max_output_tokens=backend.max_output,
-                      agent_ceiling=agent.budget) as charge:
+    with budget.spend(
+        run_id=run_id,
+        agent=agent.name,
+        model=backend.model,
+        input_tokens=backend.estimate_input(messages, []),
+        max_output_tokens=backend.max_output,
+        agent_ceiling=agent.budget,
+    ) as charge:
         reply = backend.complete(messages, [])
         plan.cost_usd += charge.settle(input_tokens=reply.usage.input, output_tokens=reply.usage.output)
     plan.usage.add(reply.usage)
     m = re.search(r"\d+", reply.text or "")
     choice = int(m.group(0)) if m else 0
-    plan.decision["rerank"] = {"model": backend.model, "choice": choice, "tokens": reply.usage.as_dict(),
-                               "cost_usd": round(plan.cost_usd, 8)}
+    plan.decision["rerank"] = {
+        "model": backend.model,
+        "choice": choice,
+        "tokens": reply.usage.as_dict(),
+        "cost_usd": round(plan.cost_usd, 8),
+    }
     if 1 <= choice <= len(guides):
         guides.insert(0, guides.pop(choice - 1))
     return guides

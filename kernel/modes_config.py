@@ -1,4 +1,5 @@
 """Settings of execution modes and crystallization (the ``modes:`` and ``crystallize:`` sections)."""
+
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field

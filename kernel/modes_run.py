@@ -6,6 +6,7 @@ MIXED guided by the same trace, told what was already done. Each fallback is app
 use counts against that tool or trace. After the run, a failing tool may be demoted and a
 template that became eligible is crystallized (each a git commit of its own).
 """
+
 from __future__ import annotations
 
 import json
@@ -35,11 +36,19 @@ def _fallback(meta: TraceMeta, mode: str, what: dict[str, str], error: str | Non
 
 
 def _guidance(kernel: "Kernel", guide: TraceMeta, meta: TraceMeta, done: list[str]) -> str:
-    steps = [f"{n}. {s.tool} {json.dumps(s.args, ensure_ascii=False)[:STEP_CHARS]}"
-             for n, s in enumerate((s for s in guide.steps if s.ok and s.tool), 1)]
-    return render_file(kernel.root, "mixed", similar_goal=guide.goal, similar_slots=json.dumps(guide.slots),
-                       slots=json.dumps(meta.slots), steps="\n".join(steps) or "(none)",
-                       done="\n".join(f"- {d}" for d in done) or "Nothing yet.")
+    steps = [
+        f"{n}. {s.tool} {json.dumps(s.args, ensure_ascii=False)[:STEP_CHARS]}"
+        for n, s in enumerate((s for s in guide.steps if s.ok and s.tool), 1)
+    ]
+    return render_file(
+        kernel.root,
+        "mixed",
+        similar_goal=guide.goal,
+        similar_slots=json.dumps(guide.slots),
+        slots=json.dumps(meta.slots),
+        steps="\n".join(steps) or "(none)",
+        done="\n".join(f"- {d}" for d in done) or "Nothing yet.",
+    )
 
 
 def _zero_token(kernel: "Kernel", plan: Plan, meta: TraceMeta, sink: StepSink, blobs: Any) -> tuple[Attempt, str]:
@@ -54,8 +63,9 @@ def _zero_token(kernel: "Kernel", plan: Plan, meta: TraceMeta, sink: StepSink, b
         mode = "FOLLOWER" if plan.follow else "MIXED"
     if mode == "FOLLOWER" and plan.follow is not None:
         try:
-            attempt = replay(read_trace(kernel.root / plan.follow.rel), meta.slots, sink,
-                             blobs.get if blobs is not None else None)
+            attempt = replay(
+                read_trace(kernel.root / plan.follow.rel), meta.slots, sink, blobs.get if blobs is not None else None
+            )
         except DocumentError as exc:
             attempt = Attempt(False, error=f"trace unreadable: {exc}")
         if attempt.ok:
@@ -66,8 +76,9 @@ def _zero_token(kernel: "Kernel", plan: Plan, meta: TraceMeta, sink: StepSink, b
     return Attempt(False, done=sink.done), mode
 
 
-def execute(kernel: "Kernel", backend: Backend, ctx: Context, messages: list[dict[str, Any]], *,
-            max_steps: int, recorder: Any) -> LoopResult:
+def execute(
+    kernel: "Kernel", backend: Backend, ctx: Context, messages: list[dict[str, Any]], *, max_steps: int, recorder: Any
+) -> LoopResult:
     """Run the plan in ``ctx.extra['plan']`` (none: the plain LLM loop)."""
     plan: Plan | None = ctx.extra.get("plan")
     if plan is None:

@@ -3,6 +3,7 @@
 Run registry entries and claims record ``pid``, ``pstart`` (the kernel's start time of the pid,
 which guards against pid reuse) and ``host``; :func:`alive` says whether that process is still there.
 """
+
 from __future__ import annotations
 
 import os

@@ -3,6 +3,7 @@
 Templates use ``${name}`` placeholders and are rendered strictly: a placeholder the kernel does not
 provide is an error naming the file, never a silently empty hole.
 """
+
 from __future__ import annotations
 
 import string
@@ -16,8 +17,9 @@ def load_prompt(root: Path, name: str) -> tuple[str, Path]:
     """Read ``system/prompts/NAME.md`` (frontmatter optional; only the body is the template)."""
     path = Path(root) / "system" / "prompts" / f"{name}.md"
     if not path.is_file():
-        raise ConfigError(f"prompt template missing: {path}",
-                          hint="restore it from a fresh `llmos init` root or the llmos repository")
+        raise ConfigError(
+            f"prompt template missing: {path}", hint="restore it from a fresh `llmos init` root or the llmos repository"
+        )
     return read_document(path, require_frontmatter=False).body, path
 
 
@@ -26,8 +28,10 @@ def render(template: str, path: Path | str, **values: str) -> str:
     try:
         return string.Template(template).substitute(values)
     except KeyError as exc:
-        raise ConfigError(f"{path}: template uses ${{{exc.args[0]}}} but only "
-                          f"{', '.join('${' + k + '}' for k in sorted(values))} are provided") from None
+        raise ConfigError(
+            f"{path}: template uses ${{{exc.args[0]}}} but only "
+            f"{', '.join('${' + k + '}' for k in sorted(values))} are provided"
+        ) from None
     except ValueError as exc:
         raise ConfigError(f"{path}: bad placeholder ({exc}); write a literal $ as $$") from None
 
@@ -56,6 +60,10 @@ def check_template(name: str, template: str) -> list[tuple[int | None, str]]:
         if known is not None and ident not in known:
             at = template.find("${" + ident)
             at = template.find("$" + ident) if at < 0 else at
-            problems.append((template.count("\n", 0, at) + 1 if at >= 0 else None,
-                             f"${{{ident}}} is not provided (use {', '.join('${' + k + '}' for k in sorted(known))})"))
+            problems.append(
+                (
+                    template.count("\n", 0, at) + 1 if at >= 0 else None,
+                    f"${{{ident}}} is not provided (use {', '.join('${' + k + '}' for k in sorted(known))})",
+                )
+            )
     return problems

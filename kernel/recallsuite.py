@@ -6,6 +6,7 @@ Facts are seeded across many sessions among distractor memories about the same a
 single facts, knowledge updates (the new memory supersedes the old), temporal questions, multi-session
 questions and questions with no answer (abstention).
 """
+
 from __future__ import annotations
 
 import random
@@ -22,19 +23,58 @@ from .memory.recall import format_hits, recall
 SEED = 20240601
 START = datetime(2023, 1, 1, tzinfo=timezone.utc)
 SESSIONS = 400  # one session every ~2 days over two years
-SYL = ["ka", "lo", "mir", "ven", "tor", "sa", "bel", "qui", "dra", "nox", "fel", "ru", "zan", "pe", "gor", "li",
-       "mon", "tha", "vik", "ost", "ur", "el", "bra", "cy"]
+SYL = [
+    "ka",
+    "lo",
+    "mir",
+    "ven",
+    "tor",
+    "sa",
+    "bel",
+    "qui",
+    "dra",
+    "nox",
+    "fel",
+    "ru",
+    "zan",
+    "pe",
+    "gor",
+    "li",
+    "mon",
+    "tha",
+    "vik",
+    "ost",
+    "ur",
+    "el",
+    "bra",
+    "cy",
+]
 ATTRS = {  # attribute: (memory template, question, values)
-    "city": ("{e} lives in {v}.", "Where does {e} live?",
-             "Lisbon Oporto Lyon Tromso Kyoto Quito Lagos Perth Cusco Bergen Tartu Split Graz Fes Hue".split()),
-    "employer": ("{e} works at {v} as an engineer.", "Where does {e} work?",
-                 "Zentra Orbix Halcyon Vantor Brightwell Kestrel Mooncast Ironleaf Pallas Quanta".split()),
-    "pet": ("{e} has a pet {v} at home.", "What pet does {e} have?",
-            "parrot tortoise ferret beagle iguana hamster rabbit axolotl canary".split()),
-    "hobby": ("{e} spends weekends on {v}.", "What does {e} do on weekends?",
-              "climbing pottery sailing chess birdwatching fencing gardening kayaking".split()),
-    "car": ("{e} drives a {v} to the office.", "What car does {e} drive?",
-            "Volvo Skoda Fiat Tesla Lada Saab Mazda Rover Dacia".split()),
+    "city": (
+        "{e} lives in {v}.",
+        "Where does {e} live?",
+        "Lisbon Oporto Lyon Tromso Kyoto Quito Lagos Perth Cusco Bergen Tartu Split Graz Fes Hue".split(),
+    ),
+    "employer": (
+        "{e} works at {v} as an engineer.",
+        "Where does {e} work?",
+        "Zentra Orbix Halcyon Vantor Brightwell Kestrel Mooncast Ironleaf Pallas Quanta".split(),
+    ),
+    "pet": (
+        "{e} has a pet {v} at home.",
+        "What pet does {e} have?",
+        "parrot tortoise ferret beagle iguana hamster rabbit axolotl canary".split(),
+    ),
+    "hobby": (
+        "{e} spends weekends on {v}.",
+        "What does {e} do on weekends?",
+        "climbing pottery sailing chess birdwatching fencing gardening kayaking".split(),
+    ),
+    "car": (
+        "{e} drives a {v} to the office.",
+        "What car does {e} drive?",
+        "Volvo Skoda Fiat Tesla Lada Saab Mazda Rover Dacia".split(),
+    ),
 }
 ABSENT_ATTR = ("{e} plays the {v} in a band.", "What instrument does {e} play in the band?")
 
@@ -70,8 +110,16 @@ class Suite:
     def add(self, e: str, attr: str, value: str, session: int, template: str | None = None) -> MemoryMeta:
         n = len(self.mems)
         text = (template or ATTRS[attr][0]).format(e=e, v=value)
-        meta = MemoryMeta(id=f"m{n:06d}-{e.lower()}-{attr}", tier="beta", title=text.rstrip("."), tags=[attr],
-                          created=at(session), valid_from=at(session), confidence=0.8, agent="assistant")
+        meta = MemoryMeta(
+            id=f"m{n:06d}-{e.lower()}-{attr}",
+            tier="beta",
+            title=text.rstrip("."),
+            tags=[attr],
+            created=at(session),
+            valid_from=at(session),
+            confidence=0.8,
+            agent="assistant",
+        )
         self.mems.append((meta, text))
         return meta
 
@@ -98,8 +146,12 @@ class Suite:
             a, b = list(ATTRS)[i % 5], list(ATTRS)[(i + 2) % 5]
             ma = self.add(p[i], a, rng.choice(ATTRS[a][2]), rng.randrange(SESSIONS // 2))
             mb = self.add(p[i], b, rng.choice(ATTRS[b][2]), rng.randrange(SESSIONS // 2, SESSIONS))
-            q = ATTRS[a][1].format(e=p[i]).rstrip("?") + " and " + ATTRS[b][1].format(e=p[i])[0].lower() + \
-                ATTRS[b][1].format(e=p[i])[1:]
+            q = (
+                ATTRS[a][1].format(e=p[i]).rstrip("?")
+                + " and "
+                + ATTRS[b][1].format(e=p[i])[0].lower()
+                + ATTRS[b][1].format(e=p[i])[1:]
+            )
             self.questions.append({"type": "multi", "q": q, "want": [ma.id, mb.id]})
         for i in range(10):  # abstention: unknown people, and a known person's never-mentioned attribute
             attr = list(ATTRS)[i % 5]
@@ -129,10 +181,15 @@ def score(suite: Suite, root: Path, cfg, repeat: int) -> dict:
                 current_first.append(new in hist and (old not in hist or hist.index(new) < hist.index(old)))
     answerable = [ok for t in ("single", "update", "temporal", "multi") for ok in rows[t]]
     times.sort()
-    return {"recall_at_5": mean(answerable), **{f"{t}_at_5": mean(rows[t]) for t in ("single", "update", "temporal", "multi")},
-            "update_current_first": mean(current_first), "abstention": mean(rows["abstain"]),
-            "recall_p50_ms": round(times[len(times) // 2], 2), "recall_p95_ms": round(times[int(len(times) * 0.95) - 1], 2),
-            "recall_output_tokens": round(statistics.mean(out_tokens))}
+    return {
+        "recall_at_5": mean(answerable),
+        **{f"{t}_at_5": mean(rows[t]) for t in ("single", "update", "temporal", "multi")},
+        "update_current_first": mean(current_first),
+        "abstention": mean(rows["abstain"]),
+        "recall_p50_ms": round(times[len(times) // 2], 2),
+        "recall_p95_ms": round(times[int(len(times) * 0.95) - 1], 2),
+        "recall_output_tokens": round(statistics.mean(out_tokens)),
+    }
 
 
 def mean(xs: list) -> float:

@@ -12,6 +12,7 @@ Everything the registry does is told to listeners as :class:`ReloadEvent` s; ``a
 the old and new hash, so trace matching can stop replaying traces made by an older version
 (:func:`trace_is_current`).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -38,11 +39,11 @@ class ReloadEvent:
     ``retiring`` | ``retired`` | ``config`` | ``prompt`` | ``error`` (a subscriber failed)."""
 
     kind: str
-    path: str                   # root-relative file
-    name: str = ""              # the agent or prompt
+    path: str  # root-relative file
+    name: str = ""  # the agent or prompt
     old_hash: str | None = None
     new_hash: str | None = None
-    message: str = ""           # ``invalid``: the errors, ``file:line: field: message``; else a note
+    message: str = ""  # ``invalid``: the errors, ``file:line: field: message``; else a note
 
     def line(self) -> str:
         """One line for a person."""
@@ -72,15 +73,15 @@ class Registry:
         self.config = config or load_config(self.root)
         self._lock = threading.RLock()
         self._agents: dict[str, Agent] = {}
-        self._broken: dict[str, DocumentError] = {}   # agents with no good version yet
+        self._broken: dict[str, DocumentError] = {}  # agents with no good version yet
         self._files: dict[str, tuple[Path, bool]] = {}
-        self._dependents: dict[Path, set[str]] = {}     # file -> agents built from it (reverse of deps)
+        self._dependents: dict[Path, set[str]] = {}  # file -> agents built from it (reverse of deps)
         self._prompts: dict[str, tuple[str, Path]] = {}
-        self._errors: dict[str, str] = {}              # rel path -> the error last reported
+        self._errors: dict[str, str] = {}  # rel path -> the error last reported
         self._leases: Counter[str] = Counter()
         self._retiring: set[str] = set()
         self._listeners: list[Listener] = []
-        self.reloads = 0                               # agent versions put in service after the first load
+        self.reloads = 0  # agent versions put in service after the first load
 
     # -- listeners ----------------------------------------------------------------------------
     def listen(self, listener: Listener) -> Callable[[], None]:
@@ -99,15 +100,17 @@ class Registry:
         """The version a new run of ``name`` starts with."""
         with self._lock:
             if name in self._retiring:
-                raise AgentNotFound(f"agent {name!r} was deleted and is retiring",
-                                    hint=f"restore agents/{name}.md to keep it")
+                raise AgentNotFound(
+                    f"agent {name!r} was deleted and is retiring", hint=f"restore agents/{name}.md to keep it"
+                )
             if name in self._agents:
                 return self._agents[name]
             if name in self._broken:
                 raise self._broken[name]
         names = ", ".join(sorted(self._agents)) or "none"
-        raise AgentNotFound(f"no agent named {name!r} in {self.root}",
-                            hint=f"agents here: {names}; create agents/{name}.md")
+        raise AgentNotFound(
+            f"no agent named {name!r} in {self.root}", hint=f"agents here: {names}; create agents/{name}.md"
+        )
 
     def current(self, name: str) -> Agent | None:
         """The newest good version of ``name`` for a run already using it (retiring agents too)."""
@@ -131,8 +134,10 @@ class Registry:
                 events = self._load_prompt(name)
             self.emit(events)
         if name not in self._prompts:
-            raise ConfigError(f"prompt template {PROMPT_DIR}{name}.md is missing or invalid",
-                              hint="fix it; `llmos check` names the line")
+            raise ConfigError(
+                f"prompt template {PROMPT_DIR}{name}.md is missing or invalid",
+                hint="fix it; `llmos check` names the line",
+            )
         return self._prompts[name]
 
     @contextlib.contextmanager
@@ -173,8 +178,8 @@ class Registry:
             for rel in paths:
                 if rel == CONFIG_PATH:
                     events += self._load_config()
-                elif rel.startswith(PROMPT_DIR) and rel.endswith(".md") and "/" not in rel[len(PROMPT_DIR):]:
-                    events += self._load_prompt(rel[len(PROMPT_DIR):-3])
+                elif rel.startswith(PROMPT_DIR) and rel.endswith(".md") and "/" not in rel[len(PROMPT_DIR) :]:
+                    events += self._load_prompt(rel[len(PROMPT_DIR) : -3])
                 elif rel.startswith(AGENT_DIRS) and rel.endswith("/"):
                     rescan = True
                 elif rel.startswith(AGENT_DIRS) and rel.endswith(".md"):
@@ -189,8 +194,9 @@ class Registry:
         names = {n for path in touched for n in self._dependents.get(path, ())}
         names |= {n for n, err in self._broken.items() if Path(err.path) in touched}
         for path in touched:
-            if path.parent in (self.root / "agents", self.root / "system" / "agents") \
-                    and not path.name.endswith(".soul.md"):
+            if path.parent in (self.root / "agents", self.root / "system" / "agents") and not path.name.endswith(
+                ".soul.md"
+            ):
                 names.add(path.name[:-3])
         return names
 
@@ -260,8 +266,14 @@ class Registry:
         self._errors.pop(self._rel(old.path), None)
         if self._leases[name] > 0:
             self._retiring.add(name)
-            return [ReloadEvent("retiring", self._rel(old.path), name,
-                                message=f"file deleted; {self._leases[name]} run(s) still using it")]
+            return [
+                ReloadEvent(
+                    "retiring",
+                    self._rel(old.path),
+                    name,
+                    message=f"file deleted; {self._leases[name]} run(s) still using it",
+                )
+            ]
         self._retire(name)
         return [ReloadEvent("retired", self._rel(old.path), name, message="file deleted")]
 
@@ -331,7 +343,7 @@ class Registry:
             return self._report(exc)
         except OSError as exc:
             return self._report(DocumentError(str(path), [(None, None, f"cannot read: {exc.strerror}")]))
-        base = text[:text.find(doc.body)].count("\n") if doc.body else 0
+        base = text[: text.find(doc.body)].count("\n") if doc.body else 0
         problems = [(base + line if line else None, None, msg) for line, msg in check_template(name, doc.body)]
         if problems:
             return self._report(DocumentError(str(path), problems))

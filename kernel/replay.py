@@ -3,6 +3,7 @@
 step is recorded in the run's trace. An attempt that cannot go on stops and says why, so the
 kernel can fall back to the next mode with what was done.
 """
+
 from __future__ import annotations
 
 import time
@@ -51,16 +52,21 @@ class StepSink:
         return target.read_text(encoding="utf-8", errors="replace") if target.is_file() else None
 
 
-def replay(source: TraceMeta, slots: dict[str, str], sink: StepSink,
-           get_blob: Callable[[str], bytes] | None) -> Attempt:
+def replay(
+    source: TraceMeta, slots: dict[str, str], sink: StepSink, get_blob: Callable[[str], bytes] | None
+) -> Attempt:
     """FOLLOWER: the source's successful tool steps, slots filled, each checked after it runs."""
     for step in source.steps:
         if not (step.ok and step.tool):
             continue  # the model's mistakes and musings are not replayed
         derived = [w for c in step.post or [] for w in c.get("unexplained", [])]
         if derived:
-            return Attempt(False, error=f"step {step.n} ({step.tool}) uses {', '.join(derived)} from a slot value "
-                                        "in a way a replay cannot reproduce", done=sink.done)
+            return Attempt(
+                False,
+                error=f"step {step.n} ({step.tool}) uses {', '.join(derived)} from a slot value "
+                "in a way a replay cannot reproduce",
+                done=sink.done,
+            )
         try:
             args = fill_args(resolve_offloaded(step.args, get_blob), resolve_offloaded(step.slot_args, get_blob), slots)
         except (KeyError, ValueError, LlmosError) as exc:
@@ -90,6 +96,7 @@ def run_tool(path: Path, files_hash: str, slot_names: list[str], slots: dict[str
     def dispatch(tool: str, args: dict[str, Any]) -> tuple[bool, str]:
         out = sink(tool, args)
         return out.ok, out.output
+
     api = Api(dispatch)
     try:
         fn(api, **{name: slots[name] for name in slot_names})

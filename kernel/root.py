@@ -1,4 +1,5 @@
 """OS roots: finding one (``--root``, ``LLMOS_ROOT``, walking up) and creating one (``llmos init``)."""
+
 from __future__ import annotations
 
 import os
@@ -10,10 +11,11 @@ from .errors import RootError
 CONFIG_PATH = "system/llmos.yaml"
 
 TEMPLATE_COPY = ("system", "agents")
-EMPTY_FOLDERS = ("projects", "memory/beta", "memory/alpha", "memory/delta", "memory/working",
-                 "traces", "crystallized")
-GITIGNORE = ("# llmos local state: blob store, index, ledger, locks, vault (rebuilt or kept outside git)\n"
-             ".llmos/\n# the kill switch is a local signal, never part of history\nHALT\n")
+EMPTY_FOLDERS = ("projects", "memory/beta", "memory/alpha", "memory/delta", "memory/working", "traces", "crystallized")
+GITIGNORE = (
+    "# llmos local state: blob store, index, ledger, locks, vault (rebuilt or kept outside git)\n"
+    ".llmos/\n# the kill switch is a local signal, never part of history\nHALT\n"
+)
 
 
 def template_dir() -> Path:
@@ -35,15 +37,19 @@ def find_root(explicit: str | os.PathLike | None = None, cwd: Path | None = None
         if value:
             path = Path(value).expanduser().resolve()
             if not is_root(path):
-                raise RootError(f"{source} points at {path}, which is not an llmos root (no {CONFIG_PATH})",
-                                hint=f"create one with `llmos init {value}`")
+                raise RootError(
+                    f"{source} points at {path}, which is not an llmos root (no {CONFIG_PATH})",
+                    hint=f"create one with `llmos init {value}`",
+                )
             return path
     start = (cwd or Path.cwd()).resolve()
     for folder in (start, *start.parents):
         if is_root(folder):
             return folder
-    raise RootError(f"no llmos root in {start} or any folder above it",
-                    hint="create one with `llmos init DIR`, or pass --root / set LLMOS_ROOT")
+    raise RootError(
+        f"no llmos root in {start} or any folder above it",
+        hint="create one with `llmos init DIR`, or pass --root / set LLMOS_ROOT",
+    )
 
 
 def init_root(target: str | os.PathLike) -> Path:
@@ -66,8 +72,11 @@ def init_root(target: str | os.PathLike) -> Path:
     repo = git.Repo.init(root, initial_branch="main") if not (root / ".git").exists() else git.Repo(root)
     from .audit import commit_paths
 
-    files = [p.relative_to(root).as_posix() for p in sorted(root.rglob("*"))
-             if p.is_file() and ".git" not in p.relative_to(root).parts]
+    files = [
+        p.relative_to(root).as_posix()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and ".git" not in p.relative_to(root).parts
+    ]
     commit_paths(root, files, "llmos: init\n\nA new OS root from the llmos template.\n")
     repo.close()
     return root

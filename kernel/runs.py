@@ -4,6 +4,7 @@
 step (step number, tokens, cost) and removes it when the run ends. ``llmos ps`` lists the entries
 whose process is still alive; entries left by a killed process are ignored (and swept).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -53,11 +54,25 @@ class Registration:
         self._write()
 
     @classmethod
-    def start(cls, root: Path, *, id: str, agent: str, goal: str, parent: str | None, depth: int,
-              mode: str, started: str) -> "Registration":
+    def start(
+        cls, root: Path, *, id: str, agent: str, goal: str, parent: str | None, depth: int, mode: str, started: str
+    ) -> "Registration":
         who = me()
-        return cls(root, RunEntry(id=id, agent=agent, goal=goal, pid=who["pid"], pstart=who["pstart"],
-                                  host=who["host"], parent=parent, depth=depth, mode=mode, started=started))
+        return cls(
+            root,
+            RunEntry(
+                id=id,
+                agent=agent,
+                goal=goal,
+                pid=who["pid"],
+                pstart=who["pstart"],
+                host=who["host"],
+                parent=parent,
+                depth=depth,
+                mode=mode,
+                started=started,
+            ),
+        )
 
     def update(self, *, step: int, tokens: dict[str, int], cost_usd: float) -> None:
         e = self.entry

@@ -6,6 +6,7 @@ enabled) and records them in the trace, knows the run's lineage and budget ceili
 the runs it delegates. When the loop ends it updates the valence state, releases the run's claims
 and reports the children's trace ids for the commit.
 """
+
 from __future__ import annotations
 
 import threading
@@ -45,14 +46,16 @@ class SharedBlobs:
         def locked(*args: Any, **kwargs: Any) -> Any:
             with self._lock:
                 return attr(*args, **kwargs)
+
         return locked
 
 
 class RunScope:
     """The many-agent side of one run (see the module docstring)."""
 
-    def __init__(self, kernel: "Kernel", meta: "TraceMeta", agent: "Agent", lineage: Lineage | None,
-                 *, model: str | None = None):
+    def __init__(
+        self, kernel: "Kernel", meta: "TraceMeta", agent: "Agent", lineage: Lineage | None, *, model: str | None = None
+    ):
         self.kernel, self.meta, self.agent = kernel, meta, agent
         self.model_spec = model  # what this run's model was resolved to; children without one inherit it
         self.blobs: Any = None
@@ -73,9 +76,16 @@ class RunScope:
     def begin(self) -> None:
         """Register the run, take its handoffs, apply valence. Call once the trace id exists."""
         m = self.meta
-        self.registration = Registration.start(self.kernel.root, id=m.id, agent=m.agent, goal=m.goal,
-                                               parent=m.parent, depth=self.depth, mode=m.mode,
-                                               started=m.started)
+        self.registration = Registration.start(
+            self.kernel.root,
+            id=m.id,
+            agent=m.agent,
+            goal=m.goal,
+            parent=m.parent,
+            depth=self.depth,
+            mode=m.mode,
+            started=m.started,
+        )
         self.handoffs = claims.accept_handoffs(self.kernel.root, run=m.id, agent=m.agent)
         self._valence_begin()
 
@@ -105,9 +115,11 @@ class RunScope:
         """The goal as the model sees it: plus the notes handed off to this agent, if any."""
         if not self.handoffs:
             return goal
-        notes = "\n".join(f"- from {h['from_agent']} (run {h['from_run']}): {h['note']}"
-                          + (f" [claims: {', '.join(h['claims'])}]" if h["claims"] else "")
-                          for h in self.handoffs)
+        notes = "\n".join(
+            f"- from {h['from_agent']} (run {h['from_run']}): {h['note']}"
+            + (f" [claims: {', '.join(h['claims'])}]" if h["claims"] else "")
+            for h in self.handoffs
+        )
         return goal + render_file(self.kernel.root, "handoff", notes=notes)
 
     # -- what the run may do --------------------------------------------------------------------
@@ -148,9 +160,15 @@ class RunScope:
         return max(0.0, limit - spent)
 
     def child_lineage(self, *, ceiling: float | None, model: str | None) -> Lineage:
-        return Lineage(parent=self.meta.id, chain=self.lineage.chain + (self.agent.name,),
-                       depth=self.depth + 1, ceiling=ceiling, model=model,
-                       budget=self.run.budget if self.run is not None else None, blobs=self.blobs)
+        return Lineage(
+            parent=self.meta.id,
+            chain=self.lineage.chain + (self.agent.name,),
+            depth=self.depth + 1,
+            ceiling=ceiling,
+            model=model,
+            budget=self.run.budget if self.run is not None else None,
+            blobs=self.blobs,
+        )
 
     def child_events(self, kind: str, data: dict[str, Any]) -> None:
         """What a child run reports to this run's listener: that it started (with its trace)."""
@@ -190,11 +208,13 @@ class RunScope:
     def watch(self, on_event: EventHandler) -> EventHandler:
         """``on_event``, plus keeping this run's registry entry current after every step."""
         self.on_event = on_event
+
         def handler(kind: str, data: dict[str, Any]) -> None:
             if kind == "step" and self.registration is not None:
                 m = self.meta
                 self.registration.update(step=len(m.steps), tokens=m.tokens.model_dump(), cost_usd=m.cost_usd)
             on_event(kind, data)
+
         return handler
 
     # -- end ---------------------------------------------------------------------------------
@@ -209,8 +229,16 @@ class RunScope:
         if cfg.enabled and not (m.valence or {}).get("error"):
             refused = sum(1 for s in m.steps if not s.ok and s.result.startswith("refused:"))
             try:
-                update = valence.update(self.kernel.root, cfg, trace_id=m.id, outcome=outcome, refused=refused,
-                                        cost_usd=self.lineage.tree_cost, signature=m.goal_signature, now=now_iso())
+                update = valence.update(
+                    self.kernel.root,
+                    cfg,
+                    trace_id=m.id,
+                    outcome=outcome,
+                    refused=refused,
+                    cost_usd=self.lineage.tree_cost,
+                    signature=m.goal_signature,
+                    now=now_iso(),
+                )
             except DocumentError as exc:
                 self._record_valence(error=str(exc))
             else:

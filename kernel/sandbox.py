@@ -6,6 +6,7 @@ The tool and its tests are checked statically first (syntax, import allowlist, f
 of the root (without .git, .llmos and traces/), with reduced builtins, only the syscall API, no
 inherited secrets in its environment, CPU/file-size/memory limits and a wall-clock timeout.
 """
+
 from __future__ import annotations
 
 import json
@@ -42,8 +43,10 @@ def static_check(root: Path, name: str) -> None:
 
 def copy_root(root: Path, dest: Path) -> Path:
     """Copy the root's files (not .git, .llmos, traces/) to ``dest``; symlinks stay links."""
+
     def ignore(folder: str, names: list[str]) -> set[str]:
         return SKIP_AT_TOP & set(names) if Path(folder) == root else set()
+
     shutil.copytree(root, dest, symlinks=True, ignore=ignore)
     return dest
 
@@ -69,8 +72,15 @@ def verify(root: Path, name: str, agent: str, timeout: float = 30.0) -> Report:
         env.update(HOME=str(copy), LLMOS_ROOT=str(copy), PYTHONDONTWRITEBYTECODE="1")
         cmd = [sys.executable, "-m", "llmos.sandbox_run", str(copy), name, agent]
         try:
-            proc = subprocess.run(cmd, cwd=copy, env=env, capture_output=True, text=True, timeout=timeout,
-                                  preexec_fn=lambda: _limits(int(timeout) + 1))
+            proc = subprocess.run(
+                cmd,
+                cwd=copy,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                preexec_fn=lambda: _limits(int(timeout) + 1),
+            )
         except subprocess.TimeoutExpired:
             return Report(False, f"tests timed out after {timeout:g}s", round(time.monotonic() - started, 3))
     return _report(proc, round(time.monotonic() - started, 3))
@@ -88,6 +98,7 @@ def _report(proc: subprocess.CompletedProcess, seconds: float) -> Report:
     failed = data.get("failed", [])
     if failed or not data.get("passed"):
         detail = "; ".join(f"{f['test']}: {f['error']}" for f in failed[:3]) or "no test_* function ran"
-        return Report(False, f"{len(failed)} of {len(failed) + len(data.get('passed', []))} tests failed: {detail}",
-                      seconds)
+        return Report(
+            False, f"{len(failed)} of {len(failed) + len(data.get('passed', []))} tests failed: {detail}", seconds
+        )
     return Report(True, f"{len(data['passed'])} tests passed in the sandbox ({seconds:.2f}s)", seconds)

@@ -4,6 +4,7 @@ Loads ``crystallized/NAME.py`` and ``crystallized/test_NAME.py`` from the root c
 reduced builtins), calls every ``test_*(tool, api)`` with a fresh :class:`~llmos.toolapi.Api` bound
 to the real syscall table over the copy, and prints one JSON line: ``{"passed": [...], "failed": [...]}``.
 """
+
 from __future__ import annotations
 
 import json
@@ -32,6 +33,7 @@ def run_tests(root: Path, name: str, agent: str) -> dict:
         def dispatch(tool_name: str, args: dict, ctx: Context = ctx) -> tuple[bool, str]:
             out = table.call(ctx, tool_name, args)
             return out.ok, out.output
+
         try:
             fn(tool=tool, api=Api(dispatch))
             passed.append(test_name)

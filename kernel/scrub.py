@@ -12,6 +12,7 @@ The environment is scanned once and cached; call :func:`refresh` after it change
 substring tests run before any regex, so text without secrets costs a few fast scans. The kernel runs
 :func:`scrub` over everything it writes into traces, memories, blobs, commits and the vault.
 """
+
 from __future__ import annotations
 
 import os
@@ -20,13 +21,15 @@ import threading
 from typing import Any, Mapping
 
 MIN_SECRET_LENGTH = 8
-SECRET_NAME = re.compile(r"(?:^|_)(?:KEY|TOKEN|SECRET|PASSWORD|PASSWD|APIKEY|CREDENTIALS?)$",
-                         re.IGNORECASE)
+SECRET_NAME = re.compile(r"(?:^|_)(?:KEY|TOKEN|SECRET|PASSWORD|PASSWD|APIKEY|CREDENTIALS?)$", re.IGNORECASE)
 
 # Order matters: the more specific formats come first in the alternation.
 PATTERNS: list[tuple[str, str]] = [
-    ("private-key", r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----"
-                    r"(?:[\s\S]*?-----END (?:[A-Z0-9]+ )*PRIVATE KEY-----|[\s\S]*)"),
+    (
+        "private-key",
+        r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----"
+        r"(?:[\s\S]*?-----END (?:[A-Z0-9]+ )*PRIVATE KEY-----|[\s\S]*)",
+    ),
     ("anthropic-key", r"(?<![A-Za-z0-9_-])sk-ant-[A-Za-z0-9_-]{16,}"),
     ("openai-key", r"(?<![A-Za-z0-9_-])sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}"),
     ("github-pat", r"(?<![A-Za-z0-9_])github_pat_[A-Za-z0-9_]{22,}"),
@@ -36,8 +39,7 @@ PATTERNS: list[tuple[str, str]] = [
     ("google-api-key", r"(?<![A-Za-z0-9_-])AIza[A-Za-z0-9_-]{35}"),
 ]
 # Every known format starts with one of these literals: a cheap ``in`` test skips the regex.
-_PREFIXES = ("-----BEGIN ", "sk-", "github_pat_", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "AKIA",
-             "ASIA", "xox", "AIza")
+_PREFIXES = ("-----BEGIN ", "sk-", "github_pat_", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "AKIA", "ASIA", "xox", "AIza")
 _ALTERNATION = "|".join(f"(?P<g{i}>{rx})" for i, (_, rx) in enumerate(PATTERNS))
 _PATTERN_RE = re.compile(f"(?=[-sgAx])(?:{_ALTERNATION})")  # first-char guard: 5x faster
 _PATTERN_NAMES = {f"g{i}": name for i, (name, _) in enumerate(PATTERNS)}
@@ -58,12 +60,12 @@ class Scrubber:
         self._values_re = re.compile("|".join(map(re.escape, ordered))) if ordered else None
 
     @classmethod
-    def from_environ(cls, environ: Mapping[str, str] | None = None,
-                     extra: Mapping[str, str] | None = None) -> "Scrubber":
+    def from_environ(
+        cls, environ: Mapping[str, str] | None = None, extra: Mapping[str, str] | None = None
+    ) -> "Scrubber":
         """A scrubber for the secret-named variables of ``environ`` (default ``os.environ``)."""
         env = os.environ if environ is None else environ
-        found = {v: k for k, v in sorted(env.items())
-                 if SECRET_NAME.search(k) and len(v) >= MIN_SECRET_LENGTH}
+        found = {v: k for k, v in sorted(env.items()) if SECRET_NAME.search(k) and len(v) >= MIN_SECRET_LENGTH}
         found.update(extra or {})
         return cls(found)
 

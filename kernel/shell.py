@@ -8,6 +8,7 @@ a lock) and offered again by readline in the next session. Works with piped inpu
 
     printf 'Write hello into projects/demo/hello.txt\\n:quit\\n' | llmos shell --model scripted:demo.yaml
 """
+
 from __future__ import annotations
 
 import re
@@ -46,7 +47,7 @@ class History:
             lines = self.path.read_text(encoding="utf-8", errors="replace").splitlines()
         except FileNotFoundError:
             return []
-        return [ln for ln in lines if ln.strip()][-self.limit:]
+        return [ln for ln in lines if ln.strip()][-self.limit :]
 
     def append(self, line: str) -> None:
         line = " ".join(line.split())
@@ -86,16 +87,28 @@ def read_lines(stream: TextIO, history: History | None) -> Iterator[str]:
 class Shell:
     """One session: ``Shell(live, out=print).loop(lines)``."""
 
-    def __init__(self, live: LiveRoot, *, out: Callable[[str], None], agent: str | None = None,
-                 model: str | None = None, max_steps: int | None = None, history: History | None = None):
+    def __init__(
+        self,
+        live: LiveRoot,
+        *,
+        out: Callable[[str], None],
+        agent: str | None = None,
+        model: str | None = None,
+        max_steps: int | None = None,
+        history: History | None = None,
+    ):
         self.live, self.kernel = live, live.kernel
         self._out, self._lock = out, threading.Lock()
         self.agent, self.model, self.max_steps = agent, model, max_steps
         self.history = history
         self.last_trace: str | None = None
         self.commands: dict[str, Callable[[str], None]] = {
-            ":agents": self.cmd_agents, ":reload": self.cmd_reload, ":budget": self.cmd_budget,
-            ":trace": self.cmd_trace, ":help": lambda arg: self.out(HELP)}
+            ":agents": self.cmd_agents,
+            ":reload": self.cmd_reload,
+            ":budget": self.cmd_budget,
+            ":trace": self.cmd_trace,
+            ":help": lambda arg: self.out(HELP),
+        }
         live.listen(self.on_reload)
 
     def out(self, text: str) -> None:
@@ -107,9 +120,10 @@ class Shell:
 
     def greet(self) -> None:
         reg = self.live.registry
-        self.out(f"llmos shell in {self.kernel.root}: {len(reg.agents())} agents, watching for edits "
-                 f"(:help for commands)")
-        for rel, message in sorted(reg.errors().items()):
+        self.out(
+            f"llmos shell in {self.kernel.root}: {len(reg.agents())} agents, watching for edits (:help for commands)"
+        )
+        for _rel, message in sorted(reg.errors().items()):
             self.out(f"[reload] invalid: {message}")
 
     def loop(self, lines: Iterable[str]) -> None:
@@ -151,13 +165,16 @@ class Shell:
 
     # -- goals ----------------------------------------------------------------------------------
     def run_goal(self, goal: str) -> None:
-        res = self.kernel.run(goal, agent=self.agent, model=self.model, max_steps=self.max_steps,
-                              on_event=self.on_event)
+        res = self.kernel.run(
+            goal, agent=self.agent, model=self.model, max_steps=self.max_steps, on_event=self.on_event
+        )
         self.last_trace = res.trace_id
         rel = res.trace_path.relative_to(self.kernel.root)
         self.out(f"{res.outcome}: {res.result or res.error or ''}".strip())
-        self.out(f"trace {rel}  steps={res.steps}  tokens={res.tokens['input']}/{res.tokens['output']}  "
-                 f"commit={(res.commit or '-')[:10]}  {res.seconds:.1f}s")
+        self.out(
+            f"trace {rel}  steps={res.steps}  tokens={res.tokens['input']}/{res.tokens['output']}  "
+            f"commit={(res.commit or '-')[:10]}  {res.seconds:.1f}s"
+        )
 
     def on_event(self, kind: str, data: dict[str, Any]) -> None:
         if kind == "start":
@@ -182,13 +199,15 @@ class Shell:
             self.out(f"{a.name}{kind}  {a.hash}  model: {a.model or '(default)'}  tools: {tools}")
         for name in sorted(reg.retiring()):
             self.out(f"{name}  retiring (file deleted; a run still uses it)")
-        for rel, message in sorted(reg.errors().items()):
+        for _rel, message in sorted(reg.errors().items()):
             self.out(f"invalid: {message}")
 
     def cmd_reload(self, arg: str) -> None:
         events = self.live.reload()
-        self.out(f"reloaded: {len(self.live.registry.agents())} agents, {len(events)} change(s), "
-                 f"{len(self.live.registry.errors())} invalid file(s)")
+        self.out(
+            f"reloaded: {len(self.live.registry.agents())} agents, {len(events)} change(s), "
+            f"{len(self.live.registry.errors())} invalid file(s)"
+        )
 
     def cmd_budget(self, arg: str) -> None:
         from .budget import Budget
@@ -203,13 +222,17 @@ class Shell:
     def cmd_trace(self, arg: str) -> None:
         path = self.find_trace(arg or self.last_trace or "")
         t = read_trace(path)
-        self.out(f"{t.id}  {t.outcome}  agent={t.agent} {t.agent_hash}  model={t.model}  "
-                 f"tokens={t.tokens.input}/{t.tokens.output}  {path.relative_to(self.kernel.root)}")
+        self.out(
+            f"{t.id}  {t.outcome}  agent={t.agent} {t.agent_hash}  model={t.model}  "
+            f"tokens={t.tokens.input}/{t.tokens.output}  {path.relative_to(self.kernel.root)}"
+        )
         self.out(f"  goal: {t.goal}")
         for s in t.steps:
             version = f"  [agent {s.agent_hash}]" if s.agent_hash else ""
-            self.out(f"  {s.n:>3}  {s.tool or '(no tool call)':<12} {'ok' if s.ok else 'failed'}{version}  "
-                     f"{' '.join(s.result.split())[:80]}")
+            self.out(
+                f"  {s.n:>3}  {s.tool or '(no tool call)':<12} {'ok' if s.ok else 'failed'}{version}  "
+                f"{' '.join(s.result.split())[:80]}"
+            )
 
     def find_trace(self, ident: str) -> Path:
         """The trace whose id is ``ident`` or starts with it (the newest such)."""
@@ -222,6 +245,8 @@ class Shell:
             return exact
         found = sorted(p for p in iter_trace_files(self.kernel.root) if p.stem.startswith(ident))
         if not found:
-            raise LlmosError(f"no trace {ident!r} in {self.kernel.root / 'traces'}",
-                             hint="`llmos log` lists runs with their Trace-Id")
+            raise LlmosError(
+                f"no trace {ident!r} in {self.kernel.root / 'traces'}",
+                hint="`llmos log` lists runs with their Trace-Id",
+            )
         return found[-1]

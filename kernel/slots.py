@@ -10,6 +10,7 @@ Postconditions (``post``) are recorded with each step so a replay can check that
 answers the way it did: a written file exists and starts with the recorded text, and a file read
 says the same thing (slot values aside) as when the trace was recorded.
 """
+
 from __future__ import annotations
 
 import re
@@ -36,7 +37,7 @@ def abstract(text: str, slots: dict[str, str]) -> str:
     by_value = {v: k for v, k in reversed(values)}
     out, last = [], 0
     for m in re.finditer(alts, text):
-        out.append(_escape(text[last:m.start()]))
+        out.append(_escape(text[last : m.start()]))
         out.append("{" + by_value[m.group(0)] + "}")
         last = m.end()
     out.append(_escape(text[last:]))
@@ -45,10 +46,12 @@ def abstract(text: str, slots: dict[str, str]) -> str:
 
 def fill(template: str, slots: dict[str, str]) -> str:
     """Substitute ``{name}`` with slot values; raise ``KeyError`` naming a slot the goal lacks."""
+
     def sub(m: re.Match[str]) -> str:
         if m.group(1) is None:
             return m.group(0)[0]
         return slots[m.group(1)]
+
     return _FIELD.sub(sub, template)
 
 
@@ -85,8 +88,9 @@ def text_hash(text: str, slots: dict[str, str]) -> str:
     return blake3.blake3(abstract(text, slots).encode("utf-8")).hexdigest()[:32]
 
 
-def postconditions(tool: str | None, args: dict[str, Any], output: str, ok: bool,
-                   slots: dict[str, str]) -> list[dict[str, Any]] | None:
+def postconditions(
+    tool: str | None, args: dict[str, Any], output: str, ok: bool, slots: dict[str, str]
+) -> list[dict[str, Any]] | None:
     """What a replay of this step must find afterwards, in slot-template form."""
     if not ok or not isinstance(args.get("path"), str):
         return None
@@ -98,8 +102,9 @@ def postconditions(tool: str | None, args: dict[str, Any], output: str, ok: bool
     return None
 
 
-def check_post(post: list[dict[str, Any]] | None, slots: dict[str, str], output: str,
-               read: Callable[[str], str | None]) -> str | None:
+def check_post(
+    post: list[dict[str, Any]] | None, slots: dict[str, str], output: str, read: Callable[[str], str | None]
+) -> str | None:
     """None if every postcondition holds, else what failed. ``read(path)`` returns a file's text or None."""
     for cond in post or []:
         if "file_exists" in cond and read(fill(cond["file_exists"], slots)) is None:
@@ -157,8 +162,15 @@ def unexplained(args: dict[str, Any], slots: dict[str, str], template: str = "")
     return sorted(hits)
 
 
-def step_extras(tool: str | None, args: dict[str, Any], output: str, ok: bool, slots: dict[str, str],
-                shrink: Callable[[Any], Any] = lambda v: v, template: str = "") -> dict[str, Any]:
+def step_extras(
+    tool: str | None,
+    args: dict[str, Any],
+    output: str,
+    ok: bool,
+    slots: dict[str, str],
+    shrink: Callable[[Any], Any] = lambda v: v,
+    template: str = "",
+) -> dict[str, Any]:
     """The ``slot_args`` and ``post`` fields of a trace step (``shrink`` offloads long templates)."""
     if not tool:
         return {}

@@ -5,6 +5,7 @@ written, so an invalid one never lands; it goes into the run's commit (a person 
 diff), and it is usable at once (``delegate`` loads agents from disk) and by every later run.
 A new agent never gets more than its creator: its tools must be a subset of the creator's.
 """
+
 from __future__ import annotations
 
 import tempfile
@@ -19,8 +20,7 @@ from .hooks import ALWAYS_ALLOWED, Refused
 from .scrub import scrub
 
 
-def agent_text(name: str, description: str, instructions: str, tools: list[str] | None,
-               model: str | None) -> str:
+def agent_text(name: str, description: str, instructions: str, tools: list[str] | None, model: str | None) -> str:
     """The Markdown of a new agent file."""
     meta: dict[str, object] = {"name": name, "description": description}
     if tools is not None:
@@ -35,15 +35,26 @@ def check_grant(tools: list[str] | None, creator: frozenset[str] | None) -> None
     if creator is None:
         return
     if tools is None:
-        raise Refused("list the new agent's tools: it may have only tools you have "
-                      f"({', '.join(sorted(creator | ALWAYS_ALLOWED))})")
+        raise Refused(
+            "list the new agent's tools: it may have only tools you have "
+            f"({', '.join(sorted(creator | ALWAYS_ALLOWED))})"
+        )
     extra = sorted(set(tools) - creator - ALWAYS_ALLOWED)
     if extra:
         raise Refused(f"a new agent cannot have tools you do not have: {', '.join(extra)}")
 
 
-def create(root: Path, known_tools: set[str], creator: frozenset[str] | None, *, name: str,
-           description: str, instructions: str, tools: list[str] | None, model: str | None) -> str:
+def create(
+    root: Path,
+    known_tools: set[str],
+    creator: frozenset[str] | None,
+    *,
+    name: str,
+    description: str,
+    instructions: str,
+    tools: list[str] | None,
+    model: str | None,
+) -> str:
     """Validate and write ``agents/NAME.md``; return its path relative to the root.
 
     Raises :class:`Refused` (an existing name, tools beyond the creator's, a bad model spec) or

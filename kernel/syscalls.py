@@ -9,6 +9,7 @@ Every call goes through :meth:`SyscallTable.call`, which runs the hooks (kill sw
 ...) first. A refused or failing call returns a :class:`Outcome` with ``ok=False``: the model sees
 it as an observation and the run goes on.
 """
+
 from __future__ import annotations
 
 import inspect

@@ -3,6 +3,7 @@
 The logic lives in :mod:`llmos.delegate`, :mod:`llmos.spawn` and :mod:`llmos.claims`; these are
 the typed, documented doors the model sees. A refusal is an observation, never a crash.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -50,8 +51,9 @@ def delegate_many(ctx: Context, tasks: list[dict[str, str]]) -> Outcome:
 
 
 @syscall
-def create_agent(ctx: Context, name: str, description: str, instructions: str,
-                 tools: list[str] | None = None, model: str = "") -> Outcome:
+def create_agent(
+    ctx: Context, name: str, description: str, instructions: str, tools: list[str] | None = None, model: str = ""
+) -> Outcome:
     """Write a new agent file (agents/NAME.md) for work no existing agent fits; usable at once.
 
     Args:
@@ -64,8 +66,16 @@ def create_agent(ctx: Context, name: str, description: str, instructions: str,
     kernel = ctx.extra.get("kernel")
     known = set(kernel.syscalls.names()) if kernel is not None else set()
     try:
-        rel = spawn.create(ctx.root, known, ctx.allowed, name=name, description=description,
-                           instructions=instructions, tools=tools, model=model or None)
+        rel = spawn.create(
+            ctx.root,
+            known,
+            ctx.allowed,
+            name=name,
+            description=description,
+            instructions=instructions,
+            tools=tools,
+            model=model or None,
+        )
     except DocumentError as exc:
         return Outcome(False, f"invalid agent, nothing written: {exc}")
     ctx.written.add(rel)

@@ -6,6 +6,7 @@ edited tool is verified again in the sandbox before it runs) and runs it through
 :class:`~llmos.toolapi.Api` bound to the same table and context, so every inner call passes the
 same hooks: the calling agent needs the rights the tool's steps use.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -35,8 +36,10 @@ def _make(table: SyscallTable, root: Path, state: ToolState, config: Any) -> Sys
             @staticmethod
             def step(*_: Any) -> None:
                 return None
-        attempt = run_tool(toolstate.paths(root, state.name)[0], current.hash, current.slots, slots,
-                           StepSink(table, ctx, Quiet()))
+
+        attempt = run_tool(
+            toolstate.paths(root, state.name)[0], current.hash, current.slots, slots, StepSink(table, ctx, Quiet())
+        )
         if not attempt.ok:
             return Outcome(False, f"{state.name} failed: {attempt.error}")
         return Outcome(True, f"{attempt.result} (steps: {'; '.join(attempt.done)})")

@@ -6,6 +6,7 @@ It is then executed with a reduced set of builtins, so the check is not the only
 goes through :class:`Api`, i.e. through the syscall table and its hooks (kill switch, allowlist,
 path confinement), so a tool can do nothing an agent could not.
 """
+
 from __future__ import annotations
 
 import ast
@@ -15,14 +16,73 @@ from pathlib import Path
 from typing import Any, Callable
 
 ALLOWED_IMPORTS = frozenset({"llmos.toolapi", "re", "json", "math", "datetime", "textwrap", "string"})
-FORBIDDEN_NAMES = frozenset({"open", "exec", "eval", "compile", "__import__", "globals", "locals", "vars",
-                             "getattr", "setattr", "delattr", "breakpoint", "input", "help", "exit", "quit",
-                             "memoryview", "type", "object", "super", "classmethod", "staticmethod", "property"})
+FORBIDDEN_NAMES = frozenset(
+    {
+        "open",
+        "exec",
+        "eval",
+        "compile",
+        "__import__",
+        "globals",
+        "locals",
+        "vars",
+        "getattr",
+        "setattr",
+        "delattr",
+        "breakpoint",
+        "input",
+        "help",
+        "exit",
+        "quit",
+        "memoryview",
+        "type",
+        "object",
+        "super",
+        "classmethod",
+        "staticmethod",
+        "property",
+    }
+)
 FORBIDDEN_ATTRS = frozenset({"format", "format_map", "mro", "gi_frame", "f_globals", "f_back", "tb_frame"})
-SAFE_BUILTINS = ("len", "str", "int", "float", "bool", "dict", "list", "tuple", "set", "frozenset", "range",
-                 "enumerate", "zip", "min", "max", "sum", "sorted", "reversed", "any", "all", "abs", "round",
-                 "isinstance", "repr", "map", "filter", "print", "Exception", "ValueError", "KeyError",
-                 "TypeError", "AssertionError", "IndexError", "RuntimeError", "None", "True", "False")
+SAFE_BUILTINS = (
+    "len",
+    "str",
+    "int",
+    "float",
+    "bool",
+    "dict",
+    "list",
+    "tuple",
+    "set",
+    "frozenset",
+    "range",
+    "enumerate",
+    "zip",
+    "min",
+    "max",
+    "sum",
+    "sorted",
+    "reversed",
+    "any",
+    "all",
+    "abs",
+    "round",
+    "isinstance",
+    "repr",
+    "map",
+    "filter",
+    "print",
+    "Exception",
+    "ValueError",
+    "KeyError",
+    "TypeError",
+    "AssertionError",
+    "IndexError",
+    "RuntimeError",
+    "None",
+    "True",
+    "False",
+)
 
 
 class ToolRejected(Exception):

@@ -6,6 +6,7 @@ use), re-verification after an edit. ``hash`` is the blake3 of the tool and test
 verified*: when a person edits either, the hashes differ and the tool is verified again before
 it runs. Use counts are not stored here: they are counted from the traces (see traceindex).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -34,10 +35,10 @@ class ToolState(BaseModel):
     agent: str
     slots: list[str] = Field(default_factory=list)
     state: State
-    hash: str = ""                 # blake3 of NAME.py + test_NAME.py when last verified
-    verified: str | None = None    # when the tests last passed (ISO time)
+    hash: str = ""  # blake3 of NAME.py + test_NAME.py when last verified
+    verified: str | None = None  # when the tests last passed (ISO time)
     sources: list[str] = Field(default_factory=list)
-    report: str = ""               # the last verification or failure, in one paragraph
+    report: str = ""  # the last verification or failure, in one paragraph
 
 
 def paths(root: Path, name: str) -> tuple[Path, Path, Path]:

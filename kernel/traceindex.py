@@ -8,6 +8,7 @@ directory mtimes (a new or rewritten trace changes its folder's mtime), saved to
 ``.llmos/cache/traces.json`` so the next process does not re-read 10,000 files, and rebuilt from
 the files whenever that cache is missing or damaged.
 """
+
 from __future__ import annotations
 
 import json
@@ -42,12 +43,12 @@ class Entry:
     mode: str
     outcome: str
     ended: bool
-    source: str | None = None     # trace this run replayed or was guided by
-    tool: str | None = None       # crystallized tool this run used
+    source: str | None = None  # trace this run replayed or was guided by
+    tool: str | None = None  # crystallized tool this run used
     failed: list[str] = field(default_factory=list)  # tools/traces whose use failed and fell back
-    derived: bool = False         # a step uses part of a slot value: guidance only, never replayed
-    structure: str = ""           # hash of the replayable steps' shape (tools, slot templates, literal args)
-    replayable: int = 0           # number of successful tool steps
+    derived: bool = False  # a step uses part of a slot value: guidance only, never replayed
+    structure: str = ""  # hash of the replayable steps' shape (tools, slot templates, literal args)
+    replayable: int = 0  # number of successful tool steps
     tokens: int = 0
     mtime: int = 0
     started: str = ""
@@ -61,8 +62,12 @@ class Stats:
     demoted: bool = False
 
     def as_dict(self) -> dict[str, Any]:
-        return {"uses": self.uses, "successes": self.successes, "confidence": round(self.confidence, 4),
-                "demoted": self.demoted}
+        return {
+            "uses": self.uses,
+            "successes": self.successes,
+            "confidence": round(self.confidence, 4),
+            "demoted": self.demoted,
+        }
 
 
 def confidence(successes: int, uses: int, prior: float, weight: float) -> float:
@@ -76,8 +81,15 @@ def structure_of(steps: list[dict[str, Any]]) -> tuple[str, int]:
     for s in steps:
         if s.get("ok") and s.get("tool"):
             slotted = s.get("slot_args") or {}
-            shape.append([s["tool"], {k: ["slot", slotted[k]] if k in slotted else ["lit", v]
-                                      for k, v in sorted((s.get("args") or {}).items())}])
+            shape.append(
+                [
+                    s["tool"],
+                    {
+                        k: ["slot", slotted[k]] if k in slotted else ["lit", v]
+                        for k, v in sorted((s.get("args") or {}).items())
+                    },
+                ]
+            )
     raw = json.dumps(shape, sort_keys=True, ensure_ascii=False, default=str)
     return blake3.blake3(raw.encode("utf-8")).hexdigest()[:24], len(shape)
 
@@ -92,7 +104,7 @@ def read_frontmatter(path: Path) -> dict[str, Any] | None:
         return None
     end = text.find("\n---", 3)
     try:
-        data = yaml.load(text[3:end if end > 0 else None], Loader=_Loader)
+        data = yaml.load(text[3 : end if end > 0 else None], Loader=_Loader)
     except yaml.YAMLError:
         return None
     return data if isinstance(data, dict) and data.get("format") == "llmos-trace/1" else None
@@ -103,15 +115,26 @@ def entry_of(data: dict[str, Any], rel: str, mtime: int = 0) -> Entry | None:
         decision = data.get("decision") or {}
         structure, replayable = structure_of(data.get("steps") or [])
         tokens = data.get("tokens") or {}
-        return Entry(id=str(data["id"]), rel=rel, goal=str(data["goal"]), template=str(data.get("template") or ""),
-                     signature=str(data["goal_signature"]), agent=str(data["agent"]),
-                     mode=str(data.get("mode") or "LEARNER"), outcome=str(data.get("outcome") or "aborted"),
-                     ended=bool(data.get("ended")), source=decision.get("source"), tool=decision.get("tool"),
-                     failed=[str(f.get("tool") or f.get("source")) for f in decision.get("fallbacks") or []],
-                     structure=structure, replayable=replayable,
-                     derived=any("unexplained" in c for s in data.get("steps") or [] for c in s.get("post") or []),
-                     tokens=int(tokens.get("input", 0)) + int(tokens.get("output", 0)), mtime=mtime,
-                     started=str(data.get("started") or ""))
+        return Entry(
+            id=str(data["id"]),
+            rel=rel,
+            goal=str(data["goal"]),
+            template=str(data.get("template") or ""),
+            signature=str(data["goal_signature"]),
+            agent=str(data["agent"]),
+            mode=str(data.get("mode") or "LEARNER"),
+            outcome=str(data.get("outcome") or "aborted"),
+            ended=bool(data.get("ended")),
+            source=decision.get("source"),
+            tool=decision.get("tool"),
+            failed=[str(f.get("tool") or f.get("source")) for f in decision.get("fallbacks") or []],
+            structure=structure,
+            replayable=replayable,
+            derived=any("unexplained" in c for s in data.get("steps") or [] for c in s.get("post") or []),
+            tokens=int(tokens.get("input", 0)) + int(tokens.get("output", 0)),
+            mtime=mtime,
+            started=str(data.get("started") or ""),
+        )
     except (KeyError, TypeError, ValueError, AttributeError):
         return None  # not a valid trace: `llmos check` reports it; matching ignores it
 
@@ -125,8 +148,8 @@ class TraceIndex:
         self.root = Path(root)
         self.base = self.root / "traces"
         self.cache_path = self.root / ".llmos" / "cache" / "traces.json"
-        self.entries: dict[str, Entry] = {}           # rel path -> entry
-        self.dirs: dict[str, list[Any]] = {}          # rel dir -> [mtime_ns, subdirs, files]
+        self.entries: dict[str, Entry] = {}  # rel path -> entry
+        self.dirs: dict[str, list[Any]] = {}  # rel dir -> [mtime_ns, subdirs, files]
         self.dirty = 0
         self._derived: dict[str, Any] | None = None
 
@@ -153,8 +176,11 @@ class TraceIndex:
             self.entries, self.dirs = {}, {}  # missing or damaged: rebuilt from the files
 
     def save_cache(self) -> None:
-        data = {"version": CACHE_VERSION, "dirs": self.dirs,
-                "entries": {rel: asdict(e) for rel, e in self.entries.items()}}
+        data = {
+            "version": CACHE_VERSION,
+            "dirs": self.dirs,
+            "entries": {rel: asdict(e) for rel, e in self.entries.items()},
+        }
         atomic_write(self.cache_path, json.dumps(data, separators=(",", ":")))
         self.dirty = 0
 
@@ -233,8 +259,15 @@ class TraceIndex:
     # -- derived views ----------------------------------------------------------------------
     def _views(self) -> dict[str, Any]:
         if self._derived is None:
-            self._derived = {"by_sig": {}, "reuses": {}, "tools": {}, "templates": {}, "postings": {},
-                             "by_id": {}, "idf": None}
+            self._derived = {
+                "by_sig": {},
+                "reuses": {},
+                "tools": {},
+                "templates": {},
+                "postings": {},
+                "by_id": {},
+                "idf": None,
+            }
             for e in self.entries.values():
                 self._add_view(e)
         return self._derived
@@ -251,11 +284,13 @@ class TraceIndex:
                 v["postings"].setdefault(w, set()).add(e.signature)
             v["idf"] = None
         if e.ended and e.source:
-            v["reuses"].setdefault(e.source, []).append((e.started, e.id, e.outcome == "success"
-                                                          and e.source not in e.failed))
+            v["reuses"].setdefault(e.source, []).append(
+                (e.started, e.id, e.outcome == "success" and e.source not in e.failed)
+            )
         if e.ended and e.tool:
-            v["tools"].setdefault(e.tool, []).append((e.started, e.id, e.outcome == "success"
-                                                       and e.tool not in e.failed))
+            v["tools"].setdefault(e.tool, []).append(
+                (e.started, e.id, e.outcome == "success" and e.tool not in e.failed)
+            )
 
     def _weights(self) -> dict[str, Any]:
         v = self._views()
@@ -305,8 +340,9 @@ class TraceIndex:
         own = [(entry.started, entry.id, entry.outcome == "success")] + self._views()["reuses"].get(entry.id, [])
         return self._stats(own, prior, weight, demote_after)
 
-    def tool_stats(self, name: str, since: str = "", prior: float = 0.95, weight: float = 2.0,
-                   demote_after: int = 2) -> Stats:
+    def tool_stats(
+        self, name: str, since: str = "", prior: float = 0.95, weight: float = 2.0, demote_after: int = 2
+    ) -> Stats:
         """Runs that used crystallized tool ``name`` since ``since`` (ISO time of its last verification)."""
         own = [u for u in self._views()["tools"].get(name, []) if u[0] >= since]
         return self._stats(own, prior, weight, demote_after)

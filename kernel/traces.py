@@ -5,6 +5,7 @@ A trace is rewritten atomically after every step, so a killed run leaves a reada
 run is in progress its ``outcome`` is ``aborted`` and ``ended`` is empty, and only a run that ends
 normally replaces them.
 """
+
 from __future__ import annotations
 
 import json
@@ -41,8 +42,8 @@ class Step(BaseModel):
     tokens: Tokens = Field(default_factory=Tokens)
     seconds: float = 0.0
     agent_hash: str | None = None  # set when the agent file changed since the previous step
-    request: str | None = None     # blob:<manifest id> of the full LLM request behind this step
-    response: str | None = None    # blob:<id> of the model's reply
+    request: str | None = None  # blob:<manifest id> of the full LLM request behind this step
+    response: str | None = None  # blob:<id> of the model's reply
     slot_args: dict[str, Any] | None = None  # arg -> template naming the goal slots it came from: "{path1}"
     post: list[dict[str, Any]] | None = None  # postconditions a replay checks (see llmos.slots)
 
@@ -126,13 +127,26 @@ def offload(value: Any, limit: int, store: Any = None) -> Any:
 
 
 def render_body(t: TraceMeta) -> str:
-    lines = [f"# {t.goal}", "", f"Agent `{t.agent}` · mode {t.mode} · model `{t.model}` · "
-             f"outcome **{t.outcome}** · {t.tokens.input} in / {t.tokens.output} out tokens", ""]
+    lines = [
+        f"# {t.goal}",
+        "",
+        f"Agent `{t.agent}` · mode {t.mode} · model `{t.model}` · "
+        f"outcome **{t.outcome}** · {t.tokens.input} in / {t.tokens.output} out tokens",
+        "",
+    ]
     for s in t.steps:
         mark = "ok" if s.ok else "FAILED"
         args = json.dumps(s.args, ensure_ascii=False)
-        lines += [f"## Step {s.n}: {s.tool or '(no tool call)'} ({mark})", "", f"Args: `{args[:300]}`", "",
-                  "```text", s.result[:1500].replace("```", "'''"), "```", ""]
+        lines += [
+            f"## Step {s.n}: {s.tool or '(no tool call)'} ({mark})",
+            "",
+            f"Args: `{args[:300]}`",
+            "",
+            "```text",
+            s.result[:1500].replace("```", "'''"),
+            "```",
+            "",
+        ]
     if t.result:
         lines += ["## Result", "", t.result]
     if t.error:

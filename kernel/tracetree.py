@@ -3,6 +3,7 @@
 ``llmos trace show ID`` renders it with steps, tokens and cost per node and for the whole tree.
 A child whose trace file is missing or invalid is shown as such, never hidden.
 """
+
 from __future__ import annotations
 
 import re
@@ -35,12 +36,27 @@ class Node:
 
     def as_dict(self) -> dict[str, Any]:
         m = self.meta
-        own = {} if m is None else {"agent": m.agent, "goal": m.goal, "mode": m.mode, "outcome": m.outcome,
-                                    "steps": len(m.steps), "tokens": m.tokens.model_dump(), "cost_usd": m.cost_usd}
+        own = (
+            {}
+            if m is None
+            else {
+                "agent": m.agent,
+                "goal": m.goal,
+                "mode": m.mode,
+                "outcome": m.outcome,
+                "steps": len(m.steps),
+                "tokens": m.tokens.model_dump(),
+                "cost_usd": m.cost_usd,
+            }
+        )
         tokens = self.total_tokens()
-        return {"id": self.id, **own, "problem": self.problem,
-                "tree": {"tokens": {"input": tokens[0], "output": tokens[1]}, "cost_usd": self.total_cost()},
-                "children": [c.as_dict() for c in self.children]}
+        return {
+            "id": self.id,
+            **own,
+            "problem": self.problem,
+            "tree": {"tokens": {"input": tokens[0], "output": tokens[1]}, "cost_usd": self.total_cost()},
+            "children": [c.as_dict() for c in self.children],
+        }
 
 
 def find_trace(root: Path, trace_id: str) -> Path:
@@ -54,8 +70,9 @@ def find_trace(root: Path, trace_id: str) -> Path:
         if len(found) == 1:
             return found[0]
         if len(found) > 1:
-            raise TraceNotFound(f"trace id prefix {trace_id!r} matches {len(found)} traces",
-                                hint="give more characters of the id")
+            raise TraceNotFound(
+                f"trace id prefix {trace_id!r} matches {len(found)} traces", hint="give more characters of the id"
+            )
     raise TraceNotFound(f"no trace {trace_id!r} in {root}", hint="`llmos log` lists the runs and their Trace-Id")
 
 
@@ -98,5 +115,7 @@ def _line(node: Node) -> str:
     if m is None:
         return f"{node.id}  ({node.problem})"
     goal = m.goal if len(m.goal) <= 60 else m.goal[:59] + "…"
-    return (f"{m.id}  {m.agent}  {m.mode}  {m.outcome}  {len(m.steps)} steps  "
-            f"{m.tokens.input}/{m.tokens.output} tokens  ${m.cost_usd:.6f}  {goal}")
+    return (
+        f"{m.id}  {m.agent}  {m.mode}  {m.outcome}  {len(m.steps)} steps  "
+        f"{m.tokens.input}/{m.tokens.output} tokens  ${m.cost_usd:.6f}  {goal}"
+    )

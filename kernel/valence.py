@@ -14,6 +14,7 @@ Every influence and every update is written into the run's trace (``valence:``) 
 state that caused it; nothing else changes behaviour. ``valence.enabled: false`` (the default)
 turns it all off. The rule deltas and thresholds are settings under ``valence:`` in system/llmos.yaml.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
@@ -32,12 +33,12 @@ MAX_REFUSALS = 3  # refused syscalls counted per run (the `refused` rule fires o
 
 # rule -> dimension -> delta. Documented here, overridable under valence.rules in system/llmos.yaml.
 RULES: dict[str, dict[str, float]] = {
-    "success": {"confidence": 0.15, "energy": 0.05},     # the run ended with success
-    "failure": {"confidence": -0.25, "energy": -0.1},    # any other outcome (failure, budget, halted, aborted)
-    "repetition": {"curiosity": -0.15},                  # the same goal (signature) ran before
-    "novelty": {"curiosity": 0.1},                       # a goal never seen before
-    "high_cost": {"energy": -0.3},                       # the run cost at least high_cost_usd
-    "refused": {"safety": -0.2},                         # per refused syscall, at most MAX_REFUSALS a run
+    "success": {"confidence": 0.15, "energy": 0.05},  # the run ended with success
+    "failure": {"confidence": -0.25, "energy": -0.1},  # any other outcome (failure, budget, halted, aborted)
+    "repetition": {"curiosity": -0.15},  # the same goal (signature) ran before
+    "novelty": {"curiosity": 0.1},  # a goal never seen before
+    "high_cost": {"energy": -0.3},  # the run cost at least high_cost_usd
+    "refused": {"safety": -0.2},  # per refused syscall, at most MAX_REFUSALS a run
 }
 
 
@@ -51,8 +52,7 @@ class ValenceConfig(BaseModel):
     threshold: float = Field(0.3, gt=0, le=1, description="|value| from which a dimension influences runs")
     high_cost_usd: float = Field(0.5, ge=0)
     steps_factor: float = Field(0.5, gt=0, le=1, description="low energy multiplies max_steps by this")
-    strict_deny: list[str] = Field(default_factory=lambda: ["write_file", "delegate", "delegate_many",
-                                                            "create_agent"])
+    strict_deny: list[str] = Field(default_factory=lambda: ["write_file", "delegate", "delegate_many", "create_agent"])
     recent: int = Field(50, ge=1, le=10_000, description="goal signatures remembered for repetition")
     rules: dict[str, dict[str, float]] = Field(default_factory=lambda: {k: dict(v) for k, v in RULES.items()})
 
@@ -90,8 +90,8 @@ class Influence:
     """One way the state changes a run: what, why (with the state that caused it), and whether it
     took effect (``prefer_mode`` is advice for the mode chooser, applied only when one uses it)."""
 
-    kind: str                 # strict_policy | max_steps | prefer_mode
-    because: str              # e.g. "safety -0.45 <= -0.30"
+    kind: str  # strict_policy | max_steps | prefer_mode
+    because: str  # e.g. "safety -0.45 <= -0.30"
     effect: dict[str, Any]
     state: dict[str, float]
     applied: bool = False
@@ -112,20 +112,42 @@ def advise(state: ValenceState, config: ValenceConfig) -> list[Influence]:
     v, t = state.values(), config.threshold
     out = []
     if v["safety"] <= -t:
-        out.append(Influence("strict_policy", f"safety {v['safety']:+.2f} <= {-t:+.2f}",
-                             {"deny": sorted(config.strict_deny)}, v))
+        out.append(
+            Influence(
+                "strict_policy", f"safety {v['safety']:+.2f} <= {-t:+.2f}", {"deny": sorted(config.strict_deny)}, v
+            )
+        )
     if v["energy"] <= -t:
-        out.append(Influence("max_steps", f"energy {v['energy']:+.2f} <= {-t:+.2f}",
-                             {"factor": config.steps_factor}, v))
+        out.append(
+            Influence("max_steps", f"energy {v['energy']:+.2f} <= {-t:+.2f}", {"factor": config.steps_factor}, v)
+        )
     if v["confidence"] <= -t:
-        out.append(Influence("prefer_mode", f"confidence {v['confidence']:+.2f} <= {-t:+.2f}",
-                             {"prefer": "FOLLOWER", "over": "LEARNER"}, v))
+        out.append(
+            Influence(
+                "prefer_mode",
+                f"confidence {v['confidence']:+.2f} <= {-t:+.2f}",
+                {"prefer": "FOLLOWER", "over": "LEARNER"},
+                v,
+            )
+        )
     if v["curiosity"] <= -t:
-        out.append(Influence("prefer_mode", f"curiosity {v['curiosity']:+.2f} <= {-t:+.2f}",
-                             {"prefer": "FOLLOWER", "over": "LEARNER"}, v))
+        out.append(
+            Influence(
+                "prefer_mode",
+                f"curiosity {v['curiosity']:+.2f} <= {-t:+.2f}",
+                {"prefer": "FOLLOWER", "over": "LEARNER"},
+                v,
+            )
+        )
     elif v["curiosity"] >= t and v["confidence"] > -t:
-        out.append(Influence("prefer_mode", f"curiosity {v['curiosity']:+.2f} >= {t:+.2f}",
-                             {"prefer": "LEARNER", "over": "FOLLOWER"}, v))
+        out.append(
+            Influence(
+                "prefer_mode",
+                f"curiosity {v['curiosity']:+.2f} >= {t:+.2f}",
+                {"prefer": "LEARNER", "over": "FOLLOWER"},
+                v,
+            )
+        )
     return out
 
 
@@ -134,12 +156,16 @@ def mode_preference(influences: list[Influence]) -> str | None:
     return next((i.effect["prefer"] for i in influences if i.kind == "prefer_mode"), None)
 
 
-def rules_for(config: ValenceConfig, state: ValenceState, *, outcome: str, refused: int, cost_usd: float,
-              signature: str) -> list[RuleHit]:
+def rules_for(
+    config: ValenceConfig, state: ValenceState, *, outcome: str, refused: int, cost_usd: float, signature: str
+) -> list[RuleHit]:
     """Which rules a finished run fires, with their deltas and the reason for each."""
     rules = config.rules
-    hits = [RuleHit("success", "outcome success", rules["success"]) if outcome == "success"
-            else RuleHit("failure", f"outcome {outcome}", rules["failure"])]
+    hits = [
+        RuleHit("success", "outcome success", rules["success"])
+        if outcome == "success"
+        else RuleHit("failure", f"outcome {outcome}", rules["failure"])
+    ]
     if signature in state.recent:
         hits.append(RuleHit("repetition", f"goal signature {signature[:12]} ran before", rules["repetition"]))
     else:
@@ -179,19 +205,32 @@ def save(root: Path, config: ValenceConfig, state: ValenceState) -> None:
     atomic_write(valence_path(root, config), HEADER + body)
 
 
-def update(root: Path, config: ValenceConfig, *, trace_id: str, outcome: str, refused: int,
-           cost_usd: float, signature: str, now: str) -> dict[str, Any]:
+def update(
+    root: Path,
+    config: ValenceConfig,
+    *,
+    trace_id: str,
+    outcome: str,
+    refused: int,
+    cost_usd: float,
+    signature: str,
+    now: str,
+) -> dict[str, Any]:
     """Fire the rules for a finished run on the file's current state and save it (under a lock,
     so parallel runs add up). Returns the record for the trace: rules, before, after."""
     with file_lock(Path(root) / ".llmos" / "locks" / "valence.lock", timeout=30):
         state = load(root, config)
-        hits = rules_for(config, state, outcome=outcome, refused=refused, cost_usd=cost_usd,
-                         signature=signature)
+        hits = rules_for(config, state, outcome=outcome, refused=refused, cost_usd=cost_usd, signature=signature)
         after = apply(state, hits, config)
         recent = [s for s in state.recent if s != signature] + [signature]
         rules = [asdict(h) for h in hits]
-        after = after.model_copy(update={"recent": recent[-config.recent:], "updated": now,
-                                         "last": {"trace": trace_id, "rules": [h.rule for h in hits]}})
+        after = after.model_copy(
+            update={
+                "recent": recent[-config.recent :],
+                "updated": now,
+                "last": {"trace": trace_id, "rules": [h.rule for h in hits]},
+            }
+        )
         save(root, config, after)
     return {"rules": rules, "before": state.values(), "after": after.values()}
 

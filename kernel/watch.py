@@ -10,10 +10,12 @@ never pauses still gets served) and then calls each subscriber once with the pat
     unsubscribe = watcher.subscribe("memory/", lambda paths: index.refresh(paths))
 
 Subscribers receive root-relative POSIX paths, sorted; a directory created, deleted or moved is passed
-with a trailing ``/`` (its files are reported too). A path means "may have changed": the subscriber looks at the disk to see what it
-is now (present, gone, valid or not), which is correct whatever order the events came in. Editor and
-kernel temporary files (hidden names, ``~``, ``.swp``, ``.tmp``, vim's ``4913``) are never reported.
+with a trailing ``/`` (its files are reported too). A path means "may have changed": the subscriber
+looks at the disk to see what it is now (present, gone, valid or not), which is correct whatever order
+the events came in. Editor and kernel temporary files (hidden names, ``~``, ``.swp``, ``.tmp``, vim's
+``4913``) are never reported.
 """
+
 from __future__ import annotations
 
 import os
@@ -43,8 +45,12 @@ class WatchConfig(BaseModel):
 
 def ignored(name: str) -> bool:
     """Temporary files of editors and of :func:`llmos.atomic.atomic_write`: never a document."""
-    return (name.startswith((".", "#")) or name.endswith(("~", ".swp", ".swx", ".tmp", ".pyc"))
-            or name == "4913" or name == "__pycache__")
+    return (
+        name.startswith((".", "#"))
+        or name.endswith(("~", ".swp", ".swx", ".tmp", ".pyc"))
+        or name == "4913"
+        or name == "__pycache__"
+    )
 
 
 class Debouncer:
@@ -120,8 +126,9 @@ class Watcher:
         self._subs: list[_Subscription] = []
         self._subs_lock = threading.Lock()
         self._observer = None
-        self._debouncer = Debouncer(self._dispatch, quiet=self.config.debounce_ms / 1000,
-                                    max_delay=self.config.max_delay_ms / 1000)
+        self._debouncer = Debouncer(
+            self._dispatch, quiet=self.config.debounce_ms / 1000, max_delay=self.config.max_delay_ms / 1000
+        )
         self.events = 0  # raw file events seen (for benchmarks and tests)
 
     # -- subscriptions ----------------------------------------------------------------------
@@ -136,6 +143,7 @@ class Watcher:
             with self._subs_lock:
                 if sub in self._subs:
                     self._subs.remove(sub)
+
         return unsubscribe
 
     def _dispatch(self, batch: set[str]) -> None:
@@ -178,14 +186,20 @@ class Watcher:
         from watchdog.observers import Observer
 
         # watchdog warns when a folder made by `mkdir -p` gets its watch twice (harmless; it keeps one).
-        warnings.filterwarnings("ignore", message="Callback with id", category=RuntimeWarning,
-                                module=r"watchdog\.")
+        warnings.filterwarnings("ignore", message="Callback with id", category=RuntimeWarning, module=r"watchdog\.")
         handler = ev.FileSystemEventHandler()
         handler.dispatch = self._on_event  # type: ignore[method-assign]
         # Close-after-write, not every write(): a file is not read in the middle of a save. Created
         # too, so the files of a new folder (made before its watch existed) are reported.
-        kinds = [ev.FileCreatedEvent, ev.FileClosedEvent, ev.FileDeletedEvent, ev.FileMovedEvent,
-                 ev.DirCreatedEvent, ev.DirDeletedEvent, ev.DirMovedEvent]
+        kinds = [
+            ev.FileCreatedEvent,
+            ev.FileClosedEvent,
+            ev.FileDeletedEvent,
+            ev.FileMovedEvent,
+            ev.DirCreatedEvent,
+            ev.DirDeletedEvent,
+            ev.DirMovedEvent,
+        ]
         self._observer = Observer()
         for name in self.folders:
             folder = self.root / name

@@ -3,6 +3,7 @@
 It answers ``POST /v1/messages`` with queued replies (tool_use or text blocks) and records every
 request body, so tests drive the real ``anthropic`` SDK end to end over loopback.
 """
+
 from __future__ import annotations
 
 import json
@@ -32,14 +33,23 @@ class StubServer:
                     return self._send(stub.status, payload)
                 reply = stub.replies.pop(0)
                 content = reply.get("content") or [{"type": "text", "text": reply.get("text", "")}]
-                self._send(200, {
-                    "id": f"msg_{len(stub.requests)}", "type": "message", "role": "assistant",
-                    "model": body["model"], "content": content,
-                    "stop_reason": "tool_use" if any(b["type"] == "tool_use" for b in content) else "end_turn",
-                    "stop_sequence": None,
-                    "usage": {"input_tokens": 100 + len(stub.requests), "output_tokens": 20,
-                              "cache_read_input_tokens": 7},
-                })
+                self._send(
+                    200,
+                    {
+                        "id": f"msg_{len(stub.requests)}",
+                        "type": "message",
+                        "role": "assistant",
+                        "model": body["model"],
+                        "content": content,
+                        "stop_reason": "tool_use" if any(b["type"] == "tool_use" for b in content) else "end_turn",
+                        "stop_sequence": None,
+                        "usage": {
+                            "input_tokens": 100 + len(stub.requests),
+                            "output_tokens": 20,
+                            "cache_read_input_tokens": 7,
+                        },
+                    },
+                )
 
             def _send(self, status: int, payload: dict[str, Any]) -> None:
                 raw = json.dumps(payload).encode()

@@ -1,4 +1,5 @@
 """Shared fixtures: every test works in a fresh OS root made by `llmos init`, never in the checkout."""
+
 from __future__ import annotations
 
 import os
@@ -15,8 +16,10 @@ def _give_tests_a_git_identity() -> None:
     """Some tests act as a person running `git commit`, which git refuses without an identity. On a
     machine with none configured, the tests get one through the environment (the kernel's own
     fallback identity is tested separately, with these variables removed)."""
-    configured = all(subprocess.run(["git", "config", key], capture_output=True).returncode == 0
-                     for key in ("user.name", "user.email"))
+    configured = all(
+        subprocess.run(["git", "config", key], capture_output=True).returncode == 0
+        for key in ("user.name", "user.email")
+    )
     if not configured:
         for role in ("AUTHOR", "COMMITTER"):
             os.environ.setdefault(f"GIT_{role}_NAME", "llmos tests")

@@ -1,4 +1,5 @@
 """Helpers shared by the tests (fixtures are in conftest.py)."""
+
 from __future__ import annotations
 
 import os
@@ -12,8 +13,9 @@ def call(name: str, **args) -> dict:
     return {"tool_calls": [{"name": name, "args": args}]}
 
 
-def run_llmos(*args: str, root: Path | None = None, env: dict | None = None, input: str | None = None,
-              cwd: Path | None = None) -> subprocess.CompletedProcess:
+def run_llmos(
+    *args: str, root: Path | None = None, env: dict | None = None, input: str | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess:
     """Run the `llmos` console entry point (``llmos.cli.main``) in this process, with its own stdin,
     stdout, stderr and environment, as a person's shell would: exit code, one-line errors and all."""
     from click.testing import CliRunner
@@ -40,14 +42,16 @@ def run_llmos(*args: str, root: Path | None = None, env: dict | None = None, inp
     return subprocess.CompletedProcess(["llmos", *args], code, stdout, stderr)
 
 
-def run_llmos_process(*args: str, root: Path | None = None, env: dict | None = None, timeout: float = 120,
-                      **kw) -> subprocess.CompletedProcess:
+def run_llmos_process(
+    *args: str, root: Path | None = None, env: dict | None = None, timeout: float = 120, **kw
+) -> subprocess.CompletedProcess:
     """Run the real `llmos` console entry point in a subprocess (the end-to-end tests)."""
     full_env = {**os.environ, **(env or {})}
     if root is not None:
         full_env["LLMOS_ROOT"] = str(root)
-    return subprocess.run([sys.executable, "-m", "llmos", *args], capture_output=True, text=True,
-                          env=full_env, timeout=timeout, **kw)
+    return subprocess.run(
+        [sys.executable, "-m", "llmos", *args], capture_output=True, text=True, env=full_env, timeout=timeout, **kw
+    )
 
 
 def git(root: Path, *args: str) -> str:

@@ -1,4 +1,5 @@
 """Agent documents and `llmos check`: every kind of bad file is named with file:line:field."""
+
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,16 @@ from llmos.syscalls import SyscallTable
 from helpers import run_llmos
 
 TOOLS = set(SyscallTable.default().names())
-ASSISTANT = {"read_file", "write_file", "list_dir", "budget_status", "recall", "remember", "rewrite_working_memory", "finish"}
+ASSISTANT = {
+    "read_file",
+    "write_file",
+    "list_dir",
+    "budget_status",
+    "recall",
+    "remember",
+    "rewrite_working_memory",
+    "finish",
+}
 
 
 def write(root: Path, rel: str, text: str) -> Path:
@@ -27,8 +37,12 @@ def problems(root: Path, name: str) -> DocumentError:
 
 
 def test_claude_code_subagent_loads_as_is(root: Path):
-    write(root, "agents/code-reviewer.md", "---\nname: code-reviewer\ndescription: Reviews code\n"
-          "tools: Read, Grep, Glob\nmodel: sonnet\n---\nYou review code.\n".replace("Grep, ", ""))
+    write(
+        root,
+        "agents/code-reviewer.md",
+        "---\nname: code-reviewer\ndescription: Reviews code\n"
+        "tools: Read, Grep, Glob\nmodel: sonnet\n---\nYou review code.\n".replace("Grep, ", ""),
+    )
     agent = load_agent(root, "code-reviewer", TOOLS)
     assert agent.tools == frozenset({"read_file", "list_dir"})
     assert agent.model == "sonnet" and agent.instructions == "You review code."

@@ -1,4 +1,5 @@
 """The anthropic backend through the real SDK against a local Messages-API stub (no SDK patching)."""
+
 from pathlib import Path
 
 import pytest
@@ -12,10 +13,15 @@ from helpers import git, run_llmos
 
 
 def test_run_through_the_messages_api(root: Path, monkeypatch: pytest.MonkeyPatch):
-    replies = [tool_use("tu_1", "write_file", path="projects/demo/poem.md", content="git remembers"),
-               {"content": [{"type": "text", "text": "Done, finishing."},
-                            {"type": "tool_use", "id": "tu_2", "name": "finish",
-                             "input": {"result": "wrote poem"}}]}]
+    replies = [
+        tool_use("tu_1", "write_file", path="projects/demo/poem.md", content="git remembers"),
+        {
+            "content": [
+                {"type": "text", "text": "Done, finishing."},
+                {"type": "tool_use", "id": "tu_2", "name": "finish", "input": {"result": "wrote poem"}},
+            ]
+        },
+    ]
     with StubServer(replies) as stub:
         monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test-key")
         monkeypatch.setenv("ANTHROPIC_BASE_URL", stub.url)
@@ -23,9 +29,19 @@ def test_run_through_the_messages_api(root: Path, monkeypatch: pytest.MonkeyPatc
     assert res.outcome == "success" and (root / "projects/demo/poem.md").read_text() == "git remembers"
     first, second = stub.requests
     assert first["model"] == "claude-sonnet-4-6" and "You are assistant" in first["system"]
-    assert {t["name"] for t in first["tools"]} == {"read_file", "write_file", "list_dir", "budget_status",
-                                                  "recall", "remember", "rewrite_working_memory", "finish"}
-    assert first["messages"] == [{"role": "user", "content": [{"type": "text", "text": "Write a poem into projects/demo/poem.md"}]}]
+    assert {t["name"] for t in first["tools"]} == {
+        "read_file",
+        "write_file",
+        "list_dir",
+        "budget_status",
+        "recall",
+        "remember",
+        "rewrite_working_memory",
+        "finish",
+    }
+    assert first["messages"] == [
+        {"role": "user", "content": [{"type": "text", "text": "Write a poem into projects/demo/poem.md"}]}
+    ]
     result_block = second["messages"][-1]["content"][0]
     assert result_block["type"] == "tool_result" and result_block["tool_use_id"] == "tu_1"
     assert result_block["is_error"] is False and "wrote 13 bytes" in result_block["content"]
@@ -48,11 +64,11 @@ def test_alias_from_claude_code_model_field(root: Path, monkeypatch: pytest.Monk
 
 
 def test_missing_key_is_a_one_line_error(root: Path):
-    res = run_llmos("boot", "x", "--model", "anthropic:claude-sonnet-4-6", root=root,
-                    env={"ANTHROPIC_API_KEY": ""})
+    res = run_llmos("boot", "x", "--model", "anthropic:claude-sonnet-4-6", root=root, env={"ANTHROPIC_API_KEY": ""})
     assert res.returncode == 1
-    assert res.stderr.strip() == ("error: ANTHROPIC_API_KEY is not set "
-                                  "(export ANTHROPIC_API_KEY=sk-ant-... or use --model local)")
+    assert res.stderr.strip() == (
+        "error: ANTHROPIC_API_KEY is not set (export ANTHROPIC_API_KEY=sk-ant-... or use --model local)"
+    )
 
 
 def test_api_error_fails_the_run_with_its_trace(root: Path, monkeypatch: pytest.MonkeyPatch):
@@ -78,11 +94,17 @@ def test_unpriced_model_is_refused_before_any_request(root: Path, monkeypatch: p
 
 
 def test_tool_results_are_grouped_into_one_user_turn():
-    msgs = [{"role": "system", "content": "sys"}, {"role": "user", "content": "goal"},
-            {"role": "assistant", "content": "", "tool_calls": [{"id": "a", "name": "x", "args": {}},
-                                                                 {"id": "b", "name": "y", "args": {}}]},
-            {"role": "tool", "tool_call_id": "a", "name": "x", "content": "1", "ok": True},
-            {"role": "tool", "tool_call_id": "b", "name": "y", "content": "2", "ok": False}]
+    msgs = [
+        {"role": "system", "content": "sys"},
+        {"role": "user", "content": "goal"},
+        {
+            "role": "assistant",
+            "content": "",
+            "tool_calls": [{"id": "a", "name": "x", "args": {}}, {"id": "b", "name": "y", "args": {}}],
+        },
+        {"role": "tool", "tool_call_id": "a", "name": "x", "content": "1", "ok": True},
+        {"role": "tool", "tool_call_id": "b", "name": "y", "content": "2", "ok": False},
+    ]
     system, turns = to_anthropic(msgs)
     assert system == "sys" and [t["role"] for t in turns] == ["user", "assistant", "user"]
     assert [b["tool_use_id"] for b in turns[2]["content"]] == ["a", "b"] and turns[2]["content"][1]["is_error"]

@@ -4,6 +4,7 @@ The model is weak: these tests assert the shape of what it does (valid calls, a 
 a commit), never its wording. llama.cpp is never imported into this process: a crash of the model
 fails a test, it cannot kill pytest.
 """
+
 from __future__ import annotations
 
 import json
@@ -27,8 +28,10 @@ from llmos.traces import read_trace
 from helpers import git, run_llmos
 
 TOOLS = SyscallTable.default().schemas(None)
-MESSAGES = [{"role": "system", "content": "You write files."},
-            {"role": "user", "content": "Write a haiku about git into projects/demo/haiku.md"}]
+MESSAGES = [
+    {"role": "system", "content": "You write files."},
+    {"role": "user", "content": "Write a haiku about git into projects/demo/haiku.md"},
+]
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +61,7 @@ def test_parse_tool_call_rejects_non_calls():
 def test_grammar_compiles_in_llama_cpp(gguf: Path, own_cache: Path):
     model = _model(gguf)
     text = tool_call_grammar(TOOLS, 50)
-    assert "call-write-file" in text and 'char{0,50}' in text
+    assert "call-write-file" in text and "char{0,50}" in text
     assert model.call("grammar", grammar=text)["ok"]
     with pytest.raises(ModelWorkerError, match="grammar"):
         model.call("grammar", grammar="root ::= (")
@@ -122,8 +125,14 @@ def test_a_native_crash_with_extra_buffers_is_retried_without_them_and_remembere
 
 
 @pytest.mark.local_model
-@pytest.mark.parametrize("sig, words", [(signal.SIGSEGV, "crashed in llama.cpp (SIGSEGV"),
-                                        (signal.SIGKILL, "killed (SIGKILL)"), (signal.SIGILL, "SIGILL")])
+@pytest.mark.parametrize(
+    "sig, words",
+    [
+        (signal.SIGSEGV, "crashed in llama.cpp (SIGSEGV"),
+        (signal.SIGKILL, "killed (SIGKILL)"),
+        (signal.SIGILL, "SIGILL"),
+    ],
+)
 def test_a_dead_worker_is_a_one_line_error_and_the_next_call_starts_a_new_one(gguf: Path, own_cache: Path, sig, words):
     model = _model(gguf, extra=False, setting="off")
     first = model.pid if model.call("tokenize", text="a") else None
@@ -170,14 +179,17 @@ def test_missing_gguf_is_a_clear_error(root: Path):
     assert not list((root / "traces").rglob("*.md"))  # refused before any run started
 
 
-@pytest.mark.parametrize("make, words", [
-    (lambda src, dst: dst.write_bytes(b"<html>not a model</html>" * 10), "not a GGUF file"),
-    (lambda src, dst: dst.write_bytes(b""), "not a GGUF file"),
-    (lambda src, dst: dst.write_bytes(src.read_bytes()[:1_000_000]), "truncated GGUF file"),
-    (lambda src, dst: dst.write_bytes(src.read_bytes()[:-4096]), "truncated GGUF file"),
-    (lambda src, dst: dst.write_bytes(b"GGUF" + struct.pack("<I", 99) + bytes(16)), "GGUF version 99"),
-    (lambda src, dst: dst.write_bytes(b"GGUF" + struct.pack("<IQQ", 3, 1, 5) + bytes(7)), "truncated GGUF file"),
-])
+@pytest.mark.parametrize(
+    "make, words",
+    [
+        (lambda src, dst: dst.write_bytes(b"<html>not a model</html>" * 10), "not a GGUF file"),
+        (lambda src, dst: dst.write_bytes(b""), "not a GGUF file"),
+        (lambda src, dst: dst.write_bytes(src.read_bytes()[:1_000_000]), "truncated GGUF file"),
+        (lambda src, dst: dst.write_bytes(src.read_bytes()[:-4096]), "truncated GGUF file"),
+        (lambda src, dst: dst.write_bytes(b"GGUF" + struct.pack("<I", 99) + bytes(16)), "GGUF version 99"),
+        (lambda src, dst: dst.write_bytes(b"GGUF" + struct.pack("<IQQ", 3, 1, 5) + bytes(7)), "truncated GGUF file"),
+    ],
+)
 def test_bad_gguf_files_are_refused_before_any_run(root: Path, gguf: Path, tmp_path: Path, make, words):
     bad = tmp_path / "model.gguf"
     make(gguf, bad)
@@ -187,8 +199,9 @@ def test_bad_gguf_files_are_refused_before_any_run(root: Path, gguf: Path, tmp_p
     assert not list((root / "traces").rglob("*.md"))
 
 
-def test_a_worker_that_cannot_import_llama_cpp_says_so(gguf: Path, own_cache: Path, monkeypatch: pytest.MonkeyPatch,
-                                                     tmp_path: Path):
+def test_a_worker_that_cannot_import_llama_cpp_says_so(
+    gguf: Path, own_cache: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+):
     shadow = tmp_path / "shadow"
     (shadow / "llama_cpp").mkdir(parents=True)
     (shadow / "llama_cpp" / "__init__.py").write_text("raise ImportError('libllama.so: cannot open shared object')\n")
@@ -213,4 +226,6 @@ def test_doctor_generates_one_token_in_the_worker(root: Path):
     assert res.returncode == 0, res.stdout + res.stderr
     report = json.loads(res.stdout)
     assert report["ok"] and report["generate"]["tokens"] == 1 and report["llama_cpp"]["missing"] == []
-    assert report["cpu"]["machine"] and "AVX2" in report["llama_cpp"]["features"] or report["cpu"]["machine"] != "x86_64"
+    assert (
+        report["cpu"]["machine"] and "AVX2" in report["llama_cpp"]["features"] or report["cpu"]["machine"] != "x86_64"
+    )

@@ -1,4 +1,5 @@
 """Blob store behaviour: ids, round trips, manifests, pins, gc roots, dictionaries, stats."""
+
 from __future__ import annotations
 
 import random
@@ -10,9 +11,11 @@ import pytest
 from llmos.blobs import BlobStore, blob_id, canonical, ref
 from llmos.errors import BlobError, BlobNotFound, LlmosError
 
-WORDS = ("agent trace memory prompt tool schema request reply context budget vault kernel "
-         "commit branch review summary retry error file path token model cache index pack "
-         "record hash the a of to and in for with on is was will not be this that").split()
+WORDS = (
+    "agent trace memory prompt tool schema request reply context budget vault kernel "
+    "commit branch review summary retry error file path token model cache index pack "
+    "record hash the a of to and in for with on is was will not be this that"
+).split()
 
 
 def text(rng: random.Random, words: int) -> str:
@@ -26,8 +29,14 @@ def store(tmp_path: Path):
 
 
 def test_put_get_round_trip_for_every_type(store: BlobStore) -> None:
-    payloads = [b"\x00\x01raw bytes", "text \u00e9\u4e2d", {"b": 1, "a": [1, 2, {"z": None}]},
-                ["x", 1.5, True], b"", "x" * 200_000]
+    payloads = [
+        b"\x00\x01raw bytes",
+        "text \u00e9\u4e2d",
+        {"b": 1, "a": [1, 2, {"z": None}]},
+        ["x", 1.5, True],
+        b"",
+        "x" * 200_000,
+    ]
     ids = [store.put(p, "message") for p in payloads]
     assert len(set(ids)) == len(ids)
     assert store.get(ids[0]) == payloads[0]
@@ -133,7 +142,8 @@ def test_gc_keeps_roots_and_collects_the_rest(tmp_path: Path) -> None:
         s.pin(keep_pin)
         (root / "traces" / "2025" / "01").mkdir(parents=True)
         (root / "traces" / "2025" / "01" / "t1.md").write_text(
-            f"---\nsteps:\n- result: {ref(keep_trace)}\n- prompt: blob:{head}\n---\n")
+            f"---\nsteps:\n- result: {ref(keep_trace)}\n- prompt: blob:{head}\n---\n"
+        )
         dry = s.gc(dry_run=True, grace_seconds=0)
         assert dry.garbage_blobs == 50 and all(s.has(g) for g in garbage)
         report = s.gc(grace_seconds=0)
@@ -178,8 +188,7 @@ def test_dictionaries_train_for_small_blobs_and_survive_reopen_and_gc(tmp_path: 
     path = tmp_path / "blobs"
     with BlobStore.open(path) as s:
         s.dictionaries.policy.train_after = 100
-        ids = [s.put({"role": "assistant", "content": text(rng, rng.randint(80, 300))},
-                     "message") for _ in range(400)]
+        ids = [s.put({"role": "assistant", "content": text(rng, rng.randint(80, 300))}, "message") for _ in range(400)]
         assert s.stats()["dictionaries"] == 1
         with_dict = [s.index.entries[i] for i in ids[-100:]]
         assert all(e.flags & 2 for e in with_dict)
@@ -195,7 +204,7 @@ def test_dictionaries_train_for_small_blobs_and_survive_reopen_and_gc(tmp_path: 
 def test_stats_report_ratios_per_kind(store: BlobStore) -> None:
     rng = random.Random(5)
     prompt = text(rng, 2000)
-    for i in range(20):
+    for _i in range(20):
         store.put(prompt, "prompt", agent="a")
         store.put(text(rng, 100), "message", agent="b")
     s = store.stats()
@@ -214,24 +223,26 @@ def test_recorder_chains_requests_and_rebuilds_them_exactly(store: BlobStore) ->
     messages = [{"role": "user", "content": "fix the bug"}]
     heads = []
     for step in range(4):
-        request = {"model": "m", "max_tokens": 100, "system": "You code.", "tools": tools,
-                   "messages": list(messages)}
+        request = {"model": "m", "max_tokens": 100, "system": "You code.", "tools": tools, "messages": list(messages)}
         head, reply = rec.record(request, {"role": "assistant", "content": f"step {step}"})
         heads.append(head)
         assert load_request(store, head) == request
         assert store.get_json(reply)["content"] == f"step {step}"
-        messages += [{"role": "assistant", "content": f"step {step}"},
-                     {"role": "user", "content": f"result {step}"}]
+        messages += [{"role": "assistant", "content": f"step {step}"}, {"role": "user", "content": f"result {step}"}]
     assert store.manifest(heads[3]).parent == heads[2]
     assert len(store.manifest(heads[3]).refs) == 2  # only the new messages
-    rewritten = {"model": "m", "max_tokens": 100, "system": "You code.", "tools": tools,
-                 "messages": [{"role": "user", "content": "summary of earlier steps"}]}
+    rewritten = {
+        "model": "m",
+        "max_tokens": 100,
+        "system": "You code.",
+        "tools": tools,
+        "messages": [{"role": "user", "content": "summary of earlier steps"}],
+    }
     head, _ = rec.record(rewritten)
     assert store.manifest(head).parent is None and load_request(store, head) == rewritten
 
 
-def test_large_blobs_compressed_in_the_background_are_readable_at_once_and_durable(
-        tmp_path: Path) -> None:
+def test_large_blobs_compressed_in_the_background_are_readable_at_once_and_durable(tmp_path: Path) -> None:
     rng = random.Random(3)
     big = [text(rng, 12_000) for _ in range(40)]  # ~80 KiB each: over the dictionary limit
     with BlobStore.open(tmp_path / "b") as s:

@@ -1,4 +1,5 @@
 """``llmos blobs stats | check | gc`` over a real store in a temporary root."""
+
 from __future__ import annotations
 
 import json
@@ -80,4 +81,9 @@ def test_sizes_are_printed_in_units_people_read() -> None:
     from llmos.cli_blobs import _mb
 
     assert [_mb(n) for n in (0, 812, 14_300, 2_410_000, 1_070_000_000)] == [
-        "0 B", "812 B", "14.3 kB", "2.41 MB", "1.07 GB"]
+        "0 B",
+        "812 B",
+        "14.3 kB",
+        "2.41 MB",
+        "1.07 GB",
+    ]

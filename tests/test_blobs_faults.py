@@ -1,5 +1,6 @@
 """Blob store under faults: SIGKILL mid-ingest, flipped bytes, truncated and missing packs,
 concurrent writer processes, and gc racing a live writer."""
+
 from __future__ import annotations
 
 import os
@@ -19,8 +20,9 @@ from llmos.errors import BlobNotFound, CorruptBlob
 
 def content(i: int) -> str:
     """Deterministic, varied text for blob ``i`` (children and parent agree on it)."""
-    words = ("alpha beta gamma delta trace prompt tool memory vault kernel agent reply "
-             "budget index pack record").split()
+    words = (
+        "alpha beta gamma delta trace prompt tool memory vault kernel agent reply budget index pack record"
+    ).split()
     n = 40 + (i * 7919) % 300
     return f"blob {i}: " + " ".join(words[(i * 31 + k * k) % len(words)] for k in range(n))
 
@@ -91,8 +93,7 @@ def test_flipped_payload_byte_is_named_and_never_read_back(tmp_path: Path) -> No
     flip(pack, payload + 5)
     with BlobStore.open(path) as s:
         report = s.check()
-        assert [(p.pack, p.offset, p.blob_id) for p in report.problems] == \
-            [(pack.stem, offset, victim)]
+        assert [(p.pack, p.offset, p.blob_id) for p in report.problems] == [(pack.stem, offset, victim)]
         with pytest.raises(CorruptBlob) as err:
             s.get(victim)
         assert err.value.blob_id == victim and err.value.offset == offset
@@ -109,8 +110,7 @@ def test_flipped_header_byte_is_named(tmp_path: Path) -> None:
     with BlobStore.open(path) as s:
         problems = s.check().problems
         assert len(problems) == 1
-        assert (problems[0].pack, problems[0].offset, problems[0].blob_id) == \
-            (pack.stem, offset, ids[10])
+        assert (problems[0].pack, problems[0].offset, problems[0].blob_id) == (pack.stem, offset, ids[10])
         with pytest.raises(CorruptBlob):
             s.get(ids[10])
         assert s.get(ids[11]) == content(11).encode()
@@ -128,11 +128,11 @@ def test_read_data_finds_content_that_no_longer_matches_its_id(tmp_path: Path) -
     start = payload
     forged = bytes(s.codec.compress(content(4).encode()[: e.ulen].ljust(e.ulen, b"!")))
     if len(forged) == e.clen:
-        data[start:start + e.clen] = forged
+        data[start : start + e.clen] = forged
     else:
         data[start + 2] ^= 1
     crc_at = start + e.clen
-    data[crc_at:crc_at + 4] = zlib.crc32(bytes(data[start:start + e.clen])).to_bytes(4, "little")
+    data[crc_at : crc_at + 4] = zlib.crc32(bytes(data[start : start + e.clen])).to_bytes(4, "little")
     pack.write_bytes(bytes(data))
     with BlobStore.open(path) as s:
         assert s.check().ok
@@ -217,8 +217,7 @@ def test_concurrent_writer_processes(tmp_path: Path) -> None:
         assert report.ok, [str(p) for p in report.problems]
         for w in range(4):
             for i in range(0, 400, 7):
-                assert s.get(s.put(content(100_000 * (w + 1) + i), "own")) == \
-                    content(100_000 * (w + 1) + i).encode()
+                assert s.get(s.put(content(100_000 * (w + 1) + i), "own")) == content(100_000 * (w + 1) + i).encode()
         stats = s.stats()
         assert stats["blobs"] - stats["dictionaries"] == 400 + 4 * 400  # shared ones once
         assert stats["agents"]["w3"]["puts"] == 800
@@ -239,8 +238,7 @@ def test_gc_never_touches_a_pack_a_live_writer_holds(tmp_path: Path) -> None:
         sys.stdin.readline()   # stay alive, holding the pack, until told to finish
         s.close()
     """)
-    proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     ids = []
     for line in proc.stdout:
         if line.strip() == "flushed":
@@ -286,8 +284,9 @@ ORDERED = textwrap.dedent("""
 
 def test_sigkill_never_leaves_a_manifest_without_its_large_refs(tmp_path: Path) -> None:
     path = tmp_path / "blobs"
-    proc = subprocess.run([sys.executable, "-c", ORDERED.format(path=str(path))],
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-c", ORDERED.format(path=str(path))], capture_output=True, text=True, timeout=60
+    )
     assert proc.returncode == -signal.SIGKILL and "flushed" in proc.stdout
     with BlobStore.open(path) as s:
         report = s.check(read_data=True)

@@ -1,7 +1,7 @@
 """``repack``: level-19 recompression of sealed packs, safe against damage, crashes and writers."""
+
 from __future__ import annotations
 
-import os
 import random
 import subprocess
 import sys
@@ -30,7 +30,7 @@ def fill(path: Path) -> dict[str, bytes]:
         for i in range(400):  # enough small ones to train a dictionary
             text = chatty(rng, 30 + i % 90)
             out[s.put(text, "message")] = text.encode()
-        for i in range(5):
+        for _ in range(5):
             text = chatty(rng, 6000)
             out[s.put(text, "result")] = text.encode()
         doc = {"tools": [chatty(rng, 20) for _ in range(30)]}
@@ -103,8 +103,7 @@ def test_repack_skips_a_pack_a_live_writer_holds(tmp_path: Path) -> None:
         sys.stdin.readline()
         s.close()
     """)
-    proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     assert proc.stdout.readline().strip() == "flushed"
     try:
         with BlobStore.open(path) as s:

@@ -1,5 +1,6 @@
 """The fast path of ``check`` (forked, fused per-record verification) against the slow,
 sequential scan: the same verdicts, and every fault still named."""
+
 from __future__ import annotations
 
 import shutil
@@ -22,7 +23,7 @@ def healthy(tmp_path_factory) -> tuple[Path, list[str]]:
     path = tmp_path_factory.mktemp("verify") / "blobs"
     with BlobStore.open(path) as s:
         ids = [s.put(content(i), "message") for i in range(COUNT)]
-        heads = [s.put_manifest(None, ids[i:i + 4]) for i in range(0, 400, 4)]
+        heads = [s.put_manifest(None, ids[i : i + 4]) for i in range(0, 400, 4)]
     return path, ids + heads
 
 
@@ -46,7 +47,7 @@ def test_fast_path_proves_a_healthy_pack_on_several_processes(healthy, tmp_path:
         assert not verify.verify_pack(data, gap, dicts, True, s.index.entries, workers=1).sound
         assert not verify.verify_pack(data, gap, dicts, True, s.index.entries, workers=2).sound
         half = -(-(len(rows) - 1) // 2)  # the row that would start the second part
-        seam = rows[:half] + rows[half + 1:]
+        seam = rows[:half] + rows[half + 1 :]
         assert not verify.verify_pack(data, seam, dicts, False, s.index.entries, workers=2).sound
         short = rows[:-1]
         assert not verify.verify_pack(data, short, dicts, False, s.index.entries, workers=2).sound
@@ -91,14 +92,15 @@ def test_a_manifest_ref_that_is_gone_is_named_by_the_fast_path(healthy, tmp_path
         for read_data in (True, False):
             calls = []
             real = verify.verify_pack
-            verify.verify_pack = lambda *a, **k: calls.append(1) or real(*a, **k)
+            verify.verify_pack = lambda *a, calls=calls, real=real, **k: calls.append(1) or real(*a, **k)
             try:
                 report = s.check(read_data=read_data)
             finally:
                 verify.verify_pack = real
             assert len(calls) == 2  # both remaining packs took the fast path
             assert [(p.blob_id, p.message) for p in report.problems] == [
-                (head, f"manifest refers to missing blob {orphan}")]
+                (head, f"manifest refers to missing blob {orphan}")
+            ]
 
 
 def test_an_idx_naming_the_wrong_blob_is_found(healthy, tmp_path: Path) -> None:

@@ -1,4 +1,5 @@
 """Budget gate, ledger and alerts: real files, real processes, nothing mocked."""
+
 from __future__ import annotations
 
 import io
@@ -29,8 +30,9 @@ def make(root: Path, **cfg) -> Budget:
     return Budget(root, BudgetConfig(**cfg), alert_stream=io.StringIO())
 
 
-def spend_once(budget: Budget, run_id: str = "run-1", agent: str = "writer",
-               output_tokens: int = 1000, **extra) -> float:
+def spend_once(
+    budget: Budget, run_id: str = "run-1", agent: str = "writer", output_tokens: int = 1000, **extra
+) -> float:
     with budget.spend(run_id=run_id, agent=agent, **{**CALL, **extra}) as charge:
         return charge.settle(input_tokens=extra.get("input_tokens", 5000), output_tokens=output_tokens)
 
@@ -60,20 +62,17 @@ def test_config_rejects_unknown_and_bad_values():
 def test_unpriced_model_is_refused_unless_allowed(tmp_path):
     budget = make(tmp_path)
     with pytest.raises(BudgetExceeded) as err:
-        with budget.spend(run_id="r", agent="a", model="mystery-1", input_tokens=10,
-                          max_output_tokens=10):
+        with budget.spend(run_id="r", agent="a", model="mystery-1", input_tokens=10, max_output_tokens=10):
             pytest.fail("the call must not be reached")
     assert err.value.ceiling == "price" and "allow_unpriced" in str(err.value)
     allowed = make(tmp_path, allow_unpriced=True)
-    with allowed.spend(run_id="r", agent="a", model="mystery-1", input_tokens=10,
-                       max_output_tokens=10) as charge:
+    with allowed.spend(run_id="r", agent="a", model="mystery-1", input_tokens=10, max_output_tokens=10) as charge:
         assert charge.settle(input_tokens=10, output_tokens=3) == 0.0
 
 
 def test_free_models_count_tokens_at_zero_cost(tmp_path):
     budget = make(tmp_path, total=0.0)
-    with budget.spend(run_id="r", agent="a", model="local", input_tokens=100,
-                      max_output_tokens=50) as charge:
+    with budget.spend(run_id="r", agent="a", model="local", input_tokens=100, max_output_tokens=50) as charge:
         charge.settle(input_tokens=100, output_tokens=20)
     row = budget.status()["by_model"]["local"]
     assert row == {"calls": 1, "input_tokens": 100, "output_tokens": 20, "cost_usd": 0.0}
@@ -206,8 +205,11 @@ def test_eight_processes_never_exceed_one_ceiling(tmp_path):
 
 def test_alert_fires_once_per_crossing_and_again_for_a_new_limit(tmp_path):
     stream = io.StringIO()
-    budget = Budget(tmp_path, BudgetConfig(total=0.04, alerts=[0.5, 1.0],
-                    alert_command="echo $LLMOS_ALERT_THRESHOLD >> fired"), alert_stream=stream)
+    budget = Budget(
+        tmp_path,
+        BudgetConfig(total=0.04, alerts=[0.5, 1.0], alert_command="echo $LLMOS_ALERT_THRESHOLD >> fired"),
+        alert_stream=stream,
+    )
     alerts = []
     for _ in range(4):
         with budget.spend(run_id="r", agent="a", **CALL) as charge:
@@ -218,8 +220,11 @@ def test_alert_fires_once_per_crossing_and_again_for_a_new_limit(tmp_path):
     with pytest.raises(BudgetExceeded):
         spend_once(budget)  # refused at 100%: already alerted, not again
     assert (tmp_path / "fired").read_text().split() == ["0.5", "1"]
-    raised = Budget(tmp_path, BudgetConfig(total=0.06, alerts=[0.5, 1.0],
-                    alert_command="echo $LLMOS_ALERT_THRESHOLD >> fired"), alert_stream=stream)
+    raised = Budget(
+        tmp_path,
+        BudgetConfig(total=0.06, alerts=[0.5, 1.0], alert_command="echo $LLMOS_ALERT_THRESHOLD >> fired"),
+        alert_stream=stream,
+    )
     spend_once(raised)  # 0.05 of a new 0.06 limit: a new 50% crossing
     assert (tmp_path / "fired").read_text().split() == ["0.5", "1", "0.5"]
 
@@ -265,8 +270,7 @@ def test_live_reservation_of_another_process_counts(tmp_path):
             sys.stdin.readline()
             c.settle(input_tokens=5000, output_tokens=0)
     """)
-    proc = subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout.readline().strip() == "reserved"
         budget = make(tmp_path, per_day=0.015)

@@ -1,4 +1,5 @@
 """Claims, handoffs, the run registry and `llmos ps`."""
+
 from __future__ import annotations
 
 import json
@@ -23,8 +24,16 @@ def dead_pid() -> int:
 
 
 def register(root: Path, run_id: str, agent: str = "assistant") -> Registration:
-    return Registration.start(root, id=run_id, agent=agent, goal=f"goal of {run_id}", parent=None, depth=0,
-                              mode="LEARNER", started="2026-01-01T00:00:00Z")
+    return Registration.start(
+        root,
+        id=run_id,
+        agent=agent,
+        goal=f"goal of {run_id}",
+        parent=None,
+        depth=0,
+        mode="LEARNER",
+        started="2026-01-01T00:00:00Z",
+    )
 
 
 def test_a_live_claim_is_refused_to_others_and_released_by_its_holder(root: Path):
@@ -52,9 +61,22 @@ def test_claims_expire(root: Path):
 
 def test_a_claim_held_by_a_dead_process_or_an_ended_run_is_reclaimable(root: Path):
     pid = dead_pid()
-    state = {"format": "llmos-claims/1", "handoffs": [], "claims": {
-        "deploy": {"resource": "deploy", "run": "run-x", "agent": "assistant", "pid": pid, "pstart": None,
-                   "host": None, "acquired": time.time(), "expires": time.time() + 3600}}}
+    state = {
+        "format": "llmos-claims/1",
+        "handoffs": [],
+        "claims": {
+            "deploy": {
+                "resource": "deploy",
+                "run": "run-x",
+                "agent": "assistant",
+                "pid": pid,
+                "pstart": None,
+                "host": None,
+                "acquired": time.time(),
+                "expires": time.time() + 3600,
+            }
+        },
+    }
     claims.claims_path(root).parent.mkdir(parents=True, exist_ok=True)
     claims.claims_path(root).write_text(json.dumps(state))
     taken = claims.claim(root, "deploy", run="run-y", agent="reviewer", ttl=60)
@@ -81,13 +103,18 @@ def test_bad_claim_input(root: Path):
 
 
 def test_claim_syscalls_in_runs_and_release_at_the_end(root: Path, script):
-    (root / "agents/worker.md").write_text("---\nname: worker\ndescription: w\n"
-                                           "tools: [claim, release, handoff, finish]\n---\nWork.\n")
+    (root / "agents/worker.md").write_text(
+        "---\nname: worker\ndescription: w\ntools: [claim, release, handoff, finish]\n---\nWork.\n"
+    )
     register(root, "run-other", agent="reviewer")
     claims.claim(root, "taken", run="run-other", agent="reviewer", ttl=60)
-    model = script(call("claim", resource="projects/a", ttl=30), call("claim", resource="taken"),
-                   call("release", resource="nothing"), call("claim", resource="projects/b"),
-                   call("finish", result="done"))
+    model = script(
+        call("claim", resource="projects/a", ttl=30),
+        call("claim", resource="taken"),
+        call("release", resource="nothing"),
+        call("claim", resource="projects/b"),
+        call("finish", result="done"),
+    )
     res = Kernel(root).run("claim things", agent="worker", model=model)
     steps = read_trace(res.trace_path).steps
     assert [s.ok for s in steps] == [True, False, False, True, True]
@@ -96,11 +123,15 @@ def test_claim_syscalls_in_runs_and_release_at_the_end(root: Path, script):
 
 
 def test_handoff_passes_claims_and_the_note_to_the_next_run(root: Path, script):
-    (root / "agents/worker.md").write_text("---\nname: worker\ndescription: w\n"
-                                           "tools: [claim, handoff, finish]\n---\nWork.\n")
-    first = script(call("claim", resource="projects/report"), call("handoff", agent="nobody", note="x"),
-                   call("handoff", agent="reviewer", note="draft is in projects/report/draft.md"),
-                   call("finish", result="handed off"))
+    (root / "agents/worker.md").write_text(
+        "---\nname: worker\ndescription: w\ntools: [claim, handoff, finish]\n---\nWork.\n"
+    )
+    first = script(
+        call("claim", resource="projects/report"),
+        call("handoff", agent="nobody", note="x"),
+        call("handoff", agent="reviewer", note="draft is in projects/report/draft.md"),
+        call("finish", result="handed off"),
+    )
     res = Kernel(root).run("start the report", agent="worker", model=first)
     steps = read_trace(res.trace_path).steps
     assert not steps[1].ok and "no agent named 'nobody'" in steps[1].result

@@ -1,4 +1,5 @@
 """The memory commands through the real CLI (subprocesses), and the cold-start brief."""
+
 import json
 from pathlib import Path
 

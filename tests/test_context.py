@@ -1,4 +1,5 @@
 """Context assembly in real runs: layers in the prompt, the budget, trimming, the trace, the commit."""
+
 from pathlib import Path
 
 import yaml
@@ -79,10 +80,12 @@ def test_trimming_keeps_soul_and_instructions_and_says_what_it_dropped(root: Pat
 
 
 def test_memories_written_by_a_run_are_in_its_commit(root: Path, script):
-    model = script(call("remember", text="The build needs make 4.3", tags=["build"]),
-                   call("rewrite_working_memory", content="- build: needs make 4.3"),
-                   call("recall", query="what does the build need?"),
-                   FINISH)
+    model = script(
+        call("remember", text="The build needs make 4.3", tags=["build"]),
+        call("rewrite_working_memory", content="- build: needs make 4.3"),
+        call("recall", query="what does the build need?"),
+        FINISH,
+    )
     res = Kernel(root).run("Remember the build tool", model=model)
     t = read_trace(res.trace_path)
     assert [s.ok for s in t.steps] == [True, True, True, True]

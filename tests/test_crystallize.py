@@ -1,5 +1,6 @@
 """Crystallization: tools written from repeated traces, verified in a sandbox, reviewed in git;
 bad tool files (syntax error, forbidden import, failing test, edits) are never run."""
+
 import json
 from pathlib import Path
 
@@ -18,8 +19,10 @@ NEVER = call("write_file", path="projects/WRONG.md", content="the model was call
 
 def note(root: Path, script, n: int, *replies, **kw):
     path = kw.pop("path", f"projects/n{n}/note.md")
-    replies = replies or (call("write_file", path=path, content=f"Note {n}: remember the milk\n"),
-                          call("finish", result=f"saved {path}"))
+    replies = replies or (
+        call("write_file", path=path, content=f"Note {n}: remember the milk\n"),
+        call("finish", result=f"saved {path}"),
+    )
     return Kernel(root).run(f'Save a note "{n}" into {path}', model=script(*replies), **kw)
 
 
@@ -48,7 +51,8 @@ def test_three_runs_make_an_active_tool_reviewed_in_git(root: Path, script, tool
     assert msg.startswith(f"llmos: crystallize tool {tool['name']} (active)")
     assert trailers["Tool"] == tool["name"] and trailers["Tool-State"] == "active" and trailers["Tool-Hash"]
     assert sorted(git(root, "show", "--name-only", "--format=", "HEAD").split()) == sorted(
-        f"crystallized/{n}" for n in (f"{tool['name']}.py", f"test_{tool['name']}.py", f"{tool['name']}.yaml"))
+        f"crystallized/{n}" for n in (f"{tool['name']}.py", f"test_{tool['name']}.py", f"{tool['name']}.yaml")
+    )
 
     res = note(root, script, 4, NEVER)
     t = read_trace(res.trace_path)
@@ -63,26 +67,40 @@ def test_three_runs_make_an_active_tool_reviewed_in_git(root: Path, script, tool
 def test_agents_call_crystallized_tools_by_name(root: Path, script, tool):
     name = tool["name"]
     (root / "agents" / "helper.md").write_text("---\nname: helper\ndescription: may use every tool\n---\nHelp.\n")
-    res = Kernel(root).run("note something for me", agent="helper", model=script(
-        call(name, text1="9", path1="projects/n9/note.md"), call("finish", result="done")))
+    res = Kernel(root).run(
+        "note something for me",
+        agent="helper",
+        model=script(call(name, text1="9", path1="projects/n9/note.md"), call("finish", result="done")),
+    )
     t = read_trace(res.trace_path)
     assert t.steps[0].tool == name and t.steps[0].ok and "saved projects/n9/note.md" in t.steps[0].result
     assert (root / "projects/n9/note.md").read_text() == "Note 9: remember the milk\n"
     assert "projects/n9/note.md" in git(root, "show", "--name-only", "--format=", "HEAD")
     # the tool's inner calls still pass the agent's allowlist
     (root / "agents" / "reader.md").write_text(f"---\nname: reader\ndescription: r\ntools: Read, {name}\n---\nRead.\n")
-    res = Kernel(root).run("note again", agent="reader", model=script(
-        call(name, text1="8", path1="projects/n8/note.md"), call("finish", result="x")), mode="LEARNER")
+    res = Kernel(root).run(
+        "note again",
+        agent="reader",
+        model=script(call(name, text1="8", path1="projects/n8/note.md"), call("finish", result="x")),
+        mode="LEARNER",
+    )
     step = read_trace(res.trace_path).steps[0]
     assert not step.ok and "may not use 'write_file'" in step.result and not (root / "projects/n8").exists()
 
 
-@pytest.mark.parametrize("edit,why", [
-    (lambda s: s.replace("def run(", "def run(:"), "syntax error"),
-    (lambda s: s.replace("from llmos.toolapi import Api", "import os\nfrom llmos.toolapi import Api")
-     .replace("    api.call(", "    os.system('touch /tmp/llmos-tool-ran')\n    api.call("), "forbidden import 'os'"),
-    (lambda s: s.replace("remember the milk", "forget the milk"), "tests failed"),
-])
+@pytest.mark.parametrize(
+    "edit,why",
+    [
+        (lambda s: s.replace("def run(", "def run(:"), "syntax error"),
+        (
+            lambda s: s.replace("from llmos.toolapi import Api", "import os\nfrom llmos.toolapi import Api").replace(
+                "    api.call(", "    os.system('touch /tmp/llmos-tool-ran')\n    api.call("
+            ),
+            "forbidden import 'os'",
+        ),
+        (lambda s: s.replace("remember the milk", "forget the milk"), "tests failed"),
+    ],
+)
 def test_bad_tool_is_never_run_and_falls_back(root: Path, script, tool, edit, why):
     path = tool_file(root, tool)
     path.write_text(edit(path.read_text()))
@@ -130,8 +148,11 @@ def test_verification_happens_in_a_sandbox_with_a_timeout(root: Path, script, to
     cfg.write_text(cfg.read_text().replace("timeout_s: 30", "timeout_s: 3"))
     path = tool_file(root, tool)
     source = path.read_text()
-    path.write_text(source.replace("    api.call(", "    api.call('write_file', path='projects/marker.md', content='x')\n"
-                                   "    api.call(", 1))
+    path.write_text(
+        source.replace(
+            "    api.call(", "    api.call('write_file', path='projects/marker.md', content='x')\n    api.call(", 1
+        )
+    )
     note(root, script, 10, NEVER)
     assert not (root / "projects/marker.md").exists()  # written in the sandbox's copy only, and the tests fail
     assert "calls differ" in tool_rows(Kernel(root))[0][0]["report"]
@@ -140,17 +161,20 @@ def test_verification_happens_in_a_sandbox_with_a_timeout(root: Path, script, to
     assert res.mode == "FOLLOWER" and "timed out" in tool_rows(Kernel(root))[0][0]["report"]
 
 
-@pytest.mark.parametrize("source,message", [
-    ("import subprocess\n", "forbidden import 'subprocess'"),
-    ("from os import path\n", "forbidden import 'os'"),
-    ("from . import x\n", "forbidden import"),
-    ("x = open('/etc/passwd')\n", "forbidden name 'open'"),
-    ("x = ().__class__\n", "forbidden attribute '__class__'"),
-    ("x = '{0.__class__}'.format(1)\n", "forbidden attribute 'format'"),
-    ("x = __import__('os')\n", "forbidden name '__import__'"),
-    ("class A:\n    pass\n", "ClassDef is not allowed"),
-    ("def f(:\n", "syntax error"),
-])
+@pytest.mark.parametrize(
+    "source,message",
+    [
+        ("import subprocess\n", "forbidden import 'subprocess'"),
+        ("from os import path\n", "forbidden import 'os'"),
+        ("from . import x\n", "forbidden import"),
+        ("x = open('/etc/passwd')\n", "forbidden name 'open'"),
+        ("x = ().__class__\n", "forbidden attribute '__class__'"),
+        ("x = '{0.__class__}'.format(1)\n", "forbidden attribute 'format'"),
+        ("x = __import__('os')\n", "forbidden name '__import__'"),
+        ("class A:\n    pass\n", "ClassDef is not allowed"),
+        ("def f(:\n", "syntax error"),
+    ],
+)
 def test_static_check_rejects_escapes(source, message):
     with pytest.raises(ToolRejected, match=message.replace("(", r"\(")):
         check_source(source, "t.py")
@@ -172,7 +196,14 @@ def test_candidates_and_cli(root: Path, script):
     assert json.loads(tools.stdout)[0]["state"] == "active"
     listed = run_llmos("traces", "--goal", 'Save a note "7" into projects/x/y.md', "--json", root=root)
     assert [r["match"] for r in json.loads(listed.stdout)] == ["exact", "exact"]
-    forced = run_llmos("boot", 'Save a note "7" into projects/x/y.md', "--mode", "learner",
-                       "--model", script(call("finish", result="by hand")), root=root)
+    forced = run_llmos(
+        "boot",
+        'Save a note "7" into projects/x/y.md',
+        "--mode",
+        "learner",
+        "--model",
+        script(call("finish", result="by hand")),
+        root=root,
+    )
     assert forced.returncode == 0 and "mode=LEARNER" in forced.stderr
     assert git(root, "status", "--porcelain") == ""

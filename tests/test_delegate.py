@@ -1,11 +1,10 @@
 """Delegation (ORCHESTRATOR mode): child runs, the trace tree, budget shares, cycles, depth, crashes."""
+
 from __future__ import annotations
 
 import threading
 from pathlib import Path
 
-import pytest
-import yaml
 
 from llmos.gitlog import parse_trailers
 from llmos.kernel import Kernel
@@ -14,8 +13,7 @@ from llmos.tracetree import load_tree, render_tree
 from helpers import call, git, run_llmos
 
 
-def agent(root: Path, name: str, model: str | None, tools: str = "[write_file, finish]",
-          extra: str = "") -> None:
+def agent(root: Path, name: str, model: str | None, tools: str = "[write_file, finish]", extra: str = "") -> None:
     """Write agents/NAME.md using ``model`` (a scripted spec)."""
     lines = ["---", f"name: {name}", f"description: test agent {name}", f"tools: {tools}"]
     if model:
@@ -26,8 +24,10 @@ def agent(root: Path, name: str, model: str | None, tools: str = "[write_file, f
 
 
 def writer(script, n: int, delay: float = 0.0):
-    return script({**call("write_file", path=f"projects/demo/part{n}.md", content=f"part {n}"), "delay": delay},
-                  call("finish", result=f"wrote part {n}"))
+    return script(
+        {**call("write_file", path=f"projects/demo/part{n}.md", content=f"part {n}"), "delay": delay},
+        call("finish", result=f"wrote part {n}"),
+    )
 
 
 def children_of(trace_id: str, root: Path) -> list:
@@ -123,8 +123,11 @@ def test_budget_shares_are_enforced(root: Path, script):
     cfg.write_text(cfg.read_text().replace("per_run: 2.00", "per_run: 0.05"))
     # the child may spend half of what the parent has left of 0.05; each of its calls reserves the
     # worst case (4096 output tokens, ~$0.02), so after a few cheap calls the next one no longer fits
-    hungry = script(*[call("write_file", path=f"projects/x{i}.md", content="x") for i in range(10)],
-                    call("finish", result="never"), **PRICED)
+    hungry = script(
+        *[call("write_file", path=f"projects/x{i}.md", content="x") for i in range(10)],
+        call("finish", result="never"),
+        **PRICED,
+    )
     agent(root, "hungry", hungry)
     parent = script(call("delegate", agent="hungry", goal="spend"), call("finish", result="parent done"), **PRICED)
     res = Kernel(root).run("share", agent="orchestrator", model=parent)
@@ -159,6 +162,7 @@ def test_a_crashed_child_is_reported_and_its_trace_written(root: Path, script):
     def explode(ctx) -> None:
         """Crash on purpose (a syscall with a bug)."""
         raise RuntimeError("bug in a tool")
+
     kernel.syscalls.syscalls["explode"] = make_syscall(explode)
     tasks = [{"agent": "short", "goal": "a"}, {"agent": "boom", "goal": "b"}, {"agent": "fine", "goal": "c"}]
     parent = script(call("delegate_many", tasks=tasks), call("finish", result="reported"))
@@ -195,6 +199,7 @@ def test_concurrent_top_level_runs_in_one_process_are_safe(root: Path, script):
             results.append(Kernel(root).run(f"write part {n}", model=models[n]))
         except Exception as exc:  # pragma: no cover - the assertion below shows it
             errors.append(exc)
+
     threads = [threading.Thread(target=go, args=(n,)) for n in range(8)]
     [t.start() for t in threads]
     [t.join() for t in threads]
@@ -216,9 +221,11 @@ def test_the_entry_agent_is_configured_not_guessed(root: Path, script):
     cfg = root / "system/llmos.yaml"
     cfg.write_text(cfg.read_text().replace("entry_agent: assistant", "entry_agent: orchestrator"))
     events = []
-    res = Kernel(root).run("a short goal", model=script(call("delegate", agent="w1", goal="write part 1"),
-                                                         call("finish", result="done")),
-                           on_event=lambda kind, data: events.append((kind, data.get("trace"))))
+    res = Kernel(root).run(
+        "a short goal",
+        model=script(call("delegate", agent="w1", goal="write part 1"), call("finish", result="done")),
+        on_event=lambda kind, data: events.append((kind, data.get("trace"))),
+    )
     assert res.agent == "orchestrator" and res.mode == "ORCHESTRATOR"
     starts = [t.agent for kind, t in events if kind == "start"]
     assert starts == ["orchestrator", "w1"]  # the child's start is reported to the parent's listener

@@ -1,4 +1,5 @@
 """Dream cycles: promotion thresholds, idempotence, consolidation, review through git, clean aborts."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
@@ -14,7 +15,6 @@ from llmos.dream import apply_dream, candidates, dream
 from llmos.dream.gitops import open_worktree
 from llmos.errors import BudgetExceeded, DreamError, Halted, ScriptError
 from llmos.halt import halt, resume
-from llmos.memory.model import read_memory
 from llmos.memory.recall import recall
 from llmos.memory.store import find_memory, history, list_memories, remember
 from llmos.traces import Step, TraceMeta, TraceWriter, new_trace_id
@@ -22,15 +22,38 @@ from llmos.traces import Step, TraceMeta, TraceWriter, new_trace_id
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
 
 
-def trace(root: Path, goal: str, *, ok: bool = True, agent: str = "assistant", project: str | None = None,
-          days_ago: float = 1, error: str | None = None) -> str:
+def trace(
+    root: Path,
+    goal: str,
+    *,
+    ok: bool = True,
+    agent: str = "assistant",
+    project: str | None = None,
+    days_ago: float = 1,
+    error: str | None = None,
+) -> str:
     at = NOW - timedelta(days=days_ago)
-    meta = TraceMeta(id=new_trace_id(at), goal=goal, goal_signature="sig-" + goal.split()[0].lower(),
-                     template=goal, slots={"project": project} if project else {}, agent=agent,
-                     agent_hash="h", model="scripted", started=at.isoformat().replace("+00:00", "Z"))
+    meta = TraceMeta(
+        id=new_trace_id(at),
+        goal=goal,
+        goal_signature="sig-" + goal.split()[0].lower(),
+        template=goal,
+        slots={"project": project} if project else {},
+        agent=agent,
+        agent_hash="h",
+        model="scripted",
+        started=at.isoformat().replace("+00:00", "Z"),
+    )
     w = TraceWriter(root, meta)
-    w.add_step(Step(n=1, tool="write_file", args={"path": "out.txt", "content": "x"},
-                    result="wrote out.txt" if ok else "permission denied: out.txt", ok=ok))
+    w.add_step(
+        Step(
+            n=1,
+            tool="write_file",
+            args={"path": "out.txt", "content": "x"},
+            result="wrote out.txt" if ok else "permission denied: out.txt",
+            ok=ok,
+        )
+    )
     w.end("success" if ok else "failure", result="done" if ok else None, error=error)
     return meta.id
 
@@ -64,14 +87,18 @@ def dream_branches(root: Path) -> list[str]:
 
 
 def test_promotion_happens_at_exactly_the_thresholds(root):
-    runs(root, "Alpha deploy the site", 4, 1)       # 5 uses, 0.80: beta
-    runs(root, "Beta rotate the keys", 3, 1)         # 4 uses, 0.75: nothing
-    runs(root, "Gamma build docs", 2)                # 2 uses, 1.00: nothing
-    runs(root, "Delta sync mirrors", 9, 1, agents=("assistant", "ops"))   # 10 uses, 0.9, 2 agents: alpha
-    runs(root, "Epsilon clean caches", 9, 1)        # alpha numbers but one agent: beta only
+    runs(root, "Alpha deploy the site", 4, 1)  # 5 uses, 0.80: beta
+    runs(root, "Beta rotate the keys", 3, 1)  # 4 uses, 0.75: nothing
+    runs(root, "Gamma build docs", 2)  # 2 uses, 1.00: nothing
+    runs(root, "Delta sync mirrors", 9, 1, agents=("assistant", "ops"))  # 10 uses, 0.9, 2 agents: alpha
+    runs(root, "Epsilon clean caches", 9, 1)  # alpha numbers but one agent: beta only
     rows = {(c.group.template.split()[0], c.tier, c.kind) for c in candidates(root, cfg(root).dream)}
-    assert rows == {("Alpha", "beta", "workflow"), ("Delta", "beta", "workflow"), ("Delta", "alpha", "workflow"),
-                    ("Epsilon", "beta", "workflow")}
+    assert rows == {
+        ("Alpha", "beta", "workflow"),
+        ("Delta", "beta", "workflow"),
+        ("Delta", "alpha", "workflow"),
+        ("Epsilon", "beta", "workflow"),
+    }
 
 
 def test_dream_promotes_beta_here_alpha_on_a_branch_then_a_second_dream_is_a_noop(root):
@@ -85,10 +112,13 @@ def test_dream_promotes_beta_here_alpha_on_a_branch_then_a_second_dream_is_a_noo
     assert set(beta) == {"workflow", "lesson"}
     assert len(beta["workflow"].meta.sources) == 10 and "write_file" in beta["workflow"].body
     assert "Don't" in beta["lesson"].body and "vault token expired" in beta["lesson"].body
-    assert list_memories(root, tier="alpha")[0] == []                       # alpha only on the branch
-    assert git(root, "rev-parse", "HEAD~1").strip() == before                 # one local commit
-    on_branch = [p for p in git(root, "ls-tree", "-r", "--name-only", report.branch, "memory/alpha").split()
-                 if p.endswith("-alpha.md")]
+    assert list_memories(root, tier="alpha")[0] == []  # alpha only on the branch
+    assert git(root, "rev-parse", "HEAD~1").strip() == before  # one local commit
+    on_branch = [
+        p
+        for p in git(root, "ls-tree", "-r", "--name-only", report.branch, "memory/alpha").split()
+        if p.endswith("-alpha.md")
+    ]
     assert len(on_branch) == 1
     body = git(root, "log", "-1", "--format=%B", report.branch)
     assert "Recall-Before:" in body and "Deploy the site" in body and "alpha" in body
@@ -196,8 +226,11 @@ def test_a_dirty_tree_is_not_included(root):
 
 
 def _repo_state(root: Path) -> tuple:
-    files = sorted((p.relative_to(root).as_posix(), p.read_bytes()) for p in root.rglob("*")
-                   if p.is_file() and ".git" not in p.parts and ".llmos" not in p.parts)
+    files = sorted(
+        (p.relative_to(root).as_posix(), p.read_bytes())
+        for p in root.rglob("*")
+        if p.is_file() and ".git" not in p.parts and ".llmos" not in p.parts
+    )
     return head(root), dream_branches(root), git(root, "status", "--porcelain"), files
 
 
@@ -215,6 +248,7 @@ def test_an_interrupted_dream_leaves_the_repository_as_it_was_and_is_retried_cle
     def boom(msg: str) -> None:
         if msg.startswith("recall after"):
             raise KeyboardInterrupt
+
     with pytest.raises(KeyboardInterrupt):
         dream(root, cfg(root), progress=boom)
     assert _repo_state(root) == state
@@ -257,6 +291,7 @@ def test_recall_getting_worse_is_refused(root, monkeypatch):
     _setup_work(root)
     state = _repo_state(root)
     from llmos.dream import proof
+
     scores = iter([(1.0, []), (0.5, ["lost"])])
     monkeypatch.setattr(proof, "score", lambda *a, **k: next(scores))
     with pytest.raises(DreamError, match="worse"):
@@ -289,14 +324,14 @@ def test_a_delta_workflow_is_proposed_for_the_soul_only_on_the_dream_branch(root
     soul = (root / "agents" / "assistant.soul.md").read_text()
     report = dream(root, cfg(root))
     assert {r["what"] for r in report.review} == {"promoted", "soul"}
-    assert (root / "agents" / "assistant.soul.md").read_text() == soul          # current branch: untouched
+    assert (root / "agents" / "assistant.soul.md").read_text() == soul  # current branch: untouched
     assert list_memories(root, tier="delta")[0] == []
     proposed = git(root, "show", f"{report.branch}:agents/assistant.soul.md")
     assert proposed.startswith(soul.rstrip("\n")) and "Sync the mirrors" in proposed
     assert "-delta`" in proposed
     delta = git(root, "ls-tree", "-r", "--name-only", report.branch, "memory/delta").split()
     assert any(p.endswith("-delta.md") for p in delta)
-    assert not dream(root, cfg(root)).changed                                    # pending: not proposed twice
+    assert not dream(root, cfg(root)).changed  # pending: not proposed twice
 
 
 def test_the_recall_suite_canary_runs_and_refuses_a_rule_that_hurts_recall(root, monkeypatch):
@@ -304,8 +339,9 @@ def test_the_recall_suite_canary_runs_and_refuses_a_rule_that_hurts_recall(root,
     report = dream(root, cfg(root, eval_suite=100), dry_run=True)
     assert report.suite_before == report.suite_after > 0.8
     from llmos.dream import consolidate
+
     state = _repo_state(root)
-    monkeypatch.setattr(consolidate, "MAX_DIFFERENT", 6)   # a careless rule: "Ana lives in X" vs "Bob ..."
+    monkeypatch.setattr(consolidate, "MAX_DIFFERENT", 6)  # a careless rule: "Ana lives in X" vs "Bob ..."
     monkeypatch.setattr(consolidate, "PREFIX", 0)
     with pytest.raises(DreamError, match="worse.*recall benchmark suite"):
         dream(root, cfg(root, eval_suite=100, eval_questions=0))

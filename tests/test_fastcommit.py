@@ -1,4 +1,5 @@
 """The in-process audit commit: same result as git's own commands, every guarantee kept."""
+
 from __future__ import annotations
 
 import os
@@ -27,8 +28,13 @@ def _scenario(root: Path) -> list[str]:
     _write(root, "projects/a/b/c.md", "a person's staged version, which the run overwrites\n")
     git(root, "add", "projects/mine.md", "projects/a/b/c.md")
     (root / "agents/assistant.md").write_text("unstaged edit by a person\n")
-    shas = [commit_paths(root, [_write(root, "projects/a/b/c.md", "one\n"), _write(root, "traces/t1.md", "t\n")],
-                         "llmos: first\n\nTrace-Id: t1\n")]
+    shas = [
+        commit_paths(
+            root,
+            [_write(root, "projects/a/b/c.md", "one\n"), _write(root, "traces/t1.md", "t\n")],
+            "llmos: first\n\nTrace-Id: t1\n",
+        )
+    ]
     os.chmod(root / "projects/a/b/c.md", 0o755)
     (root / "system/prompts/brief.md").unlink()
     shas.append(commit_paths(root, ["projects/a/b/c.md", "system/prompts/brief.md"], "llmos: second\n\nTrace-Id: t2\n"))
@@ -37,9 +43,14 @@ def _scenario(root: Path) -> list[str]:
 
 
 def _state(root: Path) -> dict:
-    return {"tree": git(root, "rev-parse", "HEAD^{tree}"), "index": git(root, "ls-files", "-s"),
-            "status": git(root, "status", "--porcelain"), "staged": git(root, "diff", "--cached", "--name-status"),
-            "messages": git(root, "log", "--format=%B%x00"), "count": git(root, "rev-list", "--count", "HEAD")}
+    return {
+        "tree": git(root, "rev-parse", "HEAD^{tree}"),
+        "index": git(root, "ls-files", "-s"),
+        "status": git(root, "status", "--porcelain"),
+        "staged": git(root, "diff", "--cached", "--name-status"),
+        "messages": git(root, "log", "--format=%B%x00"),
+        "count": git(root, "rev-list", "--count", "HEAD"),
+    }
 
 
 def test_in_process_commit_equals_gits(tmp_path: Path, root: Path, monkeypatch: pytest.MonkeyPatch):
@@ -87,8 +98,10 @@ def test_fresh_repository_without_identity(tmp_path: Path, monkeypatch: pytest.M
     subprocess.run(["git", "init", "-q", "-b", "main", str(repo)], check=True)
     (repo / ".llmos").mkdir()
     sha = commit_paths(repo, [_write(repo, "a.md", "a\n")], "llmos: first\n\nTrace-Id: x\n")
-    assert git(repo, "log", "--format=%an <%ae>|%cn <%ce>|%(trailers:key=Trace-Id,valueonly)").strip() \
+    assert (
+        git(repo, "log", "--format=%an <%ae>|%cn <%ce>|%(trailers:key=Trace-Id,valueonly)").strip()
         == "llmos <llmos@localhost>|llmos <llmos@localhost>|x"
+    )
     assert git(repo, "rev-parse", "HEAD").strip() == sha
     assert git(repo, "status", "--porcelain", "--untracked-files=no") == ""
     git(repo, "fsck", "--strict")
@@ -133,8 +146,10 @@ for i in range(15):
 
 
 def test_processes_committing_at_once_lose_nothing(root: Path):
-    procs = [subprocess.Popen([sys.executable, "-c", COMMITTER, str(root), f"proc{n}"], stderr=subprocess.PIPE, text=True)
-             for n in range(3)]
+    procs = [
+        subprocess.Popen([sys.executable, "-c", COMMITTER, str(root), f"proc{n}"], stderr=subprocess.PIPE, text=True)
+        for n in range(3)
+    ]
     for p in procs:
         assert p.wait(timeout=120) == 0, p.stderr.read()
     assert len(git(root, "log", "--format=%s", "--grep=llmos: proc").splitlines()) == 45

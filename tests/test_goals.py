@@ -10,8 +10,13 @@ def test_same_template_different_slots_share_a_signature():
 
 def test_quoted_urls_numbers_dates():
     g = normalize('Fetch https://example.com/a?b=1 and save "the title" as notes.md on 2026-01-05, top 10')
-    assert g.slots == {"text1": "the title", "url1": "https://example.com/a?b=1", "path1": "notes.md",
-                       "date1": "2026-01-05", "num1": "10"}
+    assert g.slots == {
+        "text1": "the title",
+        "url1": "https://example.com/a?b=1",
+        "path1": "notes.md",
+        "date1": "2026-01-05",
+        "num1": "10",
+    }
     assert "{url1}" in g.template and "{num1}" in g.template
 
 

@@ -1,4 +1,5 @@
 """The guardrails inside real runs: HALT stops a run, the budget ends one, secrets never reach disk."""
+
 import os
 import subprocess
 import sys
@@ -35,13 +36,18 @@ def test_halt_refuses_a_new_run_and_resume_lifts_it(root: Path, script):
 
 
 def test_halt_stops_a_running_goal_within_one_step(root: Path, script):
-    model = script(call("list_dir", path="."),
-                   {"tool_calls": [{"name": "write_file", "args": {"path": "projects/late.txt", "content": "x"}}],
-                    "delay": 1.5},
-                   call("finish", result="never"))
-    proc = subprocess.Popen([sys.executable, "-m", "llmos", "boot", "long job", "--model", model],
-                            env={**os.environ, "LLMOS_ROOT": str(root)}, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    model = script(
+        call("list_dir", path="."),
+        {"tool_calls": [{"name": "write_file", "args": {"path": "projects/late.txt", "content": "x"}}], "delay": 1.5},
+        call("finish", result="never"),
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "llmos", "boot", "long job", "--model", model],
+        env={**os.environ, "LLMOS_ROOT": str(root)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not any("n: 1" in p.read_text() for p in (root / "traces").rglob("*.md")):
         time.sleep(0.02)
@@ -59,9 +65,12 @@ def test_budget_ceiling_ends_the_run_before_the_call(root: Path, script):
     set_budget(root, per_run=0.3)
     # a scripted model named like a priced Claude model is charged like one
     big = "word " * 4000
-    model = script(call("write_file", path="projects/a.txt", content=big),
-                   call("write_file", path="projects/b.txt", content=big),
-                   call("finish", result="done"), model="claude-opus-4-6")
+    model = script(
+        call("write_file", path="projects/a.txt", content=big),
+        call("write_file", path="projects/b.txt", content=big),
+        call("finish", result="done"),
+        model="claude-opus-4-6",
+    )
     with pytest.raises(BudgetExceeded) as info:
         Kernel(root).run("spend a lot", model=model, max_steps=10)
     t = read_trace(info.value.run.trace_path)
@@ -86,10 +95,14 @@ def test_budget_status_syscall(root: Path, script):
 
 
 def test_vault_snapshot_syscall_seals_head(root: Path, script):
-    (root / "agents" / "careful.md").write_text("---\nname: careful\ndescription: x\n"
-                                                "tools: [vault_snapshot, finish]\n---\nSeal first.\n")
-    res = Kernel(root).run("seal it", agent="careful", model=script(call("vault_snapshot", label="before risk"),
-                                                    call("finish", result="ok")))
+    (root / "agents" / "careful.md").write_text(
+        "---\nname: careful\ndescription: x\ntools: [vault_snapshot, finish]\n---\nSeal first.\n"
+    )
+    res = Kernel(root).run(
+        "seal it",
+        agent="careful",
+        model=script(call("vault_snapshot", label="before risk"), call("finish", result="ok")),
+    )
     step = read_trace(res.trace_path).steps[0]
     assert step.ok and step.result.startswith("sealed snapshot")
     listing = run_llmos("vault", "list", root=root)
@@ -104,9 +117,11 @@ def test_a_planted_secret_never_reaches_disk(root: Path, script, monkeypatch: py
     refresh()
     (root / "projects" / "creds.txt").write_text(f"token={secret}\n")
     git(root, "add", "projects/creds.txt")  # staged by a person; never part of a run's commit
-    model = script(call("write_file", path="projects/leak.txt", content=f"key is {secret}"),
-                   call("read_file", path="projects/creds.txt"),
-                   {"text": f"my key: {secret}", "tool_calls": [{"name": "finish", "args": {"result": secret}}]})
+    model = script(
+        call("write_file", path="projects/leak.txt", content=f"key is {secret}"),
+        call("read_file", path="projects/creds.txt"),
+        {"text": f"my key: {secret}", "tool_calls": [{"name": "finish", "args": {"result": secret}}]},
+    )
     res = Kernel(root).run("leak it", model=model)
     assert res.outcome == "success"
     assert secret not in (root / "projects" / "leak.txt").read_text()
@@ -124,8 +139,9 @@ def test_a_planted_secret_never_reaches_disk(root: Path, script, monkeypatch: py
 
 def test_long_results_go_to_the_blob_store(root: Path, script):
     (root / "projects" / "big.txt").write_text("line of text\n" * 1000)
-    res = Kernel(root).run("read big", model=script(call("read_file", path="projects/big.txt"),
-                                                     call("finish", result="ok")))
+    res = Kernel(root).run(
+        "read big", model=script(call("read_file", path="projects/big.txt"), call("finish", result="ok"))
+    )
     step = read_trace(res.trace_path).steps[0]
     assert len(step.result) < 2300 and "full text blob:" in step.result
     blob_id = step.result.rsplit("blob:", 1)[1].rstrip("]")

@@ -1,4 +1,5 @@
 """Kill switch: the HALT file at the OS root, and the CLI commands around it."""
+
 from __future__ import annotations
 
 from click.testing import CliRunner

@@ -1,4 +1,5 @@
 """`llmos boot` end to end on the scripted backend: traces, audit commits, bad input, crashes, concurrency."""
+
 import json
 import signal
 import subprocess
@@ -14,8 +15,10 @@ from llmos.kernel import Kernel
 from llmos.traces import read_trace
 from helpers import call, git, run_llmos, run_llmos_process
 
-HELLO = [call("write_file", path="projects/demo/hello.txt", content="hello world"),
-         call("finish", result="wrote hello.txt")]
+HELLO = [
+    call("write_file", path="projects/demo/hello.txt", content="hello world"),
+    call("finish", result="wrote hello.txt"),
+]
 
 
 def test_boot_runs_writes_trace_and_commits(root: Path, script):
@@ -54,11 +57,13 @@ def test_commit_never_takes_a_persons_uncommitted_work(root: Path, script):
 
 
 def test_refusals_and_missing_files_are_observations(root: Path, script):
-    model = script(call("write_file", path="../escape.txt", content="x"),
-                   call("read_file", path="projects/nothing.md"),
-                   call("delete_everything"),
-                   {"text": "I am thinking"},
-                   call("finish", result="done anyway"))
+    model = script(
+        call("write_file", path="../escape.txt", content="x"),
+        call("read_file", path="projects/nothing.md"),
+        call("delete_everything"),
+        {"text": "I am thinking"},
+        call("finish", result="done anyway"),
+    )
     res = Kernel(root).run("try bad things", model=model)
     assert res.outcome == "success" and res.steps == 5
     t = read_trace(res.trace_path)
@@ -93,13 +98,16 @@ def test_exhausted_script_fails_cleanly(root: Path, script):
     assert git(root, "status", "--porcelain") == ""  # trace and file committed
 
 
-@pytest.mark.parametrize("goal,kwargs,error,match", [
-    ("   ", {}, GoalError, "the goal is empty"),
-    ("x", {"agent": "ghost"}, AgentNotFound, "no agent named 'ghost'"),
-    ("x", {"model": "gpt:4"}, ModelSpecError, "unknown model spec"),
-    ("x", {"model": "scripted:"}, ModelSpecError, "needs a value"),
-    ("x", {"model": "scripted:/nonexistent.yaml"}, ScriptError, "not found"),
-])
+@pytest.mark.parametrize(
+    "goal,kwargs,error,match",
+    [
+        ("   ", {}, GoalError, "the goal is empty"),
+        ("x", {"agent": "ghost"}, AgentNotFound, "no agent named 'ghost'"),
+        ("x", {"model": "gpt:4"}, ModelSpecError, "unknown model spec"),
+        ("x", {"model": "scripted:"}, ModelSpecError, "needs a value"),
+        ("x", {"model": "scripted:/nonexistent.yaml"}, ScriptError, "not found"),
+    ],
+)
 def test_bad_input_writes_nothing(root: Path, goal, kwargs, error, match):
     head = git(root, "rev-parse", "HEAD")
     with pytest.raises(error, match=match):
@@ -141,18 +149,26 @@ def test_cli_boot_json_summary(root: Path, script):
 def test_cli_progress_and_bad_input_exit_codes(root: Path, script):
     res = run_llmos_process("boot", "Write hello", "--model", script(*HELLO), root=root)
     assert res.returncode == 0 and "write_file" in res.stderr and "success: wrote hello.txt" in res.stdout
-    for args, fragment in ((["boot", ""], "goal is empty"), (["boot", "x", "--agent", "nope"], "no agent named"),
-                           (["boot", "x", "--model", "what:ever"], "unknown model spec")):
+    for args, fragment in (
+        (["boot", ""], "goal is empty"),
+        (["boot", "x", "--agent", "nope"], "no agent named"),
+        (["boot", "x", "--model", "what:ever"], "unknown model spec"),
+    ):
         res = run_llmos(*args, root=root)
         assert res.returncode == 1 and fragment in res.stderr and len(res.stderr.strip().splitlines()) == 1
 
 
 def test_killed_run_leaves_a_readable_aborted_trace(root: Path, script):
-    model = script(call("write_file", path="projects/demo/a.txt", content="first"),
-                   {"tool_calls": [{"name": "finish", "args": {"result": "never"}}], "delay": 60})
-    proc = subprocess.Popen([sys.executable, "-m", "llmos", "boot", "slow goal", "--model", model],
-                            env={**__import__("os").environ, "LLMOS_ROOT": str(root)},
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    model = script(
+        call("write_file", path="projects/demo/a.txt", content="first"),
+        {"tool_calls": [{"name": "finish", "args": {"result": "never"}}], "delay": 60},
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "llmos", "boot", "slow goal", "--model", model],
+        env={**__import__("os").environ, "LLMOS_ROOT": str(root)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.monotonic() + 60
     trace = None
     while time.monotonic() < deadline:
@@ -169,11 +185,15 @@ def test_killed_run_leaves_a_readable_aborted_trace(root: Path, script):
 
 
 def test_interrupted_run_records_aborted_and_commits(root: Path, script):
-    model = script(call("list_dir", path="."),
-                   {"tool_calls": [{"name": "finish", "args": {"result": "never"}}], "delay": 60})
-    proc = subprocess.Popen([sys.executable, "-m", "llmos", "boot", "slow", "--model", model],
-                            env={**__import__("os").environ, "LLMOS_ROOT": str(root)},
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    model = script(
+        call("list_dir", path="."), {"tool_calls": [{"name": "finish", "args": {"result": "never"}}], "delay": 60}
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "llmos", "boot", "slow", "--model", model],
+        env={**__import__("os").environ, "LLMOS_ROOT": str(root)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not any("n: 1" in p.read_text() for p in (root / "traces").rglob("*.md")):
         time.sleep(0.05)
@@ -187,11 +207,19 @@ def test_interrupted_run_records_aborted_and_commits(root: Path, script):
 def test_two_concurrent_runs_both_commit(root: Path, script):
     procs = []
     for n in range(2):
-        model = script(call("write_file", path=f"projects/p{n}/out.txt", content=f"run {n}"),
-                       {"tool_calls": [{"name": "finish", "args": {"result": f"run {n}"}}], "delay": 0.3})
-        procs.append(subprocess.Popen([sys.executable, "-m", "llmos", "boot", f"concurrent run {n}", "--model", model],
-                                      env={**__import__("os").environ, "LLMOS_ROOT": str(root)},
-                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+        model = script(
+            call("write_file", path=f"projects/p{n}/out.txt", content=f"run {n}"),
+            {"tool_calls": [{"name": "finish", "args": {"result": f"run {n}"}}], "delay": 0.3},
+        )
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "llmos", "boot", f"concurrent run {n}", "--model", model],
+                env={**__import__("os").environ, "LLMOS_ROOT": str(root)},
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        )
     for p in procs:
         out, err = p.communicate(timeout=120)
         assert p.returncode == 0, err

@@ -1,4 +1,5 @@
 """Memory documents, supersede, recall ranking and the index cache: real files, real whoosh, real git."""
+
 import shutil
 import subprocess
 import sys
@@ -6,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from llmos.errors import DocumentError, MemoryNotFound, WorkingMemoryTooLarge
+from llmos.errors import MemoryNotFound, WorkingMemoryTooLarge
 from llmos.index import open_index
 from llmos.memory.model import read_memory
 from llmos.memory.recall import recall
@@ -22,8 +23,9 @@ def ids(result):
 
 
 def test_remember_writes_a_readable_memory_file(root: Path):
-    m, written = remember(root, "The demo project deploys to port 8080. Ask ops first.", tags=["deploy", "ops"],
-                          agent="assistant")
+    m, written = remember(
+        root, "The demo project deploys to port 8080. Ask ops first.", tags=["deploy", "ops"], agent="assistant"
+    )
     assert written == [f"memory/beta/{m.id}.md"] and m.id.startswith("the-demo-project-deploys-to-port-8080-")
     text = (root / written[0]).read_text()
     assert text.startswith("---\nid: ") and "tier: beta" in text and "kind: fact" in text
@@ -64,7 +66,9 @@ def test_as_of_answers_what_was_true_then(root: Path):
 
     jan = datetime(2024, 1, 1, tzinfo=timezone.utc)
     old, _ = remember(root, "The team lead is Mibet.", valid_from=jan)
-    new, _ = remember(root, "The team lead is Orsa.", supersedes=[old.id], valid_from=datetime(2025, 6, 1, tzinfo=timezone.utc))
+    new, _ = remember(
+        root, "The team lead is Orsa.", supersedes=[old.id], valid_from=datetime(2025, 6, 1, tzinfo=timezone.utc)
+    )
     assert recall(root, "team lead", as_of="2024-12-31").hits[0].id == old.id
     assert ids(recall(root, "team lead", as_of="2025-07-01")) == [new.id]
     with pytest.raises(ValueError, match="not a date"):
@@ -85,8 +89,22 @@ def test_question_about_something_unknown_abstains(root: Path):
     assert not recall(root, "name of cat Tom3").abstain
 
 
-@pytest.mark.parametrize("query", ['"unclosed', "title:x AND (", "*", "a OR NOT b", "tags:[a TO", "x^2~ {}",
-                                   "\\", "", "   ", "'; DROP TABLE memory; --", "é ü 中文 🙂"])
+@pytest.mark.parametrize(
+    "query",
+    [
+        '"unclosed',
+        "title:x AND (",
+        "*",
+        "a OR NOT b",
+        "tags:[a TO",
+        "x^2~ {}",
+        "\\",
+        "",
+        "   ",
+        "'; DROP TABLE memory; --",
+        "é ü 中文 🙂",
+    ],
+)
 def test_search_syntax_is_plain_text(root: Path, query: str):
     remember(root, "Plain memory about title and tags")
     result = recall(root, query)  # must not raise
@@ -96,8 +114,9 @@ def test_search_syntax_is_plain_text(root: Path, query: str):
 def test_broken_memory_is_reported_with_its_line_and_skipped(root: Path, script):
     good, _ = remember(root, "Korlan keeps the keys")
     (root / "memory/beta/broken-one.md").write_text(BROKEN)
-    (root / "memory/beta/typo-one.md").write_text("---\nid: typo-one\ntier: beta\ntitle: T\ncreated: 2024-01-01\n"
-                                                  "confidense: 0.9\n---\nKorlan typo\n")
+    (root / "memory/beta/typo-one.md").write_text(
+        "---\nid: typo-one\ntier: beta\ntitle: T\ncreated: 2024-01-01\nconfidense: 0.9\n---\nKorlan typo\n"
+    )
     result = recall(root, "Korlan keys")
     assert ids(result) == [good.id]
     assert any("memory/beta/broken-one.md:3: bad YAML" in s for s in result.skipped)
@@ -107,7 +126,9 @@ def test_broken_memory_is_reported_with_its_line_and_skipped(root: Path, script)
     from helpers import call
     from llmos.kernel import Kernel
 
-    res = Kernel(root).run("recall keys", model=script(call("recall", query="Korlan keys"), call("finish", result="ok")))
+    res = Kernel(root).run(
+        "recall keys", model=script(call("recall", query="Korlan keys"), call("finish", result="ok"))
+    )
     assert res.outcome == "success"
     assert any(":6: confidense" in e for e in (line for err in Kernel(root).check() for line in err.lines()))
 
@@ -133,7 +154,8 @@ def test_index_is_a_cache_that_follows_the_files(root: Path):
     # a file arriving like `git pull` writes it, and one removed
     (root / "memory/alpha").mkdir(exist_ok=True)
     (root / "memory/alpha/pulled-fact-aaaaaa.md").write_text(
-        "---\nid: pulled-fact-aaaaaa\ntier: alpha\ntitle: Pulled\ncreated: 2025-01-01T00:00:00Z\n---\nGrommet rule\n")
+        "---\nid: pulled-fact-aaaaaa\ntier: alpha\ntitle: Pulled\ncreated: 2025-01-01T00:00:00Z\n---\nGrommet rule\n"
+    )
     (root / wb[0]).unlink()
     assert ids(recall(root, "Grommet")) == ["pulled-fact-aaaaaa"]
     assert recall(root, "Vastra").hits == []

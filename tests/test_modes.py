@@ -1,5 +1,6 @@
 """Execution modes end to end: matching, FOLLOWER replay, MIXED guidance, forced modes, statistics,
 and the bad inputs (files gone, slots that try to leave the root)."""
+
 import json
 from pathlib import Path
 
@@ -27,9 +28,11 @@ def poem_goal(n: int, path: str | None = None) -> tuple[str, str]:
 def poem_replies(n: int, path: str | None = None) -> list[dict]:
     """What the model does for one poem: read the shared style, write the poem, finish."""
     path = path or f"projects/p{n}/poem.md"
-    return [call("read_file", path=TEMPLATE_FILE),
-            call("write_file", path=path, content=f"# cat {n}\n\nA poem about cat {n}.\n"),
-            call("finish", result=f"wrote {path}")]
+    return [
+        call("read_file", path=TEMPLATE_FILE),
+        call("write_file", path=path, content=f"# cat {n}\n\nA poem about cat {n}.\n"),
+        call("finish", result=f"wrote {path}"),
+    ]
 
 
 @pytest.fixture()
@@ -57,8 +60,10 @@ def test_slot_templates_round_trip():
     assert t == "{text1} lives in {path1}; {num1} lives, not 33"
     assert fill(t, {"path1": "p/b.md", "text1": "dog", "num1": "9"}) == "dog lives in p/b.md; 9 lives, not 33"
     assert fill("{{literal}} {text1}", {"text1": "x"}) == "{literal} x"
-    assert slot_args({"path": "projects/a/x.md", "offset": 3, "other": "none"}, slots) == \
-        {"path": "{path1}", "offset": "{num1}"}
+    assert slot_args({"path": "projects/a/x.md", "offset": 3, "other": "none"}, slots) == {
+        "path": "{path1}",
+        "offset": "{num1}",
+    }
     assert fill_args({"path": "projects/a/x.md", "offset": 3}, {"offset": "{num1}"}, {"num1": "7"})["offset"] == 7
     with pytest.raises(KeyError):
         fill("{path2}", slots)
@@ -84,8 +89,9 @@ def test_second_run_is_a_zero_token_replay_with_new_values(styled: Path, script)
     assert "proven" in d["reason"] and t2.model == "none" and t2.model_calls == 0
     trailers = parse_trailers(git(styled, "log", "-1", "--format=%B"))
     assert trailers["Mode"] == "FOLLOWER" and trailers["Tokens"] == "0/0" and trailers["Trace-Id"] == t2.id
-    assert sorted(git(styled, "show", "--name-only", "--format=", "HEAD").split()) == \
-        sorted(["projects/p2/poem.md", second.trace_path.relative_to(styled).as_posix()])
+    assert sorted(git(styled, "show", "--name-only", "--format=", "HEAD").split()) == sorted(
+        ["projects/p2/poem.md", second.trace_path.relative_to(styled).as_posix()]
+    )
 
 
 def test_statistics_move_and_a_file_gone_falls_back_to_mixed(styled: Path, script):
@@ -149,8 +155,9 @@ def test_forced_modes(styled: Path, script):
 def test_lexically_similar_goal_is_guided_not_replayed(styled: Path, script):
     run_poem(styled, script, 1)
     goal = 'Write a short poem about "dog" into projects/d/poem.md'
-    res = Kernel(styled).run(goal, model=script(call("write_file", path="projects/d/poem.md", content="dog"),
-                                                call("finish", result="ok")))
+    res = Kernel(styled).run(
+        goal, model=script(call("write_file", path="projects/d/poem.md", content="dog"), call("finish", result="ok"))
+    )
     d = read_trace(res.trace_path).decision
     assert res.mode == "MIXED" and d["candidates"][0]["match"] == "lexical"
     assert 0.5 <= d["candidates"][0]["similarity"] < 1 and d["source"] == d["candidates"][0]["trace"]
@@ -160,7 +167,7 @@ def test_lexically_similar_goal_is_guided_not_replayed(styled: Path, script):
 
 def test_slots_cannot_escape_the_root(styled: Path, script):
     run_poem(styled, script, 1)
-    shell = '$(touch /tmp/llmos-pwned); rm -rf ~ #'
+    shell = "$(touch /tmp/llmos-pwned); rm -rf ~ #"
     res = Kernel(styled).run(f'Write a poem about "{shell}" into projects/p9/poem.md', model=script(NEVER))
     assert res.mode == "FOLLOWER" and not Path("/tmp/llmos-pwned").exists()
     assert (styled / "projects/p9/poem.md").read_text() == f"# {shell}\n\nA poem about {shell}.\n"
@@ -197,11 +204,24 @@ def test_traces_are_not_matched_across_agents(styled: Path, script):
 
 def test_part_of_a_slot_used_on_its_own_is_never_replayed(root: Path, script):
     """'A protocol named after ada' for the slot "ada protocol": a replay would write 'ada' again."""
+
     def define(name: str, *replies):
         goal = f'Define the term "{name} protocol" in projects/g/{name}.md'
-        return Kernel(root).run(goal, model=script(*replies or (
-            call("write_file", path=f"projects/g/{name}.md", content=f"# {name} protocol\n\nNamed after {name}.\n"),
-            call("finish", result="defined"))))
+        return Kernel(root).run(
+            goal,
+            model=script(
+                *replies
+                or (
+                    call(
+                        "write_file",
+                        path=f"projects/g/{name}.md",
+                        content=f"# {name} protocol\n\nNamed after {name}.\n",
+                    ),
+                    call("finish", result="defined"),
+                )
+            ),
+        )
+
     first = define("ada")
     assert read_trace(first.trace_path).steps[0].post[0] == {"unexplained": ["ada"]}
     second = define("grace")

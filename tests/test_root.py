@@ -5,14 +5,25 @@ import pytest
 
 from llmos.errors import RootError
 from llmos.root import find_root, init_root
-from helpers import git, run_llmos, run_llmos_process
+from helpers import git, run_llmos_process
 
 
 def test_init_writes_template_and_commits(tmp_path: Path):
     root = init_root(tmp_path / "myos")
-    for rel in ("system/llmos.yaml", "system/agents/orchestrator.md", "system/prompts/agent.md",
-                "agents/assistant.md", "agents/assistant.soul.md", "memory/beta", "memory/alpha",
-                "memory/delta", "memory/working", "traces", "crystallized", "projects"):
+    for rel in (
+        "system/llmos.yaml",
+        "system/agents/orchestrator.md",
+        "system/prompts/agent.md",
+        "agents/assistant.md",
+        "agents/assistant.soul.md",
+        "memory/beta",
+        "memory/alpha",
+        "memory/delta",
+        "memory/working",
+        "traces",
+        "crystallized",
+        "projects",
+    ):
         assert (root / rel).exists(), rel
     assert ".llmos/" in (root / ".gitignore").read_text()
     assert git(root, "log", "--format=%s").strip() == "llmos: init"
@@ -34,10 +45,10 @@ def test_find_root_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     deep = a / "projects" / "x" / "y"
     deep.mkdir(parents=True)
     monkeypatch.delenv("LLMOS_ROOT", raising=False)
-    assert find_root(cwd=deep) == a                      # walking up
+    assert find_root(cwd=deep) == a  # walking up
     monkeypatch.setenv("LLMOS_ROOT", str(b))
-    assert find_root(cwd=deep) == b                      # env beats walking
-    assert find_root(str(a), cwd=deep) == a              # --root beats env
+    assert find_root(cwd=deep) == b  # env beats walking
+    assert find_root(str(a), cwd=deep) == a  # --root beats env
 
 
 def test_missing_root_is_a_one_line_error(tmp_path: Path):
@@ -100,21 +111,44 @@ def test_the_wheel_is_whole_and_works_from_a_fresh_environment(tmp_path: Path):
         shutil.copytree(repo / name, src / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     for name in ("setup.py", "pyproject.toml", "README.md"):
         shutil.copy2(repo / name, src / name)
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index", "-q",
-                    "-w", str(tmp_path / "dist"), str(src)], check=True, capture_output=True, timeout=300)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "-q",
+            "-w",
+            str(tmp_path / "dist"),
+            str(src),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     wheel = next((tmp_path / "dist").glob("llmos-*.whl"))
     names = set(zipfile.ZipFile(wheel).namelist())
     modules = {"llmos/" + p.relative_to(repo / "kernel").as_posix() for p in (repo / "kernel").rglob("*.py")}
     assert modules - names == set(), "modules missing from the wheel"
-    for rel in ("llmos/_template/system/llmos.yaml", "llmos/_template/agents/assistant.md",
-                "llmos/_template/system/prompts/local.md"):
+    for rel in (
+        "llmos/_template/system/llmos.yaml",
+        "llmos/_template/agents/assistant.md",
+        "llmos/_template/system/prompts/local.md",
+    ):
         assert rel in names, rel
 
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv)], check=True)
     py, llmos = venv / "bin" / "python", venv / "bin" / "llmos"
-    subprocess.run([py, "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheel)], check=True,
-                   capture_output=True, timeout=300)
+    subprocess.run(
+        [py, "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheel)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     env = {k: v for k, v in os.environ.items() if k != "LLMOS_ROOT"}
 
     def run(*args: str, **kw) -> subprocess.CompletedProcess:

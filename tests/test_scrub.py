@@ -1,4 +1,5 @@
 """Secret scrubbing: environment secrets and known key formats, in nested structures."""
+
 from __future__ import annotations
 
 import json
@@ -40,15 +41,18 @@ def test_env_cache_needs_refresh(fresh_env):
     assert scrub("added-after-the-scan") == "[secret:LATE_SECRET]"
 
 
-@pytest.mark.parametrize("secret,name", [
-    (ANTHROPIC, "anthropic-key"),
-    ("sk-proj-" + "Zz9" * 10, "openai-key"),
-    (GITHUB, "github-token"),
-    ("github_pat_11ABCDEFG0" + "q" * 40, "github-pat"),
-    ("AKIAIOSFODNN7EXAMPLE", "aws-access-key-id"),
-    ("xoxb-1234567890-abcdefghij", "slack-token"),
-    (PRIVATE, "private-key"),
-])
+@pytest.mark.parametrize(
+    "secret,name",
+    [
+        (ANTHROPIC, "anthropic-key"),
+        ("sk-proj-" + "Zz9" * 10, "openai-key"),
+        (GITHUB, "github-token"),
+        ("github_pat_11ABCDEFG0" + "q" * 40, "github-pat"),
+        ("AKIAIOSFODNN7EXAMPLE", "aws-access-key-id"),
+        ("xoxb-1234567890-abcdefghij", "slack-token"),
+        (PRIVATE, "private-key"),
+    ],
+)
 def test_known_formats(secret, name):
     assert scrub(f"before {secret} after") == f"before [secret:{name}] after"
 
@@ -62,10 +66,13 @@ def test_nested_structures_are_copied_not_mutated(fresh_env):
     fresh_env.setenv("SERVICE_SECRET", "s3cr3t-value-123")
     refresh()
     Step = namedtuple("Step", "tool args")
-    obj = {"tool": "http", "args": {"headers": [f"x-api-key: {ANTHROPIC}"],
-                                    "body": b"token=s3cr3t-value-123\xff"},
-           "result": (1, None, "ok s3cr3t-value-123"), "s3cr3t-value-123": True,
-           "step": Step("write", ["s3cr3t-value-123"])}
+    obj = {
+        "tool": "http",
+        "args": {"headers": [f"x-api-key: {ANTHROPIC}"], "body": b"token=s3cr3t-value-123\xff"},
+        "result": (1, None, "ok s3cr3t-value-123"),
+        "s3cr3t-value-123": True,
+        "step": Step("write", ["s3cr3t-value-123"]),
+    }
     before = json.dumps(obj, default=repr)
     out = scrub(obj)
     assert json.dumps(obj, default=repr) == before  # input untouched
@@ -100,7 +107,7 @@ def test_fast_enough_for_every_write(fresh_env):
     for i in range(20):
         fresh_env.setenv(f"SVC{i}_TOKEN", f"token-value-number-{i:04d}-xyz")
     refresh()
-    blob = ("ordinary trace text with tool output and numbers 12345 " * 20000)  # ~1.1 MB
+    blob = "ordinary trace text with tool output and numbers 12345 " * 20000  # ~1.1 MB
     start = time.perf_counter()
     assert scrub(blob) == blob
     assert time.perf_counter() - start < 2.0

@@ -1,4 +1,5 @@
 """`llmos shell`: piped sessions through the real CLI, live reload events, history, several terminals."""
+
 from __future__ import annotations
 
 import os
@@ -16,16 +17,19 @@ HELLO = [call("write_file", path="projects/demo/hello.txt", content="hello"), ca
 
 def test_piped_session_runs_goals_and_commands(root: Path, script):
     model = script(*HELLO)
-    session = "Write hello into projects/demo/hello.txt\n:agents\n:trace\n:budget\n:nope\n:trace zzz\n:reload\n:quit\nnever run\n"
+    session = (
+        "Write hello into projects/demo/hello.txt\n:agents\n:trace\n:budget\n:nope\n:trace zzz\n"
+        ":reload\n:quit\nnever run\n"
+    )
     res = run_llmos_process("shell", "--model", model, root=root, input=session)
     assert res.returncode == 0, res.stderr
     out = res.stdout
     (trace,) = list(iter_trace_files(root))
     t = read_trace(trace)
     assert "success: wrote hello" in out and f"trace traces/{t.id[:4]}/{t.id[4:6]}/{t.id}.md" in out
-    assert f"assistant  {t.agent_hash}" in out and "distiller (system)" in out       # :agents
+    assert f"assistant  {t.agent_hash}" in out and "distiller (system)" in out  # :agents
     assert f"{t.id}  success  agent=assistant" in out and "goal: Write hello" in out  # :trace (last run)
-    assert "per_day" in out and "remaining" in out                                  # :budget
+    assert "per_day" in out and "remaining" in out  # :budget
     assert "unknown command :nope" in out and "error: no trace 'zzz'" in out
     assert "reloaded: 5 agents, 0 change(s), 0 invalid file(s)" in out and out.rstrip().endswith("bye")
     assert "never run" not in (root / ".llmos" / "shell_history").read_text()
@@ -65,9 +69,15 @@ class Lines:
 
 def test_shell_prints_reload_events_as_they_happen_and_uses_the_edit(root: Path, script):
     model = script(*HELLO)
-    proc = subprocess.Popen([sys.executable, "-m", "llmos", "shell", "--model", model], cwd=root,
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "LLMOS_ROOT": str(root)})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "llmos", "shell", "--model", model],
+        cwd=root,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "LLMOS_ROOT": str(root)},
+    )
     try:
         lines = Lines(proc)
         lines.until("watching for edits")
@@ -90,12 +100,22 @@ def test_shell_prints_reload_events_as_they_happen_and_uses_the_edit(root: Path,
 
 
 def test_two_terminals_in_one_root_stay_correct(root: Path, script):
-    models = [script(call("write_file", path=f"projects/{who}.txt", content=who), call("finish", result=who))
-              for who in ("left", "right")]
+    models = [
+        script(call("write_file", path=f"projects/{who}.txt", content=who), call("finish", result=who))
+        for who in ("left", "right")
+    ]
     goals = "".join(f"goal number {i}\n" for i in range(3))
-    procs = [subprocess.Popen([sys.executable, "-m", "llmos", "shell", "--model", m], stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                              env={**os.environ, "LLMOS_ROOT": str(root)}) for m in models]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "llmos", "shell", "--model", m],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "LLMOS_ROOT": str(root)},
+        )
+        for m in models
+    ]
     outs = [p.communicate(goals, timeout=120) for p in procs]
     assert all(p.returncode == 0 for p in procs), outs
     assert all(out.count("success:") == 3 for out, _ in outs), outs

@@ -1,4 +1,5 @@
 """On-demand agents: an orchestrator writes a new agent, delegates to it at once, and it stays."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -19,11 +20,17 @@ def create(**args) -> dict:
 
 def test_create_agent_then_delegate_to_it_and_reuse_it_later(root: Path, script):
     child = script(call("finish", result="summarized"))
-    parent = script(create(name="summarizer", description="Summarizes a file.",
-                         instructions="Read the file and summarize it in three lines.",
-                         tools=["read_file", "finish"], model=child),
-                    call("delegate", agent="summarizer", goal="summarize README"),
-                    call("finish", result="done"))
+    parent = script(
+        create(
+            name="summarizer",
+            description="Summarizes a file.",
+            instructions="Read the file and summarize it in three lines.",
+            tools=["read_file", "finish"],
+            model=child,
+        ),
+        call("delegate", agent="summarizer", goal="summarize README"),
+        call("finish", result="done"),
+    )
     res = Kernel(root).run("summarize things", agent="orchestrator", model=parent)
     t = read_trace(res.trace_path)
     assert t.steps[0].ok and "created agent 'summarizer'" in t.steps[0].result
@@ -43,11 +50,15 @@ def test_invalid_agents_are_refused_with_the_validation_error(root: Path, script
         ({"name": "ok-one", "description": "", "instructions": "y", "tools": ["finish"]}, "description"),
         ({"name": "ok-two", "description": "x", "instructions": "y", "tools": ["teleport"]}, "unknown tool 'teleport'"),
         ({"name": "ok-three", "description": "x", "instructions": " ", "tools": ["finish"]}, "instructions"),
-        ({"name": "ok-four", "description": "x", "instructions": "y", "tools": ["vault_snapshot"]},
-         "cannot have tools you do not have: vault_snapshot"),
+        (
+            {"name": "ok-four", "description": "x", "instructions": "y", "tools": ["vault_snapshot"]},
+            "cannot have tools you do not have: vault_snapshot",
+        ),
         ({"name": "ok-five", "description": "x", "instructions": "y"}, "list the new agent's tools"),
-        ({"name": "ok-six", "description": "x", "instructions": "y", "tools": ["finish"], "model": "gpt:4"},
-         "unknown model spec"),
+        (
+            {"name": "ok-six", "description": "x", "instructions": "y", "tools": ["finish"], "model": "gpt:4"},
+            "unknown model spec",
+        ),
         ({"name": "assistant", "description": "x", "instructions": "y", "tools": ["finish"]}, "already exists"),
     ]
     model = script(*[create(**args) for args, _ in bad], call("finish", result="gave up"))
@@ -55,6 +66,5 @@ def test_invalid_agents_are_refused_with_the_validation_error(root: Path, script
     steps = read_trace(res.trace_path).steps
     for step, (args, expected) in zip(steps, bad):
         assert not step.ok and expected in step.result, (args, step.result)
-    assert sorted(p.name for p in (root / "agents").iterdir()) == ["assistant.md", "assistant.soul.md",
-                                                                   "reviewer.md"]
+    assert sorted(p.name for p in (root / "agents").iterdir()) == ["assistant.md", "assistant.soul.md", "reviewer.md"]
     assert "agents/Bad Name.md" in steps[0].result  # the error names the file it would have been

@@ -1,4 +1,5 @@
 """The syscall table: schemas from signatures, allowlist, path confinement (symlinks too)."""
+
 import os
 from pathlib import Path
 
@@ -63,8 +64,19 @@ def test_long_file_reads_in_chunks(root: Path, table: SyscallTable):
     assert second == "x" * 5000
 
 
-@pytest.mark.parametrize("path", ["../outside.txt", "/etc/passwd", "projects/../../x", ".llmos/ledger.jsonl",
-                                  ".git/config", "HALT", "", "projects/\x00bad"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "../outside.txt",
+        "/etc/passwd",
+        "projects/../../x",
+        ".llmos/ledger.jsonl",
+        ".git/config",
+        "HALT",
+        "",
+        "projects/\x00bad",
+    ],
+)
 def test_paths_outside_or_private_are_refused(root: Path, table: SyscallTable, path: str):
     for name, args in (("read_file", {"path": path}), ("write_file", {"path": path, "content": "x"})):
         out = table.call(ctx(root), name, args)

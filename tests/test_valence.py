@@ -1,4 +1,5 @@
 """Valence: each rule's effect on the state and on the next run's decisions, all in the trace."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -60,8 +61,7 @@ def test_refused_syscalls_lower_safety_and_the_next_run_gets_a_strict_policy(roo
     files = git(root, "show", "--name-only", "--format=", "HEAD").split()
     assert "memory/valence.yaml" in files  # the change is in the run's commit, for a person to review
     # next run: write_file is denied, and the trace says why, with the state that caused it
-    res2 = Kernel(root).run("write a file", model=script(call("write_file", path="projects/a.md", content="a"),
-                                                         FINISH))
+    res2 = Kernel(root).run("write a file", model=script(call("write_file", path="projects/a.md", content="a"), FINISH))
     t2 = read_trace(res2.trace_path)
     strict = kinds(t2)[("strict_policy", None)]
     assert strict["applied"] and "write_file" in strict["effect"]["deny"] and strict["state"]["safety"] == -0.4
@@ -94,9 +94,9 @@ def test_success_raises_confidence_and_lifts_the_caution(root: Path, script):
 def test_repetition_lowers_curiosity_and_novelty_raises_it(root: Path, script):
     enable(root)
     set_state(root, curiosity=-0.2)
-    Kernel(root).run("the same goal", model=script(FINISH))   # new: novelty +0.1
+    Kernel(root).run("the same goal", model=script(FINISH))  # new: novelty +0.1
     assert state(root)["curiosity"] == round(-0.2 * 0.9 + 0.1, 4)
-    Kernel(root).run("the same goal", model=script(FINISH))   # repeated: -0.15
+    Kernel(root).run("the same goal", model=script(FINISH))  # repeated: -0.15
     Kernel(root).run("the same goal", model=script(FINISH))
     assert state(root)["curiosity"] <= -0.3
     t = read_trace(Kernel(root).run("the same goal", model=script(FINISH)).trace_path)

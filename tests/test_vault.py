@@ -1,4 +1,5 @@
 """Vault: sealed snapshots of a real git root, tampering, SIGKILL, restore, retention."""
+
 from __future__ import annotations
 
 import io
@@ -26,13 +27,18 @@ from llmos.cli_guard import vault as vault_cmd
 from llmos.errors import VaultError
 from llmos.vault import Vault, VaultConfig
 
-GIT_ENV = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
-           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "t",
+    "GIT_AUTHOR_EMAIL": "t@example.com",
+    "GIT_COMMITTER_NAME": "t",
+    "GIT_COMMITTER_EMAIL": "t@example.com",
+}
 
 
 def git(root: Path, *args: str) -> str:
-    return subprocess.run(["git", "-C", str(root), *args], check=True, capture_output=True,
-                          text=True, env={**os.environ, **GIT_ENV}).stdout
+    return subprocess.run(
+        ["git", "-C", str(root), *args], check=True, capture_output=True, text=True, env={**os.environ, **GIT_ENV}
+    ).stdout
 
 
 def commit_all(root: Path, msg: str = "commit") -> None:
@@ -58,8 +64,7 @@ def root(tmp_path: Path) -> Path:
     (r / ".llmos" / "blobs" / "ab").mkdir(parents=True)
     (r / ".llmos" / "blobs" / "ab" / "cdef").write_bytes(b"blob bytes \x00\x01")
     budget = Budget(r, BudgetConfig(), alert_stream=io.StringIO())
-    with budget.spend(run_id="r", agent="a", model="local", input_tokens=1,
-                      max_output_tokens=1) as charge:
+    with budget.spend(run_id="r", agent="a", model="local", input_tokens=1, max_output_tokens=1) as charge:
         charge.settle(input_tokens=1, output_tokens=1)
     return r
 
@@ -94,15 +99,25 @@ def test_snapshot_seals_head_ledger_and_blobs(root):
     assert info.seq == 0 and info.prev is None and info.label == "first"
     objects = sorted((root / ".llmos" / "vault" / "snapshots").iterdir())
     assert [p.name.split(".", 1)[1] for p in objects] == [
-        "sealed.files.jsonl", "sealed.manifest.json", "sealed.tar.zst"]
+        "sealed.files.jsonl",
+        "sealed.manifest.json",
+        "sealed.tar.zst",
+    ]
     assert all(stat.S_IMODE(p.stat().st_mode) == 0o444 for p in objects)
     manifest = json.loads(objects[1].read_text())
     assert manifest["sealed"] is True and "SEALED" in manifest["notice"]
     assert manifest["commit"] == git(root, "rev-parse", "HEAD").strip()
     listed = [json.loads(x)["path"] for x in objects[0].read_text().splitlines()]
-    assert set(listed) == {".gitignore", "agents/writer.md", "bin.dat", "latest",
-                           "system/llmos.yaml", "tool.sh", ".llmos/ledger.jsonl",
-                           ".llmos/blobs/ab/cdef"}
+    assert set(listed) == {
+        ".gitignore",
+        "agents/writer.md",
+        "bin.dat",
+        "latest",
+        "system/llmos.yaml",
+        "tool.sh",
+        ".llmos/ledger.jsonl",
+        ".llmos/blobs/ab/cdef",
+    }
     second = vault.snapshot(root)
     assert second.seq == 1 and second.prev == info.hash
     assert [s.id for s in vault.list_snapshots(root)] == [info.id, second.id]
@@ -155,8 +170,7 @@ def test_verify_names_changed_missing_and_added_files(root):
     rewrite_archive(root, info.id, tamper)
     [result] = vault.verify(root, info.id)
     assert not result.ok
-    assert (result.changed, result.missing, result.added) == (
-        ["bin.dat"], ["agents/writer.md"], ["agents/planted.md"])
+    assert (result.changed, result.missing, result.added) == (["bin.dat"], ["agents/writer.md"], ["agents/planted.md"])
     assert any("changed: bin.dat" in line for line in result.lines())
     with pytest.raises(VaultError, match="bin.dat"):
         vault.restore(root, info.id, root.parent / "out")

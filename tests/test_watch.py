@@ -1,4 +1,5 @@
 """Hot reload with a real watcher on real files: tests wait on reload events, never on fixed sleeps."""
+
 from __future__ import annotations
 
 import os
@@ -49,11 +50,14 @@ class Events:
 
     def wait(self, kind: str, *, name: str | None = None, path: str | None = None) -> ReloadEvent:
         """The first event of ``kind`` (for ``name``/``path``) not seen before; consumes it."""
+
         def match(e: ReloadEvent) -> bool:
             return e.kind == kind and (name is None or e.name == name) and (path is None or e.path == path)
+
         with self.cond:
-            assert self.cond.wait_for(lambda: any(match(e) for e in self.items), TIMEOUT), \
+            assert self.cond.wait_for(lambda: any(match(e) for e in self.items), TIMEOUT), (
                 f"no {kind} event for {name or path}; got {[e.line() for e in self.items]}"
+            )
             event = next(e for e in self.items if match(e))
             self.items.remove(event)
             return event
@@ -95,8 +99,7 @@ def test_edited_agent_is_in_the_very_next_model_call(root: Path, live: LiveRoot,
     assert trace.agent_hash == original.hash
     assert [s.agent_hash for s in trace.steps] == [None, new.hash, None]
     with BlobStore.open(root / ".llmos" / "blobs") as blobs:
-        systems = [load_request(blobs, s.request.removeprefix("blob:"))["messages"][0]["content"]
-                   for s in trace.steps]
+        systems = [load_request(blobs, s.request.removeprefix("blob:"))["messages"][0]["content"] for s in trace.steps]
     assert "NEW-INSTRUCTIONS" not in systems[0] and all("NEW-INSTRUCTIONS" in s for s in systems[1:])
     assert not trace_is_current(trace.model_copy(update={"steps": trace.steps[:1]}), new)
     assert trace_is_current(trace, new)
@@ -125,8 +128,7 @@ def test_boot_without_watcher_follows_edits_by_stat(root: Path, script):
     assert "STAT-EDIT" in last and "broken" not in last
 
 
-def test_invalid_edit_keeps_old_version_reports_once_then_fix_is_picked_up(root: Path, live: LiveRoot,
-                                                                           events: Events):
+def test_invalid_edit_keeps_old_version_reports_once_then_fix_is_picked_up(root: Path, live: LiveRoot, events: Events):
     path = root / "agents" / "reviewer.md"
     good = live.registry.agent("reviewer")
     bad = path.read_text().replace("description:", "descripton:", 1)
@@ -148,10 +150,14 @@ def test_invalid_edit_keeps_old_version_reports_once_then_fix_is_picked_up(root:
     assert live.registry.errors() == {}
 
 
-@pytest.mark.parametrize("content", [b"", b"---\nname: reviewer\ndescription: [half", b"\x00\x01PNG\x00binary"],
-                         ids=["empty", "truncated-yaml", "binary"])
-def test_half_written_or_binary_files_never_replace_the_good_version(root: Path, live: LiveRoot, events: Events,
-                                                                     content: bytes):
+@pytest.mark.parametrize(
+    "content",
+    [b"", b"---\nname: reviewer\ndescription: [half", b"\x00\x01PNG\x00binary"],
+    ids=["empty", "truncated-yaml", "binary"],
+)
+def test_half_written_or_binary_files_never_replace_the_good_version(
+    root: Path, live: LiveRoot, events: Events, content: bytes
+):
     good = live.registry.agent("reviewer")
     (root / "agents" / "reviewer.md").write_bytes(content)
     (root / "agents" / "dropped.md").write_bytes(content)

@@ -9,6 +9,7 @@ Messages are provider-neutral dicts:
 ``{"role": "assistant", "content": str, "tool_calls": [{"id", "name", "args"}]}``,
 ``{"role": "tool", "tool_call_id": str, "name": str, "content": str, "ok": bool}``.
 """
+
 from __future__ import annotations
 
 import functools
@@ -80,14 +81,18 @@ class ModelSpec:
 def parse_spec(spec: str, aliases: dict[str, str] | None = None) -> ModelSpec:
     """Parse a model spec (after alias expansion); raise :class:`ModelSpecError` with the fix."""
     if not isinstance(spec, str) or not spec.strip():
-        raise ModelSpecError("empty model spec", hint="use anthropic:MODEL, local, local:PATH.gguf or scripted:PATH.yaml")
+        raise ModelSpecError(
+            "empty model spec", hint="use anthropic:MODEL, local, local:PATH.gguf or scripted:PATH.yaml"
+        )
     spec = spec.strip()
     spec = (aliases or {}).get(spec, spec)
     kind, _, arg = spec.partition(":")
     known = sorted(set(BUILTIN) | set(_plugins()))
     if kind not in known:
-        raise ModelSpecError(f"unknown model spec {spec!r}",
-                             hint=f"the part before ':' must be one of {', '.join(known)}; e.g. local or anthropic:claude-sonnet-4-6")
+        raise ModelSpecError(
+            f"unknown model spec {spec!r}",
+            hint=f"the part before ':' must be one of {', '.join(known)}; e.g. local or anthropic:claude-sonnet-4-6",
+        )
     if kind in ("scripted", "anthropic") and not arg:
         example = "scripted:replies.yaml" if kind == "scripted" else "anthropic:claude-sonnet-4-6"
         raise ModelSpecError(f"model spec {spec!r} needs a value after ':'", hint=f"e.g. {example}")
@@ -120,8 +125,9 @@ def make_backend(spec: ModelSpec, *, config: Any, root: Any) -> Backend:
     try:
         factory = _factory(spec.kind)
     except ImportError as exc:
-        raise BackendError(f"backend {spec.kind!r} cannot be loaded: {exc}",
-                           hint="reinstall llmos: pip install -e .") from None
+        raise BackendError(
+            f"backend {spec.kind!r} cannot be loaded: {exc}", hint="reinstall llmos: pip install -e ."
+        ) from None
     return factory(spec.arg, config=config, root=root)
 
 

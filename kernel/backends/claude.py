@@ -3,6 +3,7 @@
 The key comes from ``ANTHROPIC_API_KEY``; the endpoint from the config's ``anthropic.base_url`` or
 ``ANTHROPIC_BASE_URL`` (the SDK's own variable), which is how the tests point it at a local server.
 """
+
 from __future__ import annotations
 
 import os
@@ -22,12 +23,18 @@ def to_anthropic(messages: list[dict[str, Any]]) -> tuple[str, list[dict[str, An
             continue
         if role == "assistant":
             blocks: list[dict[str, Any]] = [{"type": "text", "text": m["content"]}] if m.get("content") else []
-            blocks += [{"type": "tool_use", "id": c["id"], "name": c["name"], "input": c["args"]}
-                       for c in m.get("tool_calls") or []]
+            blocks += [
+                {"type": "tool_use", "id": c["id"], "name": c["name"], "input": c["args"]}
+                for c in m.get("tool_calls") or []
+            ]
             turns.append({"role": "assistant", "content": blocks or [{"type": "text", "text": "(no reply)"}]})
         elif role == "tool":
-            block = {"type": "tool_result", "tool_use_id": m["tool_call_id"], "content": m["content"],
-                     "is_error": not m.get("ok", True)}
+            block = {
+                "type": "tool_result",
+                "tool_use_id": m["tool_call_id"],
+                "content": m["content"],
+                "is_error": not m.get("ok", True),
+            }
             if turns and turns[-1]["role"] == "user" and isinstance(turns[-1]["content"], list):
                 turns[-1]["content"].append(block)
             else:
@@ -47,8 +54,9 @@ class AnthropicBackend:
             raise BackendError("the anthropic package is not installed", hint="pip install anthropic") from None
         key = os.environ.get("ANTHROPIC_API_KEY")
         if not key:
-            raise BackendError("ANTHROPIC_API_KEY is not set",
-                               hint="export ANTHROPIC_API_KEY=sk-ant-... or use --model local")
+            raise BackendError(
+                "ANTHROPIC_API_KEY is not set", hint="export ANTHROPIC_API_KEY=sk-ant-... or use --model local"
+            )
         settings = getattr(config, "anthropic", None)
         self.model = arg or "claude-sonnet-4-6"
         self.max_output = settings.max_tokens if settings else 1024
@@ -65,12 +73,14 @@ class AnthropicBackend:
         system, turns = to_anthropic(messages)
         try:
             resp = self.client.messages.create(
-                model=self.model, max_tokens=self.max_output, system=system, messages=turns, tools=tools)
+                model=self.model, max_tokens=self.max_output, system=system, messages=turns, tools=tools
+            )
         except self._sdk.APIStatusError as exc:
             raise BackendError(f"Claude API error {exc.status_code}: {exc.message}") from None
         except self._sdk.APIConnectionError as exc:
-            raise BackendError(f"cannot reach the Claude API: {exc}",
-                               hint="check the network or ANTHROPIC_BASE_URL") from None
+            raise BackendError(
+                f"cannot reach the Claude API: {exc}", hint="check the network or ANTHROPIC_BASE_URL"
+            ) from None
         text = "".join(b.text for b in resp.content if b.type == "text")
         calls = [ToolCall(b.id, b.name, dict(b.input or {})) for b in resp.content if b.type == "tool_use"]
         u = resp.usage

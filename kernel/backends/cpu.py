@@ -6,6 +6,7 @@ code that then runs ``ldtilecfg`` dies of a general protection fault. The kernel
 supports through ``arch_prctl(ARCH_GET_XCOMP_SUPP)``, which is read here without running any AMX
 instruction.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -14,13 +15,47 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 # Flags worth showing a person, in the order they matter for llama.cpp on x86_64 and aarch64.
-NOTABLE = ("sse4_2", "avx", "avx2", "fma", "f16c", "bmi2", "avx_vnni", "avx512f", "avx512bw", "avx512vl",
-           "avx512_vnni", "avx512_bf16", "avx512_fp16", "avx512vbmi", "amx_tile", "amx_int8", "amx_bf16",
-           "asimd", "asimddp", "sve", "sve2", "i8mm", "bf16")
+NOTABLE = (
+    "sse4_2",
+    "avx",
+    "avx2",
+    "fma",
+    "f16c",
+    "bmi2",
+    "avx_vnni",
+    "avx512f",
+    "avx512bw",
+    "avx512vl",
+    "avx512_vnni",
+    "avx512_bf16",
+    "avx512_fp16",
+    "avx512vbmi",
+    "amx_tile",
+    "amx_int8",
+    "amx_bf16",
+    "asimd",
+    "asimddp",
+    "sve",
+    "sve2",
+    "i8mm",
+    "bf16",
+)
 # llama.cpp's build feature names (llama_print_system_info) -> the cpuinfo flag a CPU needs for them.
-BUILD_NEEDS = {"SSE3": "pni", "SSSE3": "ssse3", "AVX": "avx", "AVX2": "avx2", "AVX_VNNI": "avx_vnni",
-               "F16C": "f16c", "FMA": "fma", "BMI2": "bmi2", "AVX512": "avx512f", "AVX512_VBMI": "avx512vbmi",
-               "AVX512_VNNI": "avx512_vnni", "AVX512_BF16": "avx512_bf16", "AMX_INT8": "amx_int8"}
+BUILD_NEEDS = {
+    "SSE3": "pni",
+    "SSSE3": "ssse3",
+    "AVX": "avx",
+    "AVX2": "avx2",
+    "AVX_VNNI": "avx_vnni",
+    "F16C": "f16c",
+    "FMA": "fma",
+    "BMI2": "bmi2",
+    "AVX512": "avx512f",
+    "AVX512_VBMI": "avx512vbmi",
+    "AVX512_VNNI": "avx512_vnni",
+    "AVX512_BF16": "avx512_bf16",
+    "AMX_INT8": "amx_int8",
+}
 
 _SYS_ARCH_PRCTL = 158  # x86_64
 _ARCH_GET_XCOMP_SUPP = 0x1022

@@ -5,6 +5,7 @@ must have (the data section's start plus the end of its last tensor). A file cut
 header or data, is named as truncated with both sizes, instead of failing deep inside llama.cpp.
 Type sizes are those of the ggml tensor types (block size, bytes per block).
 """
+
 from __future__ import annotations
 
 import struct
@@ -18,11 +19,40 @@ _SCALAR = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8} 
 _STRING, _ARRAY = 8, 9
 _U64 = struct.Struct("<Q")
 # ggml type -> (elements per block, bytes per block)
-GGML_TYPES = {0: (1, 4), 1: (1, 2), 2: (32, 18), 3: (32, 20), 6: (32, 22), 7: (32, 24), 8: (32, 34),
-              9: (32, 36), 10: (256, 84), 11: (256, 110), 12: (256, 144), 13: (256, 176), 14: (256, 210),
-              15: (256, 292), 16: (256, 66), 17: (256, 74), 18: (256, 98), 19: (256, 50), 20: (32, 18),
-              21: (256, 110), 22: (256, 82), 23: (256, 136), 24: (1, 1), 25: (1, 2), 26: (1, 4), 27: (1, 8),
-              28: (1, 8), 29: (256, 56), 30: (1, 2), 34: (256, 54), 35: (256, 66), 39: (32, 17)}
+GGML_TYPES = {
+    0: (1, 4),
+    1: (1, 2),
+    2: (32, 18),
+    3: (32, 20),
+    6: (32, 22),
+    7: (32, 24),
+    8: (32, 34),
+    9: (32, 36),
+    10: (256, 84),
+    11: (256, 110),
+    12: (256, 144),
+    13: (256, 176),
+    14: (256, 210),
+    15: (256, 292),
+    16: (256, 66),
+    17: (256, 74),
+    18: (256, 98),
+    19: (256, 50),
+    20: (32, 18),
+    21: (256, 110),
+    22: (256, 82),
+    23: (256, 136),
+    24: (1, 1),
+    25: (1, 2),
+    26: (1, 4),
+    27: (1, 8),
+    28: (1, 8),
+    29: (256, 56),
+    30: (1, 2),
+    34: (256, 54),
+    35: (256, 66),
+    39: (32, 17),
+}
 HINT = "pass a complete .gguf file: --model local:PATH.gguf, or local for the bundled model"
 
 
@@ -47,7 +77,7 @@ class _Reader:
     def take(self, n: int) -> bytes:
         if self.pos + n > len(self.data):
             raise _Short
-        chunk = self.data[self.pos:self.pos + n]
+        chunk = self.data[self.pos : self.pos + n]
         self.pos += n
         return chunk
 
@@ -110,8 +140,9 @@ def check_gguf(path: Path) -> GgufInfo:
             if len(data) < size and limit < 1 << 30:
                 limit *= 4
                 continue
-            raise BackendError(f"truncated GGUF file: {path} ({size:,} bytes end inside its header)",
-                               hint=HINT) from None
+            raise BackendError(
+                f"truncated GGUF file: {path} ({size:,} bytes end inside its header)", hint=HINT
+            ) from None
         except (ValueError, struct.error, UnicodeDecodeError) as exc:
             raise BackendError(f"malformed GGUF file: {path}: {exc}", hint=HINT) from None
 

@@ -3,16 +3,17 @@
 The reply shape is ``{"tool": "NAME", "args": {...}}`` with the arguments of that tool's JSON schema
 in order. Strings are length-bounded so a weak model cannot ramble past ``max_tokens`` mid-string.
 """
+
 from __future__ import annotations
 
 import json
 from typing import Any
 
 _PRIMITIVES = {
-    "string": 'string',
-    "integer": 'integer',
-    "number": 'number',
-    "boolean": 'boolean',
+    "string": "string",
+    "integer": "integer",
+    "number": "number",
+    "boolean": "boolean",
 }
 
 
@@ -43,8 +44,14 @@ def _value_rule(prop: dict[str, Any]) -> str:
 def _call_rule(tool: dict[str, Any]) -> str:
     schema = tool.get("input_schema") or {}
     props = schema.get("properties") or {}
-    parts = [_literal('"tool"'), 'ws ":" ws', _literal(json.dumps(tool["name"])), 'ws "," ws',
-             _literal('"args"'), 'ws ":" ws "{" ws']
+    parts = [
+        _literal('"tool"'),
+        'ws ":" ws',
+        _literal(json.dumps(tool["name"])),
+        'ws "," ws',
+        _literal('"args"'),
+        'ws ":" ws "{" ws',
+    ]
     for n, (pname, prop) in enumerate(props.items()):
         if n:
             parts.append('ws "," ws')
@@ -66,7 +73,7 @@ def tool_call_grammar(tools: list[dict[str, Any]], max_string: int = 400) -> str
         'integer ::= "-"? [0-9]{1,9}',
         'number ::= "-"? [0-9]{1,9} ("." [0-9]{1,6})?',
         'boolean ::= "true" | "false"',
-        'ws ::= [ ]?',
+        "ws ::= [ ]?",
     ]
     return "\n".join(lines) + "\n"
 

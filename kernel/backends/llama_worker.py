@@ -14,6 +14,7 @@ llama.cpp prints can corrupt the protocol). Requests:
 An error the worker survives is ``{"ok": false, "error": ..., "hint": ...}``. One it does not
 survive (a native crash, an out-of-memory kill) is seen by the kernel as the pipe closing.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -41,8 +42,10 @@ def _llama_cpp() -> Any:
     try:
         import llama_cpp
     except ImportError as exc:
-        raise _Refusal(f"llama-cpp-python cannot be imported in the model worker: {exc}",
-                       "reinstall it as the README says: CMAKE_ARGS=\"-DGGML_NATIVE=OFF\" pip install -e .") from None
+        raise _Refusal(
+            f"llama-cpp-python cannot be imported in the model worker: {exc}",
+            'reinstall it as the README says: CMAKE_ARGS="-DGGML_NATIVE=OFF" pip install -e .',
+        ) from None
     if "silence" not in _STATE:  # llama.cpp logs from C even with verbose=False
         _STATE["silence"] = llama_cpp.llama_log_callback(lambda level, text, user: None)
         llama_cpp.llama_log_set(_STATE["silence"], ctypes.c_void_p())
@@ -57,9 +60,11 @@ class _Refusal(Exception):
 
 def info(_: dict[str, Any]) -> dict[str, Any]:
     llama_cpp = _llama_cpp()
-    return {"version": getattr(llama_cpp, "__version__", "?"),
-            "system_info": llama_cpp.llama_print_system_info().decode("utf-8", "replace").strip(),
-            "pid": os.getpid()}
+    return {
+        "version": getattr(llama_cpp, "__version__", "?"),
+        "system_info": llama_cpp.llama_print_system_info().decode("utf-8", "replace").strip(),
+        "pid": os.getpid(),
+    }
 
 
 @contextlib.contextmanager
@@ -88,8 +93,9 @@ def load(req: dict[str, Any]) -> dict[str, Any]:
     started = time.monotonic()
     try:
         with _model_params(bool(req.get("extra_buffers", True))):
-            _STATE["llm"] = llama_cpp.Llama(model_path=req["path"], n_ctx=req["n_ctx"], n_threads=req.get("threads"),
-                                            verbose=False)
+            _STATE["llm"] = llama_cpp.Llama(
+                model_path=req["path"], n_ctx=req["n_ctx"], n_threads=req.get("threads"), verbose=False
+            )
     except (ValueError, RuntimeError, TypeError) as exc:
         raise _Refusal(f"llama.cpp cannot load {req['path']}: {exc}") from None
     extra = bool(_STATE["llm"].model_params.use_extra_bufts)
@@ -126,13 +132,22 @@ def _grammar(text: str) -> Any:
 
 def complete(req: dict[str, Any]) -> dict[str, Any]:
     llm, started = _model(), time.monotonic()
-    out = llm.create_completion(req["prompt"], grammar=_grammar(req["grammar"]) if req.get("grammar") else None,
-                                max_tokens=req["max_tokens"], temperature=req.get("temperature", 0.2),
-                                seed=req.get("seed", 0), repeat_penalty=req.get("repeat_penalty", 1.0))
+    out = llm.create_completion(
+        req["prompt"],
+        grammar=_grammar(req["grammar"]) if req.get("grammar") else None,
+        max_tokens=req["max_tokens"],
+        temperature=req.get("temperature", 0.2),
+        seed=req.get("seed", 0),
+        repeat_penalty=req.get("repeat_penalty", 1.0),
+    )
     choice = out["choices"][0]
-    return {"text": choice["text"], "finish_reason": choice.get("finish_reason"),
-            "prompt_tokens": out["usage"]["prompt_tokens"], "completion_tokens": out["usage"]["completion_tokens"],
-            "seconds": round(time.monotonic() - started, 3)}
+    return {
+        "text": choice["text"],
+        "finish_reason": choice.get("finish_reason"),
+        "prompt_tokens": out["usage"]["prompt_tokens"],
+        "completion_tokens": out["usage"]["completion_tokens"],
+        "seconds": round(time.monotonic() - started, 3),
+    }
 
 
 def grammar(req: dict[str, Any]) -> dict[str, Any]:
@@ -141,7 +156,12 @@ def grammar(req: dict[str, Any]) -> dict[str, Any]:
 
 
 OPS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
-    "info": info, "load": load, "tokenize": tokenize, "complete": complete, "grammar": grammar}
+    "info": info,
+    "load": load,
+    "tokenize": tokenize,
+    "complete": complete,
+    "grammar": grammar,
+}
 
 
 def serve(requests: Any, replies: Any) -> None:

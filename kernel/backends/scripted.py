@@ -11,6 +11,7 @@ replies:
 ```
 Token usage is counted deterministically from the messages (:func:`count_tokens`).
 """
+
 from __future__ import annotations
 
 import json
@@ -47,8 +48,9 @@ class Script(BaseModel):
 def load_script(path: Path) -> Script:
     """Read and validate a scripted-replies file; errors name file:line."""
     if not path.is_file():
-        raise ScriptError(f"scripted replies file not found: {path}",
-                          hint="pass an existing YAML file: --model scripted:PATH.yaml")
+        raise ScriptError(
+            f"scripted replies file not found: {path}", hint="pass an existing YAML file: --model scripted:PATH.yaml"
+        )
     from ..errors import DocumentError
 
     try:
@@ -80,9 +82,11 @@ class ScriptedBackend:
 
     def complete(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> Reply:
         if self.position >= len(self.script.replies):
-            raise ScriptError(f"scripted replies exhausted: {self.path} has {len(self.script.replies)} "
-                              f"replies and the run asked for reply {self.position + 1}",
-                              hint="add replies, or end the script with a finish tool call")
+            raise ScriptError(
+                f"scripted replies exhausted: {self.path} has {len(self.script.replies)} "
+                f"replies and the run asked for reply {self.position + 1}",
+                hint="add replies, or end the script with a finish tool call",
+            )
         reply = self.script.replies[self.position]
         self.position += 1
         if reply.delay:

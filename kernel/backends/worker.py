@@ -10,6 +10,7 @@ CPU: ``local.extra_buffers: auto`` leaves them off where the CPU lists AMX but t
 it, and after a worker crash with them on, restarts the worker once without them, retries the call
 and remembers that for this machine in ``~/.cache/llmos/local-safe.json``.
 """
+
 from __future__ import annotations
 
 import atexit
@@ -31,10 +32,17 @@ from ..errors import ModelWorkerError
 from . import cpu
 
 DOCTOR = "run `llmos doctor` to see this CPU's features and llama.cpp's build flags"
-REBUILD = ('rebuild it for any CPU: pip cache remove llama_cpp_python; CMAKE_ARGS="-DGGML_NATIVE=OFF" '
-           "pip install --force-reinstall --no-deps llama-cpp-python")
-CRASHES = {signal.SIGSEGV: "a segmentation fault", signal.SIGBUS: "a bus error", signal.SIGFPE: "a floating-point fault",
-           signal.SIGABRT: "an abort", signal.SIGILL: "an illegal instruction"}
+REBUILD = (
+    'rebuild it for any CPU: pip cache remove llama_cpp_python; CMAKE_ARGS="-DGGML_NATIVE=OFF" '
+    "pip install --force-reinstall --no-deps llama-cpp-python"
+)
+CRASHES = {
+    signal.SIGSEGV: "a segmentation fault",
+    signal.SIGBUS: "a bus error",
+    signal.SIGFPE: "a floating-point fault",
+    signal.SIGABRT: "an abort",
+    signal.SIGILL: "an illegal instruction",
+}
 
 
 def cache_dir() -> Path:
@@ -67,14 +75,25 @@ class LlamaWorker:
         self.stderr = tempfile.TemporaryFile()
         self.buffer = b""
         try:
-            self.proc = subprocess.Popen([sys.executable, "-P", "-m", "llmos.backends.llama_worker"],
-                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr,
-                                         env={**os.environ, "PYTHONFAULTHANDLER": "1"}, start_new_session=True)
+            self.proc = subprocess.Popen(
+                [sys.executable, "-P", "-m", "llmos.backends.llama_worker"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=self.stderr,
+                env={**os.environ, "PYTHONFAULTHANDLER": "1"},
+                start_new_session=True,
+            )
         except OSError as exc:
             raise ModelWorkerError(f"the local model worker cannot start: {exc}", hint=DOCTOR) from None
         try:
-            self.info = self.request("load", spec.load_timeout_s, path=spec.path, n_ctx=spec.n_ctx,
-                                     threads=spec.threads, extra_buffers=spec.extra_buffers)
+            self.info = self.request(
+                "load",
+                spec.load_timeout_s,
+                path=spec.path,
+                n_ctx=spec.n_ctx,
+                threads=spec.threads,
+                extra_buffers=spec.extra_buffers,
+            )
         except ModelWorkerError:
             self.stop()
             raise
@@ -101,9 +120,11 @@ class LlamaWorker:
             left = deadline - time.monotonic()
             if left <= 0:
                 self.stop()
-                raise WorkerDied(f"the local model did not answer {op!r} within {timeout:g} s; its worker was stopped",
-                                 crash=False, hint="raise local.timeout_s in system/llmos.yaml, or use a smaller "
-                                 "model or a shorter max_tokens")
+                raise WorkerDied(
+                    f"the local model did not answer {op!r} within {timeout:g} s; its worker was stopped",
+                    crash=False,
+                    hint="raise local.timeout_s in system/llmos.yaml, or use a smaller model or a shorter max_tokens",
+                )
             if select.select([fd], [], [], min(left, 1.0))[0]:
                 chunk = os.read(fd, 1 << 16)
                 if not chunk:
@@ -122,13 +143,19 @@ class LlamaWorker:
         if code is not None and code < 0:
             sig = signal.Signals(-code)
             if sig == signal.SIGKILL:
-                return WorkerDied(f"the local model worker was killed (SIGKILL) during {op!r}; the usual cause is "
-                                  "running out of memory", crash=False,
-                                  hint="free memory, lower local.n_ctx, or use a smaller model")
+                return WorkerDied(
+                    f"the local model worker was killed (SIGKILL) during {op!r}; the usual cause is "
+                    "running out of memory",
+                    crash=False,
+                    hint="free memory, lower local.n_ctx, or use a smaller model",
+                )
             what = CRASHES.get(sig, sig.name)
             hint = REBUILD if sig == signal.SIGILL else DOCTOR
-            return WorkerDied(f"the local model crashed in llama.cpp ({sig.name}: {what}) during {op!r}; "
-                              "the kernel is unharmed", crash=True, hint=hint)
+            return WorkerDied(
+                f"the local model crashed in llama.cpp ({sig.name}: {what}) during {op!r}; the kernel is unharmed",
+                crash=True,
+                hint=hint,
+            )
         detail = f": {last}" if last else ""
         return WorkerDied(f"the local model worker exited with status {code} during {op!r}{detail}", crash=False)
 
@@ -265,8 +292,13 @@ def stop_all() -> None:
 
 def probe_info(timeout_s: float = 60.0) -> dict[str, Any]:
     """llama-cpp-python's version and llama.cpp's build features, from a short-lived worker (no model)."""
-    proc = subprocess.run([sys.executable, "-P", "-m", "llmos.backends.llama_worker"],
-                          input=json.dumps({"op": "info"}) + "\n", capture_output=True, text=True, timeout=timeout_s)
+    proc = subprocess.run(
+        [sys.executable, "-P", "-m", "llmos.backends.llama_worker"],
+        input=json.dumps({"op": "info"}) + "\n",
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+    )
     if proc.returncode != 0 or not proc.stdout.strip():
         tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
         return {"ok": False, "error": f"worker exited with status {proc.returncode}: {tail}"}

@@ -10,6 +10,7 @@
 Traces point at blobs with the string ``ref(id)`` == ``"blob:<id>"``; gc treats every such
 string under ``<root>/traces`` as a root.
 """
+
 from .check import CheckReport, Problem
 from .codec import blob_id, canonical, check_id, find_refs, ref
 from .gc import GcReport
@@ -17,5 +18,17 @@ from .manifest import Manifest
 from .recorder import Recorder, load_request
 from .store import BlobStore
 
-__all__ = ["BlobStore", "CheckReport", "GcReport", "Manifest", "Problem", "Recorder", "blob_id",
-           "canonical", "check_id", "find_refs", "load_request", "ref"]
+__all__ = [
+    "BlobStore",
+    "CheckReport",
+    "GcReport",
+    "Manifest",
+    "Problem",
+    "Recorder",
+    "blob_id",
+    "canonical",
+    "check_id",
+    "find_refs",
+    "load_request",
+    "ref",
+]

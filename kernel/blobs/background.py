@@ -17,6 +17,7 @@ bounded (``max_bytes``): past it ``put`` waits, so memory stays bounded and a ca
 than zstd is slowed to zstd's pace. A failure in the worker is raised by the next
 :meth:`Background.drain` (every ``flush``).
 """
+
 from __future__ import annotations
 
 import threading
@@ -60,8 +61,7 @@ class Background:
             self._queue.append((bid, raw, task))
             if self._thread is None:
                 self._closing = False
-                self._thread = threading.Thread(target=self._work, name="llmos-blobs-writer",
-                                                 daemon=True)
+                self._thread = threading.Thread(target=self._work, name="llmos-blobs-writer", daemon=True)
                 self._thread.start()
             elif not self._busy:
                 self._cond.notify_all()
@@ -78,7 +78,7 @@ class Background:
                 self._busy = True
                 batch = list(queue)
                 queue.clear()
-            for bid, raw, task in batch:
+            for _bid, _raw, task in batch:
                 try:
                     if self._failure is None:
                         task()

@@ -5,6 +5,7 @@ files are compared with the packs (missing or truncated packs, records the index
 but the pack lacks). With ``read_data`` every payload is also decompressed and hashed, so a
 record whose bytes no longer match its id is found even if its checksum was rewritten.
 """
+
 from __future__ import annotations
 
 import os
@@ -41,9 +42,11 @@ class Problem:
     file: str | None = None
 
     def __str__(self) -> str:
-        where = [f"{k} {v}" for k, v in (("pack", self.pack), ("offset", self.offset),
-                                         ("blob", self.blob_id), ("file", self.file))
-                 if v is not None]
+        where = [
+            f"{k} {v}"
+            for k, v in (("pack", self.pack), ("offset", self.offset), ("blob", self.blob_id), ("file", self.file))
+            if v is not None
+        ]
         return f"{', '.join(where)}: {self.message}" if where else self.message
 
 
@@ -68,8 +71,7 @@ class CheckReport:
         return {**asdict(self), "ok": self.ok}
 
 
-def check(store: "BlobStore", *, read_data: bool = False,
-          progress: Progress | None = None) -> CheckReport:
+def check(store: "BlobStore", *, read_data: bool = False, progress: Progress | None = None) -> CheckReport:
     """Check ``store``; see the module docstring. Never modifies anything."""
     store.flush()
     store.index.refresh(repair=False)
@@ -95,15 +97,14 @@ def _missing_pack(idx: Path, report: CheckReport) -> None:
     loaded = read_idx(idx, -1)
     rows = loaded[1] if loaded else []
     name = pack_name(idx.with_suffix(PACK_SUFFIX))
-    report.problems.append(Problem(f"pack file missing; its index lists {len(rows)} records",
-                                   pack=name))
+    report.problems.append(Problem(f"pack file missing; its index lists {len(rows)} records", pack=name))
     for bid, e in rows:
-        report.problems.append(Problem("blob lost with missing pack", pack=name,
-                                       offset=e.offset, blob_id=bid))
+        report.problems.append(Problem("blob lost with missing pack", pack=name, offset=e.offset, blob_id=bid))
 
 
-def _check_pack(store: "BlobStore", path: Path, report: CheckReport, read_data: bool,
-                manifests: dict[str, bytes]) -> None:
+def _check_pack(
+    store: "BlobStore", path: Path, report: CheckReport, read_data: bool, manifests: dict[str, bytes]
+) -> None:
     name = pack_name(path)
     data = path.read_bytes()
     report.packs += 1
@@ -121,9 +122,14 @@ def _check_pack(store: "BlobStore", path: Path, report: CheckReport, read_data: 
         if isinstance(item, rec.Bad):
             if item.resume is None and is_locked(path):
                 break  # an append in flight by a live writer
-            report.problems.append(Problem(f"damaged record: {item.reason}", pack=name,
-                                           offset=item.offset,
-                                           blob_id=_hex(expected.get(item.offset))))
+            report.problems.append(
+                Problem(
+                    f"damaged record: {item.reason}",
+                    pack=name,
+                    offset=item.offset,
+                    blob_id=_hex(expected.get(item.offset)),
+                )
+            )
             continue
         good.append(item)
     report.records += len(good)
@@ -133,8 +139,9 @@ def _check_pack(store: "BlobStore", path: Path, report: CheckReport, read_data: 
     _check_idx(name, len(data), loaded[0] if loaded else 0, expected, seen, report)
 
 
-def _fast_pack(store: "BlobStore", path: Path, data: bytes, report: CheckReport,
-               read_data: bool, manifests: dict[str, bytes]) -> bool:
+def _fast_pack(
+    store: "BlobStore", path: Path, data: bytes, report: CheckReport, read_data: bool, manifests: dict[str, bytes]
+) -> bool:
     """The whole pack proved sound by :mod:`.verify` (True), or nothing counted (False)."""
     no = store.index.by_path.get(path)
     rows = store.index.packs[no].rows if no is not None else []
@@ -163,26 +170,41 @@ def _fast_pack(store: "BlobStore", path: Path, data: bytes, report: CheckReport,
 _LINKED: Any = object()  # in ``manifests``: a manifest whose links the fast path checked
 
 
-def _check_idx(name: str, size: int, covered: int, expected: dict[int, bytes],
-               seen: dict[int, bytes], report: CheckReport) -> None:
+def _check_idx(
+    name: str, size: int, covered: int, expected: dict[int, bytes], seen: dict[int, bytes], report: CheckReport
+) -> None:
     """The idx file against the records found: ``seen`` maps offset -> digest."""
     if covered > size:
-        report.problems.append(Problem(
-            f"pack truncated: index covers {covered} bytes, file has {size}", pack=name,
-            offset=size))
+        report.problems.append(
+            Problem(f"pack truncated: index covers {covered} bytes, file has {size}", pack=name, offset=size)
+        )
     for offset, bid in sorted(expected.items()):
         held = seen.get(offset)
         if held is None and offset >= size:
-            report.problems.append(Problem("record listed in index is beyond the end of the pack",
-                                           pack=name, offset=offset, blob_id=bid.hex()))
+            report.problems.append(
+                Problem(
+                    "record listed in index is beyond the end of the pack", pack=name, offset=offset, blob_id=bid.hex()
+                )
+            )
         elif held is not None and held != bid:
-            report.problems.append(Problem(f"index names this blob here, the pack holds "
-                                           f"{held.hex()}: delete {name}.idx to rebuild it",
-                                           pack=name, offset=offset, blob_id=bid.hex()))
+            report.problems.append(
+                Problem(
+                    f"index names this blob here, the pack holds {held.hex()}: delete {name}.idx to rebuild it",
+                    pack=name,
+                    offset=offset,
+                    blob_id=bid.hex(),
+                )
+            )
 
 
-def _check_records(store: "BlobStore", data: bytes, records: list[tuple[int, rec.Header]],
-                   name: str, report: CheckReport, manifests: dict[str, bytes]) -> None:
+def _check_records(
+    store: "BlobStore",
+    data: bytes,
+    records: list[tuple[int, rec.Header]],
+    name: str,
+    report: CheckReport,
+    manifests: dict[str, bytes],
+) -> None:
     """Decompress and hash the payloads of ``records`` (offset, header) of one pack.
 
     zstd frames are decompressed in batches per dictionary by zstd's own threads; a batch
@@ -196,7 +218,7 @@ def _check_records(store: "BlobStore", data: bytes, records: list[tuple[int, rec
             groups.setdefault(h.dict_id if h.flags & rec.DICT_USED else 0, []).append(item)
         else:
             start = item[0] + rec.HEADER_SIZE + h.klen
-            _verify(view[start:start + h.clen], item[0], h, name, report, manifests)
+            _verify(view[start : start + h.clen], item[0], h, name, report, manifests)
     for dict_id, items in groups.items():
         for batch in batches(items):
             outs = _decompress_batch(store, view, dict_id, batch)
@@ -220,8 +242,7 @@ def batches(items: list, limit: int = BATCH_BYTES):
         yield items[start:]
 
 
-def _decompress_batch(store: "BlobStore", view: memoryview, dict_id: int,
-                      batch: list[tuple[int, rec.Header]]):
+def _decompress_batch(store: "BlobStore", view: memoryview, dict_id: int, batch: list[tuple[int, rec.Header]]):
     """The decompressed payloads of ``batch`` (buffers), or None if any frame fails."""
     multi = getattr(zstandard.ZstdDecompressor, "multi_decompress_to_buffer", None)
     if multi is None:
@@ -233,16 +254,16 @@ def _decompress_batch(store: "BlobStore", view: memoryview, dict_id: int,
         frames = []
         for offset, h in batch:
             start = offset + rec.HEADER_SIZE + h.klen
-            frames.append(view[start:start + h.clen])
+            frames.append(view[start : start + h.clen])
         sizes = struct.pack(f"={len(batch)}Q", *[h.ulen for _, h in batch])
-        return dctx.multi_decompress_to_buffer(frames, decompressed_sizes=sizes,
-                                               threads=THREADS)
+        return dctx.multi_decompress_to_buffer(frames, decompressed_sizes=sizes, threads=THREADS)
     except Exception:  # noqa: BLE001 - redone one by one, which names the failure
         return None
 
 
-def _verify_all(batch: list[tuple[int, rec.Header]], outs, name: str, report: CheckReport,
-                manifests: dict[str, bytes]) -> None:
+def _verify_all(
+    batch: list[tuple[int, rec.Header]], outs, name: str, report: CheckReport, manifests: dict[str, bytes]
+) -> None:
     """:func:`_verify` over a batch and its decompressed buffers (the common case inline)."""
     total = 0
     for (offset, h), raw in zip(batch, outs):
@@ -252,30 +273,39 @@ def _verify_all(batch: list[tuple[int, rec.Header]], outs, name: str, report: Ch
             if h.btype == rec.MANIFEST:
                 manifests[h.digest.hex()] = bytes(raw)
         else:
-            report.problems.append(Problem("content does not match its id", pack=name,
-                                           offset=offset, blob_id=h.digest.hex()))
+            report.problems.append(
+                Problem("content does not match its id", pack=name, offset=offset, blob_id=h.digest.hex())
+            )
     report.data_bytes += total
 
 
-def _verify(raw, offset: int, h: rec.Header, name: str, report: CheckReport,
-            manifests: dict[str, bytes]) -> None:
+def _verify(raw, offset: int, h: rec.Header, name: str, report: CheckReport, manifests: dict[str, bytes]) -> None:
     """Count ``raw`` and check that it is the blob the header names."""
     report.data_bytes += len(raw)
     if len(raw) != h.ulen or HASHERS[h.btype].copy().update(raw).digest() != h.digest:
-        report.problems.append(Problem("content does not match its id", pack=name,
-                                       offset=offset, blob_id=h.digest.hex()))
+        report.problems.append(
+            Problem("content does not match its id", pack=name, offset=offset, blob_id=h.digest.hex())
+        )
     elif h.btype == rec.MANIFEST:
         manifests[h.digest.hex()] = bytes(raw)
 
 
-def _check_data(store: "BlobStore", data: bytes, offset: int, header: rec.Header, name: str,
-                report: CheckReport, manifests: dict[str, bytes]) -> None:
+def _check_data(
+    store: "BlobStore",
+    data: bytes,
+    offset: int,
+    header: rec.Header,
+    name: str,
+    report: CheckReport,
+    manifests: dict[str, bytes],
+) -> None:
     start, end = rec.payload_bounds(offset, header)
     try:
         raw = store.dictionaries.decompress(header, data[start:end])
     except (rec.RecordError, zstandard.ZstdError) as exc:
-        report.problems.append(Problem(f"cannot decompress: {exc}", pack=name, offset=offset,
-                                       blob_id=header.digest.hex()))
+        report.problems.append(
+            Problem(f"cannot decompress: {exc}", pack=name, offset=offset, blob_id=header.digest.hex())
+        )
         return
     _verify(raw, offset, header, name, report, manifests)
 
@@ -285,9 +315,11 @@ def _check_links(store: "BlobStore", report: CheckReport, manifests: dict[str, b
     entries = store.index.entries
     for bid, e in list(entries.items()):
         if e.flags & rec.DICT_USED and e.dict_id not in store.index.dicts:
-            report.problems.append(Problem(f"uses missing dictionary {e.dict_id}",
-                                           blob_id=bid, offset=e.offset,
-                                           pack=_pack_of(store, e.pack)))
+            report.problems.append(
+                Problem(
+                    f"uses missing dictionary {e.dict_id}", blob_id=bid, offset=e.offset, pack=_pack_of(store, e.pack)
+                )
+            )
         if e.btype == rec.MANIFEST:
             report.manifests += 1
             raw = manifests.get(bid)
@@ -296,12 +328,10 @@ def _check_links(store: "BlobStore", report: CheckReport, manifests: dict[str, b
     for file, ids in trace_refs(store.os_root):
         report.trace_refs += len(ids)
         for bid in sorted(ids - entries.keys()):
-            report.problems.append(Problem("trace refers to a missing blob", blob_id=bid,
-                                           file=str(file)))
+            report.problems.append(Problem("trace refers to a missing blob", blob_id=bid, file=str(file)))
 
 
-def _check_manifest(store: "BlobStore", bid: str, report: CheckReport,
-                    raw: bytes | None = None) -> None:
+def _check_manifest(store: "BlobStore", bid: str, report: CheckReport, raw: bytes | None = None) -> None:
     try:
         m = store.manifest(bid) if raw is None else mf.decode(raw, bid)
     except Exception as exc:  # noqa: BLE001 - any failure here is a finding, not a crash
@@ -328,8 +358,7 @@ def trace_dirs(os_root: Path | None) -> list[Path]:
     return [d for d in (os_root / "traces", os_root / ".llmos" / "vault") if d.is_dir()]
 
 
-def trace_refs(os_root: Path | None, dirs: list[Path] | None = None
-               ) -> Iterator[tuple[Path, set[str]]]:
+def trace_refs(os_root: Path | None, dirs: list[Path] | None = None) -> Iterator[tuple[Path, set[str]]]:
     """``(file, ids)`` for every file under the trace folders that mentions blobs."""
     for folder in trace_dirs(os_root) if dirs is None else dirs:
         for dirpath, _, files in os.walk(folder):

@@ -5,6 +5,7 @@ A blob id is the blake3 hash of the canonical bytes, keyed by the blob's type ta
 which separates the types without copying large payloads. Canonical JSON is sorted keys,
 no spaces, utf-8 (not ASCII-escaped), NaN rejected.
 """
+
 from __future__ import annotations
 
 import json
@@ -22,8 +23,7 @@ LEVEL = 3
 KEYS = {t: blake3.blake3(f"llmos-blob/1 {name}".encode()).digest() for t, name in TYPE_NAMES.items()}
 # one keyed hasher per type, copied for each blob: cheaper than keying a new one every time
 HASHERS = {t: blake3.blake3(key=k) for t, k in KEYS.items()}
-_dumps = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                          allow_nan=False).encode
+_dumps = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
 
 
 def canonical(data: bytes | bytearray | memoryview | str | dict | list) -> tuple[int, bytes]:
@@ -88,15 +88,16 @@ class Codec:
             zd.precompute_compress(level=self.level)  # digest once, not on every compress
         kw = {"dict_data": zd} if zd is not None else {}
         self._cctx[dict_id] = zstandard.ZstdCompressor(
-            level=self.level, write_checksum=False, write_content_size=False,
-            write_dict_id=False, **kw)
+            level=self.level, write_checksum=False, write_content_size=False, write_dict_id=False, **kw
+        )
         self._dctx[dict_id] = zstandard.ZstdDecompressor(**kw)
 
     def new_compressor(self) -> zstandard.ZstdCompressor:
         """A compressor of its own (no dictionary) for another thread: zstd contexts are
         not safe to share between threads."""
-        return zstandard.ZstdCompressor(level=self.level, write_checksum=False,
-                                        write_content_size=False, write_dict_id=False)
+        return zstandard.ZstdCompressor(
+            level=self.level, write_checksum=False, write_content_size=False, write_dict_id=False
+        )
 
     def has_dictionary(self, dict_id: int) -> bool:
         return dict_id in self._dctx
@@ -121,5 +122,18 @@ def train(samples: list[bytes], size: int) -> tuple[int, bytes]:
     return zd.dict_id(), zd.as_bytes()
 
 
-__all__ = ["BYTES", "TEXT", "JSON", "MANIFEST", "DICT", "Codec", "blob_id", "canonical",
-           "canonical_json", "check_id", "find_refs", "ref", "train"]
+__all__ = [
+    "BYTES",
+    "TEXT",
+    "JSON",
+    "MANIFEST",
+    "DICT",
+    "Codec",
+    "blob_id",
+    "canonical",
+    "canonical_json",
+    "check_id",
+    "find_refs",
+    "ref",
+    "train",
+]

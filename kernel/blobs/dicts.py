@@ -7,6 +7,7 @@ them and stored as a blob itself (type DICT, ``dict_id`` = its zstd dictionary i
 compressed with it name that id, so the index can always find the dictionary again, and gc
 keeps a dictionary while any live record uses it.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -52,16 +53,18 @@ class DictionaryPolicy:
         True when it is time to train one."""
         n = self._pending.get(kind)
         if n is None:
-            n = sum(1 for e in entries() if e.kind == kind and e.btype != rec.DICT
-                    and not e.flags & rec.DICT_USED and self.is_small(e.ulen))
+            n = sum(
+                1
+                for e in entries()
+                if e.kind == kind and e.btype != rec.DICT and not e.flags & rec.DICT_USED and self.is_small(e.ulen)
+            )
         self._pending[kind] = n + 1
         return n + 1 >= self.train_after
 
-    def train(self, kind: str, sample_ids: list[str], read: Callable[[str], bytes]
-              ) -> tuple[int, bytes] | None:
+    def train(self, kind: str, sample_ids: list[str], read: Callable[[str], bytes]) -> tuple[int, bytes] | None:
         """Train a dictionary for ``kind`` from blobs ``sample_ids``; None if zstd cannot."""
         self._pending[kind] = 0
-        samples = [read(b) for b in sample_ids[-self.samples:]]
+        samples = [read(b) for b in sample_ids[-self.samples :]]
         total = sum(len(s) for s in samples)
         size = max(4096, min(self.max_size, total // 10))
         try:
@@ -72,8 +75,9 @@ class DictionaryPolicy:
 
 def sample_ids(entries: Iterable[tuple[str, Entry]], kind: str) -> list[str]:
     """Ids of small blobs of ``kind`` (candidates to train on), oldest first."""
-    rows = [(e.time, b) for b, e in entries
-            if e.kind == kind and e.btype != rec.DICT and DictionaryPolicy.is_small(e.ulen)]
+    rows = [
+        (e.time, b) for b, e in entries if e.kind == kind and e.btype != rec.DICT and DictionaryPolicy.is_small(e.ulen)
+    ]
     rows.sort()
     return [b for _, b in rows]
 

@@ -13,6 +13,7 @@ A pack with more than ``garbage_ratio`` garbage is rewritten: live records are c
 (byte for byte, keeping their time) into a new pack, which is synced and indexed before
 the old pack's idx and then the pack are deleted; a crash in between leaves duplicates only.
 """
+
 from __future__ import annotations
 
 import os
@@ -68,9 +69,15 @@ class _Plan:
     size: int
 
 
-def collect(store: "BlobStore", *, dry_run: bool = False, roots: Iterable[str] = (),
-            scan_dirs: Iterable[Path] | None = None, grace_seconds: int,
-            progress: Progress | None = None) -> GcReport:
+def collect(
+    store: "BlobStore",
+    *,
+    dry_run: bool = False,
+    roots: Iterable[str] = (),
+    scan_dirs: Iterable[Path] | None = None,
+    grace_seconds: int,
+    progress: Progress | None = None,
+) -> GcReport:
     """Run one gc over ``store``; see the module docstring."""
     report = GcReport(dry_run=dry_run)
     with file_lock(store.path / "locks" / "gc.lock", timeout=600):
@@ -109,8 +116,10 @@ def mark(store: "BlobStore", roots: set[str], cutoff: float, report: GcReport) -
             stack.extend(([m.parent] if m.parent else []) + m.refs)
         if entry.flags & rec.DICT_USED:
             if entry.dict_id not in dicts:
-                raise BlobError(f"blob {bid} uses missing dictionary {entry.dict_id}",
-                                hint="run `llmos blobs check`; gc refuses to run on it")
+                raise BlobError(
+                    f"blob {bid} uses missing dictionary {entry.dict_id}",
+                    hint="run `llmos blobs check`; gc refuses to run on it",
+                )
             stack.append(dicts[entry.dict_id])
     report.missing_roots = sorted(missing & roots)
     report.live_blobs = len(live)
@@ -139,8 +148,7 @@ def _tally(plans: list[_Plan], report: GcReport) -> None:
     report.bytes_after = report.bytes_before - sum(p.garbage for p in plans if _worth_it(p))
 
 
-def _sweep(store: "BlobStore", plans: list[_Plan], report: GcReport,
-           progress: Progress | None) -> None:
+def _sweep(store: "BlobStore", plans: list[_Plan], report: GcReport, progress: Progress | None) -> None:
     locked = []
     for plan in plans:
         fd = try_lock(plan.state.path)
@@ -172,8 +180,7 @@ def _copy(store: "BlobStore", state: PackState, bid: str, entry: Entry) -> None:
     store.decode(bid, raw, state.name, entry.offset)  # never copy a damaged record silently
     writer = store.pool.writer_for(len(raw))
     offset = writer.append(raw)
-    store.index.append_row(bid, entry._replace(pack=writer.no,
-                                               offset=offset))
+    store.index.append_row(bid, entry._replace(pack=writer.no, offset=offset))
 
 
 def drop_packs(store: "BlobStore", states: list[PackState]) -> None:

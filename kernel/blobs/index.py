@@ -5,6 +5,7 @@ Each pack ``pack-X.pack`` may have ``pack-X.idx`` listing every record in its fi
 by column; format 1, fixed 56-byte rows, is still read). Loading reads the idx files and
 scans only the bytes past ``covered``; a missing or damaged idx just means a longer scan.
 """
+
 from __future__ import annotations
 
 import json
@@ -158,8 +159,7 @@ class Index:
             if isinstance(item, rec.Bad):
                 if item.resume is None:
                     if repair:
-                        self._bad_tail(state, base + item.offset, size, item.reason,
-                                       buf[item.offset:], lock_fd)
+                        self._bad_tail(state, base + item.offset, size, item.reason, buf[item.offset :], lock_fd)
                     return
                 self.damage.append(Damage(state.name, base + item.offset, item.reason))
                 state.scanned = base + item.resume
@@ -169,14 +169,14 @@ class Index:
             state.scanned = base + pos + header.size
 
     def _add_scanned(self, state: PackState, offset: int, h: rec.Header) -> None:
-        entry = Entry(state.no, offset, h.size, h.btype, h.flags, h.ulen, h.clen, h.dict_id,
-                      h.time, h.kind)
+        entry = Entry(state.no, offset, h.size, h.btype, h.flags, h.ulen, h.clen, h.dict_id, h.time, h.kind)
         bid = h.digest.hex()
         state.rows.append((bid, entry))
         self.add(bid, entry)
 
-    def _bad_tail(self, state: PackState, offset: int, size: int, reason: str,
-                  tail: bytes, lock_fd: int | None) -> None:
+    def _bad_tail(
+        self, state: PackState, offset: int, size: int, reason: str, tail: bytes, lock_fd: int | None
+    ) -> None:
         """A tail that does not decode. With a live writer it is in flight: leave it.
         Otherwise an incomplete or zero-filled record is a torn write and is cut; a complete
         record that fails its checks is damage, kept for ``check`` to report."""
@@ -236,13 +236,18 @@ def encode_idx(covered: int, rows: list[tuple[str, Entry]]) -> bytes:
         cols.append(struct.pack(f"<{n}{fmt}", *[getattr(e, name) for _, e in rows]))
     cols.append(struct.pack(f"<{n}H", *[code[e.kind] for _, e in rows]))
     packed = zstandard.ZstdCompressor(level=3).compress(b"".join(cols))
-    body = b"".join([_IDX_HEAD.pack(IDX_MAGIC, covered, n, len(kind_blob)), kind_blob,
-                     b"".join(bytes.fromhex(b) for b, _ in rows), packed])
+    body = b"".join(
+        [
+            _IDX_HEAD.pack(IDX_MAGIC, covered, n, len(kind_blob)),
+            kind_blob,
+            b"".join(bytes.fromhex(b) for b, _ in rows),
+            packed,
+        ]
+    )
     return body + zlib.crc32(body).to_bytes(4, "little")
 
 
-_COLUMNS = (("I", "clen"), ("I", "ulen"), ("I", "dict_id"), ("I", "time"), ("B", "btype"),
-            ("B", "flags"))
+_COLUMNS = (("I", "clen"), ("I", "ulen"), ("I", "dict_id"), ("I", "time"), ("B", "btype"), ("B", "flags"))
 
 
 def _parse_idx(path: Path) -> tuple[int, list[bytes], list[tuple]] | None:
@@ -253,7 +258,7 @@ def _parse_idx(path: Path) -> tuple[int, list[bytes], list[tuple]] | None:
         return None
     magic, covered, count, klen = _IDX_HEAD.unpack_from(data)
     start = _IDX_HEAD.size + klen
-    kinds = json.loads(data[_IDX_HEAD.size:start])
+    kinds = json.loads(data[_IDX_HEAD.size : start])
     if magic == IDX_MAGIC_1:
         rows = list(_ROW.iter_unpack(memoryview(data)[start:-4]))
         digests = [r[0] for r in rows]
@@ -261,7 +266,7 @@ def _parse_idx(path: Path) -> tuple[int, list[bytes], list[tuple]] | None:
     if magic != IDX_MAGIC:
         return None
     ids_end = start + 32 * count
-    digests = [data[i:i + 32] for i in range(start, ids_end, 32)]
+    digests = [data[i : i + 32] for i in range(start, ids_end, 32)]
     cols = zstandard.ZstdDecompressor().decompress(data[ids_end:-4])
     pos, columns = 8 * count, []
     gaps = struct.unpack_from(f"<{count}q", cols)

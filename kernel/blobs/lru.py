@@ -1,5 +1,6 @@
 """The in-memory tiers: recently read blobs (hot: their bytes; warm: their verified, still
 compressed frames), each bounded by total bytes."""
+
 from __future__ import annotations
 
 from collections import OrderedDict

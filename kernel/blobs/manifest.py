@@ -10,6 +10,7 @@ Encoding (format 2, written): ``b"LMF2"``, one byte 1/0 (has a parent), the pare
 unique bytes and costs zstd time). Format 1, canonical JSON ``{"format":
 "llmos-manifest/1", "parent": id|null, "refs": [ids]}``, is still read.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -38,8 +39,7 @@ def encode(parent: str | None, refs: list[str]) -> bytes:
 
 def encode_json(parent: str | None, refs: list[str]) -> bytes:
     """Canonical bytes of a manifest in format 1 (JSON), as older stores hold them."""
-    body = {"format": FORMAT, "parent": check_id(parent) if parent else None,
-            "refs": [check_id(r) for r in refs]}
+    body = {"format": FORMAT, "parent": check_id(parent) if parent else None, "refs": [check_id(r) for r in refs]}
     return canonical_json(body)
 
 
@@ -61,7 +61,7 @@ def decode(raw: bytes, bid: str = "?") -> Manifest:
 def _decode_binary(raw: bytes, bid: str) -> Manifest:
     if len(raw) < 5 or raw[4] not in (0, 1) or (len(raw) - 5) % 32:
         raise BlobError(f"blob {bid} is not a manifest: bad length or parent flag")
-    ids = [raw[i:i + 32].hex() for i in range(5, len(raw), 32)]
+    ids = [raw[i : i + 32].hex() for i in range(5, len(raw), 32)]
     if raw[4] == 1:
         if not ids:
             raise BlobError(f"blob {bid} is not a manifest: parent flag without a parent")

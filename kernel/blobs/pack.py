@@ -5,6 +5,7 @@ A process that appends to a pack holds an exclusive ``flock`` on it for as long 
 writes, so appends never interleave, gc never rewrites a pack in use, and a pack whose
 lock can be taken has no live writer: an incomplete tail there is torn and may be cut.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -139,7 +140,7 @@ class PackWriter:
             if offset < self._file_end:
                 return None
             start = offset - self._file_end
-            return bytes(self._buf[start:start + size])
+            return bytes(self._buf[start : start + size])
 
     def _write_locked(self) -> None:
         view = memoryview(self._buf)
@@ -161,8 +162,7 @@ class PackWriter:
             os.fdatasync(self._fd)
 
     def _start_thread(self) -> None:
-        self._thread = threading.Thread(target=self._run, name=f"llmos-blobs-{self.name}",
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._run, name=f"llmos-blobs-{self.name}", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:

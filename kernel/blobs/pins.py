@@ -1,4 +1,5 @@
 """Pinned blob ids: gc roots a person or the kernel names explicitly, one id a line in ``pins``."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -3,6 +3,7 @@
 Each writer process holds an exclusive lock on the one pack it appends to; a pack is retired
 (synced, its idx written) when it is full, before gc, and on close.
 """
+
 from __future__ import annotations
 
 import os

@@ -21,6 +21,7 @@ Layout (little-endian)::
 Because each record carries its hash and lengths, any index can be rebuilt by scanning packs,
 and a torn or corrupted record is detected without trusting anything else.
 """
+
 from __future__ import annotations
 
 import struct
@@ -81,11 +82,11 @@ def record_size(kind_len: int, clen: int) -> int:
     return OVERHEAD + kind_len + clen
 
 
-def encode(btype: int, flags: int, kind: bytes, digest: bytes, ulen: int, payload: bytes,
-           dict_id: int, time: int) -> bytes:
+def encode(
+    btype: int, flags: int, kind: bytes, digest: bytes, ulen: int, payload: bytes, dict_id: int, time: int
+) -> bytes:
     """Serialize one record."""
-    prefix = _PREFIX.pack(MAGIC, btype, flags, len(kind), 0, digest, ulen, len(payload),
-                          dict_id, time)
+    prefix = _PREFIX.pack(MAGIC, btype, flags, len(kind), 0, digest, ulen, len(payload), dict_id, time)
     hcrc = zlib.crc32(kind, zlib.crc32(prefix))
     return b"".join((prefix, _U32.pack(hcrc), kind, payload, _U32.pack(zlib.crc32(payload))))
 
@@ -100,13 +101,12 @@ def decode_header(buf: bytes | memoryview, pos: int = 0) -> Header:
     end = pos + HEADER_SIZE + klen
     if len(buf) < end:
         raise RecordError("truncated header")
-    kind = bytes(buf[pos + HEADER_SIZE:end])
-    if zlib.crc32(kind, zlib.crc32(buf[pos:pos + _PREFIX.size])) != hcrc:
+    kind = bytes(buf[pos + HEADER_SIZE : end])
+    if zlib.crc32(kind, zlib.crc32(buf[pos : pos + _PREFIX.size])) != hcrc:
         raise RecordError("header checksum mismatch")
     if btype not in TYPE_NAMES:
         raise RecordError(f"unknown record type {btype}")
-    return Header(btype, flags, kind.decode("utf-8", "replace"), digest, ulen, clen,
-                  dict_id, time, klen)
+    return Header(btype, flags, kind.decode("utf-8", "replace"), digest, ulen, clen, dict_id, time, klen)
 
 
 def payload_bounds(pos: int, header: Header) -> tuple[int, int]:
@@ -151,11 +151,19 @@ def scan(buf: bytes | memoryview, start: int) -> Iterator[tuple[int, Header] | B
             kstart = pos + HEADER_SIZE
             pstart = kstart + klen
             pend = pstart + clen
-            if (magic == MAGIC and pend + 4 <= n and btype in TYPE_NAMES
-                    and crc(buf[kstart:pstart], crc(buf[pos:pos + prefix])) == hcrc
-                    and crc(buf[pstart:pend]) == u32(buf, pend)[0]):
-                yield pos, Header(btype, flags, str(buf[kstart:pstart], "utf-8", "replace"),
-                                  digest, ulen, clen, dict_id, t, klen)
+            if (
+                magic == MAGIC
+                and pend + 4 <= n
+                and btype in TYPE_NAMES
+                and crc(buf[kstart:pstart], crc(buf[pos : pos + prefix])) == hcrc
+                and crc(buf[pstart:pend]) == u32(buf, pend)[0]
+            ):
+                yield (
+                    pos,
+                    Header(
+                        btype, flags, str(buf[kstart:pstart], "utf-8", "replace"), digest, ulen, clen, dict_id, t, klen
+                    ),
+                )
                 pos = pend + 4
                 continue
         # ... and the general functions, which name what is wrong

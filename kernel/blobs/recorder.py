@@ -11,6 +11,7 @@ where ``params`` is the request without system/tools/messages (plus ``"n_tools"`
 params, system or tools change, or the history is rewritten, a new chain starts.
 :func:`load_request` rebuilds the exact request from a manifest id.
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
@@ -39,12 +40,13 @@ class Recorder:
         prefix = (params, request.get("system", ""), tools)
         if prefix != self._prefix or not self._continues(messages):
             self.head, self._messages = None, []
-            new = [self._put({**params, "n_tools": len(tools)}, "request_params"),
-                   self._put(prefix[1], "prompt")] + [self._put(t, "tool_schema") for t in tools]
+            new = [self._put({**params, "n_tools": len(tools)}, "request_params"), self._put(prefix[1], "prompt")] + [
+                self._put(t, "tool_schema") for t in tools
+            ]
             self._prefix = prefix
         else:
             new = []
-        new += [self._put(m, "message") for m in messages[len(self._messages):]]
+        new += [self._put(m, "message") for m in messages[len(self._messages) :]]
         self.head = self.store.put_manifest(self.head, new, kind="request", agent=self.agent)
         self._messages = list(messages)
         reply = None if response is None else self._put(response, "response")
@@ -64,6 +66,6 @@ def load_request(store: "BlobStore", manifest_id: str) -> dict:
     params = store.get_json(refs[0])
     n_tools = params.pop("n_tools")
     system = store.get(refs[1]).decode("utf-8")
-    tools = [store.get_json(r) for r in refs[2:2 + n_tools]]
-    messages = [store.get_json(r) for r in refs[2 + n_tools:]]
+    tools = [store.get_json(r) for r in refs[2 : 2 + n_tools]]
+    messages = [store.get_json(r) for r in refs[2 + n_tools :]]
     return {**params, "system": system, "tools": tools, "messages": messages}

@@ -12,6 +12,7 @@ It holds ``locks/gc.lock``, so it never runs beside gc.
 
 Compression runs on a pool of threads (zstd releases the GIL), in bounded batches.
 """
+
 from __future__ import annotations
 
 import os
@@ -60,9 +61,15 @@ class RepackReport:
         return {**asdict(self), "saved_bytes": self.saved_bytes}
 
 
-def repack(store: "BlobStore", *, level: int = DENSE_LEVEL, min_share: float = MIN_SHARE,
-           max_bytes: int | None = None, threads: int | None = None,
-           progress: Progress | None = None) -> RepackReport:
+def repack(
+    store: "BlobStore",
+    *,
+    level: int = DENSE_LEVEL,
+    min_share: float = MIN_SHARE,
+    max_bytes: int | None = None,
+    threads: int | None = None,
+    progress: Progress | None = None,
+) -> RepackReport:
     """Recompress the packs of ``store`` that are worth it; see the module docstring.
 
     ``max_bytes`` bounds the work of one call (canonical bytes recompressed, whole packs,
@@ -92,8 +99,7 @@ def repack(store: "BlobStore", *, level: int = DENSE_LEVEL, min_share: float = M
                 locked.append((state, keep, fd))
                 work += sum(e.ulen for _, e in keep if not e.flags & rec.DENSE)
         try:
-            _rewrite(store, locked, level, threads or min(4, os.cpu_count() or 1), report,
-                     progress)
+            _rewrite(store, locked, level, threads or min(4, os.cpu_count() or 1), report, progress)
         finally:
             for _, _, fd in locked:
                 os.close(fd)
@@ -108,8 +114,9 @@ def _indexed_rows(store: "BlobStore", state: PackState) -> list[tuple[str, Entry
     return [(b, e) for b, e in state.rows if entries.get(b) == e]
 
 
-def _rewrite(store: "BlobStore", locked: list, level: int, threads: int,
-             report: RepackReport, progress: Progress | None) -> None:
+def _rewrite(
+    store: "BlobStore", locked: list, level: int, threads: int, report: RepackReport, progress: Progress | None
+) -> None:
     total = sum(e.ulen for _, keep, _ in locked for _, e in keep) or 1
     done = 0
     squeeze = _Squeezer(store, level)
@@ -154,11 +161,14 @@ class _Squeezer:
         key = (threading.get_ident(), dict_id)
         cctx = self.local.get(key)
         if cctx is None:
-            kw = {"dict_data": zstandard.ZstdCompressionDict(
-                self.store.dictionaries.bytes_of(dict_id))} if dict_id else {}
+            kw = (
+                {"dict_data": zstandard.ZstdCompressionDict(self.store.dictionaries.bytes_of(dict_id))}
+                if dict_id
+                else {}
+            )
             cctx = self.local[key] = zstandard.ZstdCompressor(
-                level=self.level, write_checksum=False, write_content_size=False,
-                write_dict_id=False, **kw)
+                level=self.level, write_checksum=False, write_content_size=False, write_dict_id=False, **kw
+            )
         payload = cctx.compress(raw)
         flags = rec.ZSTD | (rec.DICT_USED if dict_id else 0) | rec.DENSE
         if len(payload) >= len(raw):
@@ -166,8 +176,7 @@ class _Squeezer:
         return payload, flags
 
 
-def _append(store: "BlobStore", bid: str, entry: Entry, raw: bytes, payload: bytes,
-            flags: int) -> int:
+def _append(store: "BlobStore", bid: str, entry: Entry, raw: bytes, payload: bytes, flags: int) -> int:
     """Append the dense record of ``bid`` (or copy it as it is); return its size."""
     if flags < 0:
         record = os.pread(store._fd(store.index.packs[entry.pack]), entry.size, entry.offset)
@@ -175,11 +184,9 @@ def _append(store: "BlobStore", bid: str, entry: Entry, raw: bytes, payload: byt
     else:
         kind_b = entry.kind.encode("utf-8")
         dict_id = entry.dict_id if (flags & rec.DICT_USED or entry.btype == rec.DICT) else 0
-        record = rec.encode(entry.btype, flags, kind_b, bytes.fromhex(bid), len(raw), payload,
-                            dict_id, entry.time)
+        record = rec.encode(entry.btype, flags, kind_b, bytes.fromhex(bid), len(raw), payload, dict_id, entry.time)
         new = entry._replace(size=len(record), flags=flags, clen=len(payload), dict_id=dict_id)
     writer = store.pool.writer_for(len(record))
     offset = writer.append(record)
-    store.index.append_row(bid, new._replace(pack=writer.no,
-                                             offset=offset))
+    store.index.append_row(bid, new._replace(pack=writer.no, offset=offset))
     return len(record)

@@ -5,6 +5,7 @@ bytes callers asked to store including every duplicate, exist nowhere else: each
 counts them in memory and adds them to ``stats.json`` under a lock on flush and close.
 A process killed before flushing loses only its unflushed counts.
 """
+
 from __future__ import annotations
 
 import json
@@ -91,8 +92,16 @@ def _ratio(a: float, b: float) -> float:
     return round(a / b, 3) if b else 0.0
 
 
-def report(entries: Iterable[Entry], counts: dict, *, pack_bytes: int, index_bytes: int,
-           packs: int, dictionaries: int, pinned: int) -> dict:
+def report(
+    entries: Iterable[Entry],
+    counts: dict,
+    *,
+    pack_bytes: int,
+    index_bytes: int,
+    packs: int,
+    dictionaries: int,
+    pinned: int,
+) -> dict:
     """Build the stats dictionary from index entries and saved counters."""
     kinds: dict[str, dict[str, int]] = {}
     dense = 0
@@ -114,11 +123,20 @@ def report(entries: Iterable[Entry], counts: dict, *, pack_bytes: int, index_byt
     logical = sum(k.get("logical_bytes", 0) for k in kinds.values())
     disk = pack_bytes + index_bytes
     return {
-        "blobs": sum(k["blobs"] for k in kinds.values()), "logical_bytes": logical,
-        "unique_bytes": unique, "stored_bytes": stored, "pack_bytes": pack_bytes,
-        "index_bytes": index_bytes, "disk_bytes": disk,
-        "dedup_ratio": _ratio(logical, unique), "compression_ratio": _ratio(unique, stored),
-        "total_reduction": _ratio(logical, disk), "packs": packs, "dictionaries": dictionaries,
+        "blobs": sum(k["blobs"] for k in kinds.values()),
+        "logical_bytes": logical,
+        "unique_bytes": unique,
+        "stored_bytes": stored,
+        "pack_bytes": pack_bytes,
+        "index_bytes": index_bytes,
+        "disk_bytes": disk,
+        "dedup_ratio": _ratio(logical, unique),
+        "compression_ratio": _ratio(unique, stored),
+        "total_reduction": _ratio(logical, disk),
+        "packs": packs,
+        "dictionaries": dictionaries,
         "repacked_share": _ratio(dense, unique),  # of unique bytes, at the dense (repack) level
-        "pinned": pinned, "kinds": kinds, "agents": counts["agents"],
+        "pinned": pinned,
+        "kinds": kinds,
+        "agents": counts["agents"],
     }

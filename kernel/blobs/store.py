@@ -15,6 +15,7 @@ still-compressed frames (~3.6x denser; a hit costs one decompression); cold = pa
 decompressed bytes) before it enters either tier:
 a damaged record raises :class:`CorruptBlob`, never wrong bytes.
 """
+
 from __future__ import annotations
 
 import json
@@ -49,10 +50,18 @@ Progress = Callable[[int, int], None]
 class BlobStore:
     """A content-addressed store of blobs in pack files. Use :meth:`open`."""
 
-    def __init__(self, path: Path, *, grace_seconds: int = DAY, max_pack_bytes: int = 64 << 20,
-                 cache_bytes: int = 32 << 20, warm_bytes: int = 64 << 20,
-                 commit_interval: float = 0.01,
-                 os_root: Path | None = None, dictionaries: bool = True):
+    def __init__(
+        self,
+        path: Path,
+        *,
+        grace_seconds: int = DAY,
+        max_pack_bytes: int = 64 << 20,
+        cache_bytes: int = 32 << 20,
+        warm_bytes: int = 64 << 20,
+        commit_interval: float = 0.01,
+        os_root: Path | None = None,
+        dictionaries: bool = True,
+    ):
         self.path = Path(path)
         self.grace_seconds = grace_seconds
         self.max_pack_bytes = max_pack_bytes
@@ -93,8 +102,9 @@ class BlobStore:
         if fmt.exists():
             found = fmt.read_text("utf-8").strip()
             if found != STORE_FORMAT:
-                raise BlobError(f"{self.path} holds a blob store of format {found!r}",
-                                hint=f"this llmos reads {STORE_FORMAT}")
+                raise BlobError(
+                    f"{self.path} holds a blob store of format {found!r}", hint=f"this llmos reads {STORE_FORMAT}"
+                )
             return
         if self.path.exists() and any(self.path.iterdir()) and not (self.path / "packs").exists():
             raise BlobError(f"{self.path} is not empty and is not a blob store")
@@ -133,9 +143,11 @@ class BlobStore:
         kind_b = self._kind_bytes(kind, len(raw))
         digest = bytes.fromhex(bid)
         if len(raw) <= SMALL_MAX:
+
             def task() -> None:
                 self._store(btype, raw, digest, kind, agent)
         else:
+
             def task() -> None:  # large blobs never use a dictionary, nor the store's lock
                 payload = self._bg_cctx.compress(raw)
                 flags = rec.ZSTD
@@ -152,26 +164,33 @@ class BlobStore:
             kind_b = self._kinds[kind] = rec.kind_bytes(kind, size)
         return kind_b
 
-    def _store(self, btype: int, raw: bytes, digest: bytes, kind: str, agent: str | None,
-               provides: int = 0) -> Entry:
+    def _store(self, btype: int, raw: bytes, digest: bytes, kind: str, agent: str | None, provides: int = 0) -> Entry:
         """Compress and append a new record (also used to refresh an old copy for gc)."""
         self._check_open()
         kind_b = self._kind_bytes(kind, len(raw))
         with self._lock:
             payload, flags, dict_id = self.dictionaries.compress(kind, raw, btype)
-            return self._append(btype, raw, digest, kind_b, kind, agent, payload, flags,
-                                provides or dict_id)
+            return self._append(btype, raw, digest, kind_b, kind, agent, payload, flags, provides or dict_id)
 
-    def _append(self, btype: int, raw: bytes, digest: bytes, kind_b: bytes, kind: str,
-                agent: str | None, payload: bytes, flags: int, dict_id: int) -> Entry:
+    def _append(
+        self,
+        btype: int,
+        raw: bytes,
+        digest: bytes,
+        kind_b: bytes,
+        kind: str,
+        agent: str | None,
+        payload: bytes,
+        flags: int,
+        dict_id: int,
+    ) -> Entry:
         """Append the record of a compressed blob and index it (under the store's lock)."""
         with self._lock:
             stamp = int(time.time())
             record = rec.encode(btype, flags, kind_b, digest, len(raw), payload, dict_id, stamp)
             writer = self.pool.writer_for(len(record))
             offset = writer.append(record)
-            entry = Entry(writer.no, offset, len(record), btype, flags,
-                          len(raw), len(payload), dict_id, stamp, kind)
+            entry = Entry(writer.no, offset, len(record), btype, flags, len(raw), len(payload), dict_id, stamp, kind)
             self.index.append_row(digest.hex(), entry)
             self.counters.new(kind, agent, len(raw))
         return entry
@@ -182,8 +201,9 @@ class BlobStore:
         Returns its dictionary id, or 0 when there are too few samples."""
         return self.dictionaries.train(kind)
 
-    def put_manifest(self, parent: str | None, refs: list[str], kind: str = "conversation",
-                     agent: str | None = None) -> str:
+    def put_manifest(
+        self, parent: str | None, refs: list[str], kind: str = "conversation", agent: str | None = None
+    ) -> str:
         """Store a manifest: ``parent`` manifest (or None) plus the refs added since it.
 
         Every ref and the parent must already be in the store."""
@@ -271,8 +291,7 @@ class BlobStore:
         """Verify and decompress one record's bytes; the result hashes to ``bid``."""
         return self._verified(bid, buf, pack, offset)[0]
 
-    def _verified(self, bid: str, buf: bytes, pack: str, offset: int
-                  ) -> tuple[bytes, rec.Header, bytes]:
+    def _verified(self, bid: str, buf: bytes, pack: str, offset: int) -> tuple[bytes, rec.Header, bytes]:
         """``(canonical bytes, header, payload)`` of one record, every check passed."""
         try:
             header = rec.decode_header(buf)
@@ -281,11 +300,9 @@ class BlobStore:
             payload = bytes(rec.payload_of(buf, 0, header))
             raw = self.dictionaries.decompress(header, payload)
         except (rec.RecordError, zstandard.ZstdError) as exc:
-            raise CorruptBlob(f"damaged record: {exc}", pack=pack, offset=offset,
-                              blob_id=bid) from None
+            raise CorruptBlob(f"damaged record: {exc}", pack=pack, offset=offset, blob_id=bid) from None
         if len(raw) != header.ulen or blob_id(header.btype, raw) != bid:
-            raise CorruptBlob("content does not match its id", pack=pack, offset=offset,
-                              blob_id=bid)
+            raise CorruptBlob("content does not match its id", pack=pack, offset=offset, blob_id=bid)
         return raw, header, payload
 
     def _fd(self, state: PackState) -> int:
@@ -360,9 +377,15 @@ class BlobStore:
         self.background.drain()
         pack_bytes = sum(max(file_size(s.path), s.scanned) for s in self.index.packs.values())
         counts = self.counters.combined(self.path / "stats.json")
-        return report(self.index.entries.values(), counts, pack_bytes=pack_bytes,
-                      index_bytes=self.index.idx_bytes(), packs=len(self.index.packs),
-                      dictionaries=len(self.index.dicts), pinned=len(self.pins()))
+        return report(
+            self.index.entries.values(),
+            counts,
+            pack_bytes=pack_bytes,
+            index_bytes=self.index.idx_bytes(),
+            packs=len(self.index.packs),
+            dictionaries=len(self.index.dicts),
+            pinned=len(self.pins()),
+        )
 
     def check(self, read_data: bool = False, progress: Progress | None = None):
         """Verify every pack, index and manifest; see :func:`llmos.blobs.check.check`."""
@@ -370,22 +393,31 @@ class BlobStore:
 
         return check(self, read_data=read_data, progress=progress)
 
-    def repack(self, level: int | None = None, max_bytes: int | None = None,
-               progress: Progress | None = None):
+    def repack(self, level: int | None = None, max_bytes: int | None = None, progress: Progress | None = None):
         """Recompress sealed packs at zstd level 19; see :func:`llmos.blobs.repack.repack`."""
         from .repack import DENSE_LEVEL, repack
 
         return repack(self, level=level or DENSE_LEVEL, max_bytes=max_bytes, progress=progress)
 
-    def gc(self, dry_run: bool = False, roots: Iterable[str] = (),
-           scan_dirs: Iterable[Path] | None = None, grace_seconds: int | None = None,
-           progress: Progress | None = None):
+    def gc(
+        self,
+        dry_run: bool = False,
+        roots: Iterable[str] = (),
+        scan_dirs: Iterable[Path] | None = None,
+        grace_seconds: int | None = None,
+        progress: Progress | None = None,
+    ):
         """Collect unreachable blobs; see :func:`llmos.blobs.gc.collect`."""
         from .gc import collect
 
-        return collect(self, dry_run=dry_run, roots=roots, scan_dirs=scan_dirs,
-                       grace_seconds=self.grace_seconds if grace_seconds is None else grace_seconds,
-                       progress=progress)
+        return collect(
+            self,
+            dry_run=dry_run,
+            roots=roots,
+            scan_dirs=scan_dirs,
+            grace_seconds=self.grace_seconds if grace_seconds is None else grace_seconds,
+            progress=progress,
+        )
 
 
 def _guess_root(path: Path) -> Path | None:

@@ -13,6 +13,7 @@ The fast path only ever says "all sound". At the first doubt (a row that fails, 
 do not tile the file, a worker that dies) the caller falls back to the sequential scan,
 which names each fault precisely.
 """
+
 from __future__ import annotations
 
 import os
@@ -41,8 +42,14 @@ class Verdict:
 
     __slots__ = ("sound", "data_bytes", "linked", "broken", "manifests")
 
-    def __init__(self, sound: bool, data_bytes: int = 0, linked: list | None = None,
-                 broken: list | None = None, manifests: dict | None = None):
+    def __init__(
+        self,
+        sound: bool,
+        data_bytes: int = 0,
+        linked: list | None = None,
+        broken: list | None = None,
+        manifests: dict | None = None,
+    ):
         self.sound = sound
         self.data_bytes = data_bytes
         self.linked = linked or []
@@ -50,9 +57,14 @@ class Verdict:
         self.manifests = manifests or {}
 
 
-def verify_pack(data: bytes, rows: list[tuple[str, Entry]], dictionaries: dict[int, bytes],
-                read_data: bool, known: Container[str] = (), workers: int | None = None
-                ) -> Verdict:
+def verify_pack(
+    data: bytes,
+    rows: list[tuple[str, Entry]],
+    dictionaries: dict[int, bytes],
+    read_data: bool,
+    known: Container[str] = (),
+    workers: int | None = None,
+) -> Verdict:
     """Verify the records ``rows`` of pack bytes ``data``, which must tile the pack from its
     header to its end with no gap (each part checks its own rows; the seams are checked
     here); with ``read_data`` (or when a manifest is stored uncompressed, as binary ones
@@ -62,7 +74,7 @@ def verify_pack(data: bytes, rows: list[tuple[str, Entry]], dictionaries: dict[i
     workers = workers or os.cpu_count() or 1
     parts = 1 if len(rows) < MIN_PARALLEL or not hasattr(os, "fork") else min(workers, 8)
     step = -(-len(rows) // parts)
-    chunks = [rows[i:i + step] for i in range(0, len(rows), step)]
+    chunks = [rows[i : i + step] for i in range(0, len(rows), step)]
     starts = [c[0][1].offset for c in chunks]
     ends = [c[-1][1].offset + c[-1][1].size for c in chunks]  # true once each part is sound
     if starts[0] != PACK_HEADER or ends[-1] != len(data) or starts[1:] != ends[:-1]:
@@ -81,8 +93,9 @@ def verify_pack(data: bytes, rows: list[tuple[str, Entry]], dictionaries: dict[i
     return total
 
 
-def _verify_rows(data: bytes, rows: list[tuple[str, Entry]], dictionaries: dict[int, bytes],
-                 read_data: bool, known: Container[str]) -> Verdict:
+def _verify_rows(
+    data: bytes, rows: list[tuple[str, Entry]], dictionaries: dict[int, bytes], read_data: bool, known: Container[str]
+) -> Verdict:
     unpack, crc, u32 = rec._FULL.unpack_from, zlib.crc32, rec._U32.unpack_from
     head, prefix, types = rec.HEADER_SIZE, rec._PREFIX.size, rec.TYPE_NAMES
     magic_ok, zstd_flag, dict_flag, manifest = rec.MAGIC, rec.ZSTD, rec.DICT_USED, rec.MANIFEST
@@ -100,9 +113,13 @@ def _verify_rows(data: bytes, rows: list[tuple[str, Entry]], dictionaries: dict[
         kstart = pos + head
         pstart = kstart + klen
         pend = pstart + clen
-        if (magic != magic_ok or btype not in types or pend + 4 - pos != e.size
-                or digest != fromhex(bid)
-                or crc(data[kstart:pstart], crc(data[pos:pos + prefix])) != hcrc):
+        if (
+            magic != magic_ok
+            or btype not in types
+            or pend + 4 - pos != e.size
+            or digest != fromhex(bid)
+            or crc(data[kstart:pstart], crc(data[pos : pos + prefix])) != hcrc
+        ):
             return Verdict(False)
         end = pend + 4
         payload = view[pstart:pend]
@@ -119,8 +136,7 @@ def _verify_rows(data: bytes, rows: list[tuple[str, Entry]], dictionaries: dict[
                 if key and key not in dictionaries:
                     return Verdict(False)
                 zd = zstandard.ZstdCompressionDict(dictionaries[key]) if key else None
-                d = dctx[key] = zstandard.ZstdDecompressor(dict_data=zd) if zd else \
-                    zstandard.ZstdDecompressor()
+                d = dctx[key] = zstandard.ZstdDecompressor(dict_data=zd) if zd else zstandard.ZstdDecompressor()
             try:
                 raw = d.decompress(payload, max_output_size=ulen) if ulen else b""
             except zstandard.ZstdError:
@@ -143,13 +159,12 @@ def _links(bid: str, raw: bytes, known: Container[str], verdict: Verdict) -> Non
         return
     verdict.linked.append(bid)
     for i in range(5, len(raw), 32):
-        ref = raw[i:i + 32].hex()
+        ref = raw[i : i + 32].hex()
         if ref not in known:
             verdict.broken.append((bid, ref))
 
 
-def _in_parallel(fn: Callable[[list], Verdict], chunks: list[list], patience: float = 60.0
-                 ) -> list[Verdict]:
+def _in_parallel(fn: Callable[[list], Verdict], chunks: list[list], patience: float = 60.0) -> list[Verdict]:
     """``fn`` over ``chunks``: all but the first in forked children, the first here.
     A child that fails or dies is reported unsound (the caller then takes the slow path)."""
     children = []

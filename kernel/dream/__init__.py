@@ -6,6 +6,7 @@ contradictions, working memory, old traces), ``souls`` (a soul section proposed 
 delta-level workflows), ``proof`` (recall before/after), ``gitops`` (the
 separate worktree, commits, the dream branch) and ``cycle`` (one dream, end to end).
 """
+
 from importlib import import_module
 from typing import Any
 

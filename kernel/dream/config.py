@@ -1,4 +1,5 @@
 """Settings of the dream cycle (the ``dream:`` section of system/llmos.yaml)."""
+
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -24,15 +25,24 @@ class DreamConfig(_Strict):
     delta: TierRule = Field(default_factory=lambda: TierRule(min_uses=30, min_success=0.95, min_contexts=3))
     lesson_min_failures: int = Field(2, ge=1, description="failed runs of a template before a lesson is kept")
     duplicate_similarity: float = Field(0.9, gt=0.0, le=1.0, description="word overlap (Jaccard) of near-duplicates")
-    working_high_water: float = Field(0.9, gt=0.0, le=1.0, description="prune working memory above this share of its cap")
+    working_high_water: float = Field(
+        0.9, gt=0.0, le=1.0, description="prune working memory above this share of its cap"
+    )
     working_target: float = Field(0.6, gt=0.0, le=1.0, description="... down to this share of the cap")
     trace_retention_days: int = Field(90, ge=1, description="trace bodies older than this go to the blob store")
     repack_blobs: bool = Field(True, description="recompress sealed blob packs at zstd level 19")
-    repack_mb: float = Field(64.0, gt=0, description="blob megabytes one dream recompresses at most "
-                             "(whole packs; the rest waits for the next dream)")
+    repack_mb: float = Field(
+        64.0,
+        gt=0,
+        description="blob megabytes one dream recompresses at most (whole packs; the rest waits for the next dream)",
+    )
     model_pass: bool = Field(False, description="let a model rewrite distilled prose (charged to the budget)")
     model: str = Field("local", description="model spec of the prose pass")
     eval_questions: int = Field(60, ge=0, le=10_000, description="recall questions of the before/after check")
-    eval_suite: int = Field(100, ge=0, le=10_000, description="memories of the recall benchmark suite the "
-                            "consolidation rules are tried on (0 = skip)")
+    eval_suite: int = Field(
+        100,
+        ge=0,
+        le=10_000,
+        description="memories of the recall benchmark suite the consolidation rules are tried on (0 = skip)",
+    )
     snapshot: bool = Field(True, description="take a vault snapshot first when one is due")

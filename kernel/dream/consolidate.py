@@ -2,6 +2,7 @@
 memory pruned under its cap (what is pruned is archived into memory by topic), old trace bodies
 compacted into the blob store. Conservative: a doubtful pair is left alone.
 """
+
 from __future__ import annotations
 
 import re
@@ -19,14 +20,14 @@ from ..traces import iter_trace_files
 from .config import DreamConfig
 
 _WORD = re.compile(r"[a-z0-9]+")
-PREFIX = 3          # words two facts must share at the start to be about the same thing
-MAX_DIFFERENT = 2   # a contradiction changes at most this many words (the value), in place
+PREFIX = 3  # words two facts must share at the start to be about the same thing
+MAX_DIFFERENT = 2  # a contradiction changes at most this many words (the value), in place
 ARCHIVED = "The rest of this trace's body is in the blob store"
 
 
 @dataclass
 class Change:
-    what: str         # merged | superseded | pruned | archived | compacted
+    what: str  # merged | superseded | pruned | archived | compacted
     paths: list[str]
     detail: str
 
@@ -62,8 +63,11 @@ def _supersede(root: Path, old: Memory, new: Memory, why: str) -> Change:
     write_memory(old)
     write_memory(new)
     verb = "merged" if why == "duplicate" else "superseded"
-    return Change(verb, [old.rel(root), new.rel(root)],
-                  f"{old.id} {'duplicates' if why == 'duplicate' else 'is contradicted by'} newer {new.id}")
+    return Change(
+        verb,
+        [old.rel(root), new.rel(root)],
+        f"{old.id} {'duplicates' if why == 'duplicate' else 'is contradicted by'} newer {new.id}",
+    )
 
 
 def merge_and_supersede(root: Path, memories: list[Memory], cfg: DreamConfig) -> list[Change]:
@@ -79,7 +83,7 @@ def merge_and_supersede(root: Path, memories: list[Memory], cfg: DreamConfig) ->
     for group in buckets.values():
         group.sort(key=_order)
         for i, old in enumerate(group):
-            for new in group[i + 1:]:
+            for new in group[i + 1 :]:
                 why = relation(old, new, cfg)
                 if why:
                     changes.append(_supersede(root, old, new, why))
@@ -114,7 +118,7 @@ def prune_working(root: Path, agent: str, cap: int, cfg: DreamConfig) -> list[Ch
             break
         kept.insert(0, (topic, block))
         size += len(block.encode("utf-8")) + 2
-    pruned = blocks[:len(blocks) - len(kept)]
+    pruned = blocks[: len(blocks) - len(kept)]
     by_topic: dict[str, list[str]] = {}
     for topic, block in pruned:
         by_topic.setdefault(topic, []).append(block)
@@ -123,23 +127,40 @@ def prune_working(root: Path, agent: str, cap: int, cfg: DreamConfig) -> list[Ch
     for topic, parts in by_topic.items():
         body = "\n\n".join(parts)
         mid = f"working-{slug(agent, 20)}-{slug(topic, 30)}-{blake3.blake3(body.encode()).hexdigest()[:6]}"
-        meta = MemoryMeta(id=mid, tier="beta", kind="fact", title=f"{agent} working memory: {topic}"[:200],
-                          agent=agent, tags=["working-archive", agent], created=stamp, updated=stamp)
+        meta = MemoryMeta(
+            id=mid,
+            tier="beta",
+            kind="fact",
+            title=f"{agent} working memory: {topic}"[:200],
+            agent=agent,
+            tags=["working-archive", agent],
+            created=stamp,
+            updated=stamp,
+        )
         memory = Memory(meta, body, folder_for(root, "beta", None) / f"{mid}.md")
         write_memory(memory)
         ids.append(mid)
-        changes.append(Change("archived", [memory.rel(root)], f"{len(body)} bytes of {agent}'s working memory "
-                              f"on \"{topic}\" -> {mid}"))
+        changes.append(
+            Change(
+                "archived", [memory.rel(root)], f'{len(body)} bytes of {agent}\'s working memory on "{topic}" -> {mid}'
+            )
+        )
     rest = "\n\n".join(b for _, b in kept)
     new_text = f"{note}\n\n{rest}".strip()
     rel = write_working(root, agent, new_text, cap)
-    changes.append(Change("pruned", [rel], f"{agent}'s working memory {len(text.encode())} -> "
-                          f"{len(new_text.encode())} bytes (cap {cap})"))
+    changes.append(
+        Change(
+            "pruned",
+            [rel],
+            f"{agent}'s working memory {len(text.encode())} -> {len(new_text.encode())} bytes (cap {cap})",
+        )
+    )
     return changes
 
 
-def compact_traces(root: Path, blobs, retention_days: int, today: datetime | None = None,
-                   agent: str | None = None) -> list[Change]:
+def compact_traces(
+    root: Path, blobs, retention_days: int, today: datetime | None = None, agent: str | None = None
+) -> list[Change]:
     """Trace bodies older than the retention window go to ``blobs``; the file keeps its frontmatter
     and the body becomes one line naming the blob."""
     cutoff = ((today or datetime.now(timezone.utc)) - timedelta(days=retention_days)).isoformat()
@@ -154,13 +175,18 @@ def compact_traces(root: Path, blobs, retention_days: int, today: datetime | Non
         end = text.find("\n---\n", 3)
         if end < 0:
             continue
-        head, body = text[:end + 5], text[end + 5:]
+        head, body = text[: end + 5], text[end + 5 :]
         if body.lstrip().startswith(f"# {data['goal']}\n\n{ARCHIVED}") or ARCHIVED in body[:400]:
             continue
         bid = blobs.put(body, "trace_body", agent=data.get("agent"))
         atomic_write(path, f"{head}# {data['goal']}\n\n{ARCHIVED}: blob:{bid}\n")
-        changes.append(Change("compacted", [path.relative_to(root).as_posix()],
-                              f"trace {data['id']} body ({len(body)} chars) -> blob:{bid}"))
+        changes.append(
+            Change(
+                "compacted",
+                [path.relative_to(root).as_posix()],
+                f"trace {data['id']} body ({len(body)} chars) -> blob:{bid}",
+            )
+        )
     if changes:
         blobs.flush()
     return changes

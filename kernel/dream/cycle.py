@@ -7,6 +7,7 @@ local changes and fast-forward the current branch to them; commit review changes
 ``llmos/dream/<date>``. Anything that fails or is halted before the last step leaves the root as it
 was: the worktree is discarded.
 """
+
 from __future__ import annotations
 
 import time
@@ -31,20 +32,20 @@ class DreamReport:
     agent: str | None
     dry_run: bool
     seconds: float = 0.0
-    local: list[dict[str, Any]] = field(default_factory=list)    # committed on the current branch
-    review: list[dict[str, Any]] = field(default_factory=list)   # committed on the dream branch
-    skipped: list[str] = field(default_factory=list)            # malformed memories, dirty files
+    local: list[dict[str, Any]] = field(default_factory=list)  # committed on the current branch
+    review: list[dict[str, Any]] = field(default_factory=list)  # committed on the dream branch
+    skipped: list[str] = field(default_factory=list)  # malformed memories, dirty files
     recall_before: float = 1.0
     recall_after: float = 1.0
     questions: int = 0
-    suite_before: float = 1.0   # the recall benchmark's generated suite, before/after the rules
+    suite_before: float = 1.0  # the recall benchmark's generated suite, before/after the rules
     suite_after: float = 1.0
-    recall_lost: list[str] = field(default_factory=list)        # answered before the dream, not after
+    recall_lost: list[str] = field(default_factory=list)  # answered before the dream, not after
     local_commit: str | None = None
     branch: str | None = None
     model_calls: list[dict[str, Any]] = field(default_factory=list)
     snapshot: str | None = None
-    blob_bytes_saved: int = 0   # by the level-19 repack of sealed blob packs
+    blob_bytes_saved: int = 0  # by the level-19 repack of sealed blob packs
 
     @property
     def changed(self) -> bool:
@@ -54,11 +55,16 @@ class DreamReport:
         return asdict(self)
 
     def text(self) -> str:
-        lines = [f"Dream of {self.started}" + (f" (agent {self.agent})" if self.agent else "") +
-                 (" (dry run: nothing committed)" if self.dry_run else ""), "",
-                 f"Recall on this root's own memories: {self.recall_before:.3f} before, "
-                 f"{self.recall_after:.3f} after ({self.questions} questions); recall benchmark suite: "
-                 f"{self.suite_before:.3f} before, {self.suite_after:.3f} after; {self.seconds:.1f} s.", ""]
+        lines = [
+            f"Dream of {self.started}"
+            + (f" (agent {self.agent})" if self.agent else "")
+            + (" (dry run: nothing committed)" if self.dry_run else ""),
+            "",
+            f"Recall on this root's own memories: {self.recall_before:.3f} before, "
+            f"{self.recall_after:.3f} after ({self.questions} questions); recall benchmark suite: "
+            f"{self.suite_before:.3f} before, {self.suite_after:.3f} after; {self.seconds:.1f} s.",
+            "",
+        ]
         for title, rows in (("On the current branch", self.local), ("For review (dream branch)", self.review)):
             lines.append(f"{title}: {len(rows) or 'nothing'}")
             lines += [f"- {r['what']}: {r['detail']}" for r in rows]
@@ -90,10 +96,15 @@ def _promote(wt: Path, cands, tiers: tuple[str, ...], config, model_calls: list,
             model_calls.append(improve(wt, new, config))
         write_memory(new)
         g = c.group
-        changes.append(Change("promoted", [new.rel(wt)],
-                              f"{c.kind} \"{g.template}\" -> {c.tier} ({g.uses} uses, {g.rate:.0%} success, "
-                              f"{len(g.contexts)} agents/projects; sources: {', '.join(r.id for r in g.runs[-3:])}"
-                              f"{'...' if g.uses > 3 else ''})"))
+        changes.append(
+            Change(
+                "promoted",
+                [new.rel(wt)],
+                f'{c.kind} "{g.template}" -> {c.tier} ({g.uses} uses, {g.rate:.0%} success, '
+                f"{len(g.contexts)} agents/projects; sources: {', '.join(r.id for r in g.runs[-3:])}"
+                f"{'...' if g.uses > 3 else ''})",
+            )
+        )
     return changes
 
 
@@ -107,8 +118,15 @@ def _rows(changes: list[Change]) -> list[dict[str, Any]]:
     return [{"what": c.what, "paths": c.paths, "detail": c.detail} for c in changes]
 
 
-def dream(root: Path, config, *, agent: str | None = None, dry_run: bool = False,
-          today: datetime | None = None, progress: Callable[[str], None] | None = None) -> DreamReport:
+def dream(
+    root: Path,
+    config,
+    *,
+    agent: str | None = None,
+    dry_run: bool = False,
+    today: datetime | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> DreamReport:
     """Run one dream over ``root``; see the module docstring. Raises :class:`DreamError` (refused,
     git failed, another dream running), ``Halted`` or ``BudgetExceeded`` with the root left as it was."""
     from ..atomic import file_lock
@@ -125,8 +143,9 @@ def dream(root: Path, config, *, agent: str | None = None, dry_run: bool = False
         lock.__exit__(None, None, None)
 
 
-def _dream(root: Path, config, agent: str | None, dry_run: bool, today: datetime | None,
-           progress: Callable[[str], None] | None) -> DreamReport:
+def _dream(
+    root: Path, config, agent: str | None, dry_run: bool, today: datetime | None, progress: Callable[[str], None] | None
+) -> DreamReport:
     say = progress or (lambda _msg: None)
     root, cfg, t0 = Path(root), config.dream, time.perf_counter()
     today = today or datetime.now(timezone.utc)
@@ -183,15 +202,18 @@ def _dream(root: Path, config, agent: str | None, dry_run: bool, today: datetime
             report.recall_after = report.recall_before
         if cfg.eval_suite and report.changed:
             say(f"recall canary: the recall benchmark's suite of {cfg.eval_suite} memories")
-            report.suite_before, report.suite_after = proof.suite_check(wt / ".llmos" / "dream-suite", config,
-                                                                        cfg.eval_suite)
+            report.suite_before, report.suite_after = proof.suite_check(
+                wt / ".llmos" / "dream-suite", config, cfg.eval_suite
+            )
             if report.suite_after < report.suite_before:
                 report.recall_lost.append(f"recall benchmark suite: {report.suite_before} -> {report.suite_after}")
         report.seconds = round(time.perf_counter() - t0, 2)
         if report.recall_after < report.recall_before or report.suite_after < report.suite_before:
-            raise DreamError(f"the dream would make recall worse ({report.recall_before:.3f} -> "
-                             f"{report.recall_after:.3f}: {'; '.join(report.recall_lost[:3])}); nothing was committed",
-                             hint="see `llmos dream --dry-run` for what it would change")
+            raise DreamError(
+                f"the dream would make recall worse ({report.recall_before:.3f} -> "
+                f"{report.recall_after:.3f}: {'; '.join(report.recall_lost[:3])}); nothing was committed",
+                hint="see `llmos dream --dry-run` for what it would change",
+            )
         if dry_run or not report.changed:
             return report
         _commit(root, wt, local, review, report, today)
@@ -202,8 +224,7 @@ def _dream(root: Path, config, agent: str | None, dry_run: bool, today: datetime
         gitops.discard(root, wt)
 
 
-def _blob_work(root: Path, wt: Path, cfg, today, agent: str | None, report: DreamReport,
-               say) -> list[Change]:
+def _blob_work(root: Path, wt: Path, cfg, today, agent: str | None, report: DreamReport, say) -> list[Change]:
     """Old trace bodies into the blob store, then the store's sealed packs recompressed."""
     from ..blobs import BlobStore
 
@@ -240,19 +261,28 @@ def _drop_pending(root: Path, wt: Path, changes: list[Change], report: DreamRepo
     return keep
 
 
-def _commit(root: Path, wt: Path, local: list[Change], review: list[Change], report: DreamReport,
-            today: datetime) -> None:
+def _commit(
+    root: Path, wt: Path, local: list[Change], review: list[Change], report: DreamReport, today: datetime
+) -> None:
     from ..audit import format_message
 
     body = report.text()
-    trailers = {"Dream": report.started, "Recall-Before": str(report.recall_before),
-                "Recall-After": str(report.recall_after), "Suite-Before": str(report.suite_before),
-                "Suite-After": str(report.suite_after)}
-    sha = gitops.commit(wt, sorted({p for c in local for p in c.paths}),
-                        format_message(f"llmos: dream {today:%Y-%m-%d}: {len(local)} memory changes", trailers, body))
+    trailers = {
+        "Dream": report.started,
+        "Recall-Before": str(report.recall_before),
+        "Recall-After": str(report.recall_after),
+        "Suite-Before": str(report.suite_before),
+        "Suite-After": str(report.suite_after),
+    }
+    sha = gitops.commit(
+        wt,
+        sorted({p for c in local for p in c.paths}),
+        format_message(f"llmos: dream {today:%Y-%m-%d}: {len(local)} memory changes", trailers, body),
+    )
     paths = sorted({p for c in review for p in c.paths})
-    review_sha = gitops.commit(wt, paths, format_message(
-        f"llmos: dream {today:%Y-%m-%d}: {len(review)} promotions for review", trailers, body))
+    review_sha = gitops.commit(
+        wt, paths, format_message(f"llmos: dream {today:%Y-%m-%d}: {len(review)} promotions for review", trailers, body)
+    )
     check_halt(root)  # last point at which a halt leaves the root untouched
     if sha:
         gitops.advance(root, sha)

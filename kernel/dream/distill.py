@@ -4,6 +4,7 @@ The deterministic distillation always works and is the same for the same traces 
 from the evidence, not the clock), which is what makes a second dream a no-op. With
 ``dream.model_pass`` a model rewrites the prose, through the budget gate like any call.
 """
+
 from __future__ import annotations
 
 import json
@@ -48,8 +49,7 @@ def _failure_line(run: Run) -> str:
 
 def _evidence(g: Group) -> str:
     projects = f"; projects: {', '.join(g.projects)}" if g.projects else ""
-    return (f"Evidence: {g.uses} runs, {g.successes} succeeded ({g.rate:.0%}); agents: {', '.join(g.agents)}"
-            f"{projects}.")
+    return f"Evidence: {g.uses} runs, {g.successes} succeeded ({g.rate:.0%}); agents: {', '.join(g.agents)}{projects}."
 
 
 def body_of(c: Candidate) -> str:
@@ -58,12 +58,24 @@ def body_of(c: Candidate) -> str:
     example = (wins or g.runs)[-1]
     failed = [_failure_line(r) for r in g.failures[-5:]]
     if c.kind == "workflow":
-        lines = [f"When it applies: goals like \"{g.template}\" (e.g. \"{example.goal}\").", "",
-                 f"What to do (the steps of run {example.id}):", *_recipe(example), "",
-                 _evidence(g), "", "What went wrong before:", *(failed or ["- nothing has failed yet."])]
+        lines = [
+            f'When it applies: goals like "{g.template}" (e.g. "{example.goal}").',
+            "",
+            f"What to do (the steps of run {example.id}):",
+            *_recipe(example),
+            "",
+            _evidence(g),
+            "",
+            "What went wrong before:",
+            *(failed or ["- nothing has failed yet."]),
+        ]
     else:
-        lines = [f"Don't repeat what failed for goals like \"{g.template}\": {len(g.failures)} of {g.uses} "
-                 "runs failed.", "", "What went wrong:", *failed]
+        lines = [
+            f'Don\'t repeat what failed for goals like "{g.template}": {len(g.failures)} of {g.uses} runs failed.',
+            "",
+            "What went wrong:",
+            *failed,
+        ]
         if wins:
             lines += ["", f"What worked instead (run {wins[-1].id}):", *_recipe(wins[-1])]
     return "\n".join(lines)
@@ -80,12 +92,21 @@ def memory_of(root: Path, c: Candidate) -> Memory:
     mid = memory_id(c)
     runs = g.failures if c.kind == "lesson" else g.runs
     rate = g.rate if c.kind == "workflow" else 1 - g.rate
-    meta = MemoryMeta(id=mid, tier=c.tier, kind=c.kind, title=title_of(c),
-                      agent=g.agents[0] if len(g.agents) == 1 else None,
-                      tags=["dream", c.kind, *(["proposal"] if c.tier == "delta" else [])],
-                      created=_when(runs[0]), updated=_when(runs[-1]), valid_from=_when(runs[0]),
-                      sources=[r.id for r in runs][-MAX_SOURCES:], uses=g.uses, successes=g.successes,
-                      confidence=round(min(max(rate, 0.0), 1.0), 3))
+    meta = MemoryMeta(
+        id=mid,
+        tier=c.tier,
+        kind=c.kind,
+        title=title_of(c),
+        agent=g.agents[0] if len(g.agents) == 1 else None,
+        tags=["dream", c.kind, *(["proposal"] if c.tier == "delta" else [])],
+        created=_when(runs[0]),
+        updated=_when(runs[-1]),
+        valid_from=_when(runs[0]),
+        sources=[r.id for r in runs][-MAX_SOURCES:],
+        uses=g.uses,
+        successes=g.successes,
+        confidence=round(min(max(rate, 0.0), 1.0), 3),
+    )
     return Memory(meta, body_of(c), folder_for(root, c.tier, None) / f"{mid}.md")
 
 
@@ -103,16 +124,30 @@ def improve(root: Path, memory: Memory, config: Any) -> dict[str, Any]:
     from ..syscalls import SyscallTable
 
     backend = make_backend(parse_spec(config.dream.model, config.models), config=config, root=root)
-    messages = [{"role": "user", "content": render_file(root, "dream", kind=memory.meta.kind,
-                                                        title=memory.meta.title, text=memory.body)}]
+    messages = [
+        {
+            "role": "user",
+            "content": render_file(root, "dream", kind=memory.meta.kind, title=memory.meta.title, text=memory.body),
+        }
+    ]
     tools = [SyscallTable.default().syscalls["finish"].schema()]
-    with Budget(root, config.budget).spend(run_id=None, agent=memory.meta.agent, model=backend.model, kind="dream",
-                                           input_tokens=backend.estimate_input(messages, tools),
-                                           max_output_tokens=backend.max_output) as charge:
+    with Budget(root, config.budget).spend(
+        run_id=None,
+        agent=memory.meta.agent,
+        model=backend.model,
+        kind="dream",
+        input_tokens=backend.estimate_input(messages, tools),
+        max_output_tokens=backend.max_output,
+    ) as charge:
         reply = backend.complete(messages, tools)
         cost = charge.settle(input_tokens=reply.usage.input, output_tokens=reply.usage.output)
     out = next((str(c.args.get("result", "")) for c in reply.tool_calls if c.name == "finish"), reply.text).strip()
     if out:
         memory.body = out
-    return {"model": backend.model, "input": reply.usage.input, "output": reply.usage.output, "cost_usd": cost,
-            "kept": bool(out)}
+    return {
+        "model": backend.model,
+        "input": reply.usage.input,
+        "output": reply.usage.output,
+        "cost_usd": cost,
+        "kept": bool(out),
+    }

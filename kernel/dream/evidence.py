@@ -4,6 +4,7 @@ A workflow is every ended run of one goal template (``goal_signature``). Its use
 contexts (the distinct agents and projects it ran in; a run's project is its ``project`` slot) are
 counted from the trace files, so the evidence is always the traces themselves.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -65,31 +66,49 @@ class Group:
         return sorted({r.project for r in self.runs if r.project})
 
     def meets(self, rule: TierRule) -> bool:
-        return self.uses >= rule.min_uses and self.rate >= rule.min_success - 1e-9 \
+        return (
+            self.uses >= rule.min_uses
+            and self.rate >= rule.min_success - 1e-9
             and len(self.contexts) >= rule.min_contexts
+        )
 
 
 @dataclass
 class Candidate:
     """One memory the dream would write: a workflow for ``tier`` or a lesson."""
 
-    kind: str   # "workflow" | "lesson"
-    tier: str   # "beta" | "alpha" | "delta"
+    kind: str  # "workflow" | "lesson"
+    tier: str  # "beta" | "alpha" | "delta"
     group: Group
 
     def row(self) -> dict[str, Any]:
         g = self.group
-        return {"kind": self.kind, "tier": self.tier, "template": g.template, "uses": g.uses,
-                "successes": g.successes, "failures": len(g.failures), "success_rate": round(g.rate, 3),
-                "agents": g.agents, "projects": g.projects}
+        return {
+            "kind": self.kind,
+            "tier": self.tier,
+            "template": g.template,
+            "uses": g.uses,
+            "successes": g.successes,
+            "failures": len(g.failures),
+            "success_rate": round(g.rate, 3),
+            "agents": g.agents,
+            "projects": g.projects,
+        }
 
 
 def _run_of(data: dict[str, Any], rel: str) -> Run | None:
     try:
-        return Run(id=str(data["id"]), rel=rel, goal=str(data["goal"]), agent=str(data["agent"]),
-                   project=(data.get("slots") or {}).get("project"), started=str(data["started"]),
-                   outcome=str(data.get("outcome") or "aborted"), steps=list(data.get("steps") or []),
-                   error=data.get("error"))
+        return Run(
+            id=str(data["id"]),
+            rel=rel,
+            goal=str(data["goal"]),
+            agent=str(data["agent"]),
+            project=(data.get("slots") or {}).get("project"),
+            started=str(data["started"]),
+            outcome=str(data.get("outcome") or "aborted"),
+            steps=list(data.get("steps") or []),
+            error=data.get("error"),
+        )
     except (KeyError, TypeError):
         return None
 
@@ -120,15 +139,16 @@ def tier_of(group: Group, cfg: DreamConfig) -> str | None:
     return None
 
 
-def candidates(root: Path, cfg: DreamConfig, agent: str | None = None,
-               groups: list[Group] | None = None) -> list[Candidate]:
+def candidates(
+    root: Path, cfg: DreamConfig, agent: str | None = None, groups: list[Group] | None = None
+) -> list[Candidate]:
     """Every promotion the traces support: one workflow per earned tier, and lessons from failures."""
     out = []
     for g in groups if groups is not None else gather(root, agent):
         top = tier_of(g, cfg)
         if top:
             tiers = ("beta", "alpha", "delta")
-            out += [Candidate("workflow", t, g) for t in tiers[:tiers.index(top) + 1]]
+            out += [Candidate("workflow", t, g) for t in tiers[: tiers.index(top) + 1]]
         if len(g.failures) >= cfg.lesson_min_failures:
             out.append(Candidate("lesson", "beta", g))
     return out

@@ -3,6 +3,7 @@
 The root's own checkout is touched only at the end, by a fast-forward (or merge) to the dream's
 local commit, which git refuses rather than overwrite a person's uncommitted change.
 """
+
 from __future__ import annotations
 
 import functools
@@ -36,8 +37,10 @@ def run(root: Path, *args: str) -> subprocess.CompletedProcess:
 def git(root: Path, *args: str, check: bool = True) -> str:
     p = run(root, *args)
     if check and p.returncode != 0:
-        raise DreamError(f"git {' '.join(args[:3])} failed in {root}: {(p.stderr or p.stdout).strip()[:300]}",
-                         hint="fix the repository state (see `git status`) and run `llmos dream` again")
+        raise DreamError(
+            f"git {' '.join(args[:3])} failed in {root}: {(p.stderr or p.stdout).strip()[:300]}",
+            hint="fix the repository state (see `git status`) and run `llmos dream` again",
+        )
     return p.stdout
 
 
@@ -113,8 +116,9 @@ def pending_has(root: Path, wt: Path, paths: list[str]) -> str | None:
         return None
     mine = {p: git(wt, "hash-object", "--", p).strip() for p in paths}
     for ref in refs:
-        if all(git(root, "rev-parse", "-q", "--verify", f"{ref}:{p}", check=False).strip() == h
-               for p, h in mine.items()):
+        if all(
+            git(root, "rev-parse", "-q", "--verify", f"{ref}:{p}", check=False).strip() == h for p, h in mine.items()
+        ):
             return ref
     return None
 
@@ -136,8 +140,10 @@ def advance(root: Path, sha: str) -> None:
     p = run(root, "merge", "--no-edit", "-q", sha)
     if p.returncode != 0:
         run(root, "merge", "--abort")
-        raise DreamError(f"the dream's changes could not be merged into the current branch: "
-                         f"{(p.stderr or p.stdout).strip()[:200]}", hint="run `llmos dream` again")
+        raise DreamError(
+            f"the dream's changes could not be merged into the current branch: {(p.stderr or p.stdout).strip()[:200]}",
+            hint="run `llmos dream` again",
+        )
 
 
 def apply_branch(root: Path, branch: str) -> str:
@@ -149,6 +155,8 @@ def apply_branch(root: Path, branch: str) -> str:
     p = run(root, "merge", "--no-edit", "-q", branch)
     if p.returncode != 0:
         run(root, "merge", "--abort")
-        raise DreamError(f"merging {branch} failed: {(p.stderr or p.stdout).strip()[:300]}",
-                         hint="commit or stash your changes to those files, or merge it with git yourself")
+        raise DreamError(
+            f"merging {branch} failed: {(p.stderr or p.stdout).strip()[:300]}",
+            hint="commit or stash your changes to those files, or merge it with git yourself",
+        )
     return git(root, "rev-parse", "HEAD").strip()

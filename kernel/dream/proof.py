@@ -6,6 +6,7 @@ memory or the memory that now supersedes it (a merged or updated fact still coun
 text, the memory it was archived into. Before the dream, pruned text was in working memory (always
 in context), so it counts as answered: pruning can only lose points, never win them.
 """
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -4,6 +4,7 @@ of the agents that ran it, as one section of ``agents/NAME.soul.md`` the dream m
 Only existing soul files are changed, only on the dream branch, and the section is rebuilt from the
 evidence each time (the same evidence gives the same text, so a pending proposal is not repeated).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -21,8 +22,9 @@ def _section(rows: list[Candidate]) -> str:
     lines = [HEADING, "", NOTE, ""]
     for c in sorted(rows, key=lambda c: c.group.template):
         g = c.group
-        lines.append(f"- When asked to \"{g.template}\", follow memory `{memory_id(c)}` "
-                     f"({g.uses} runs, {g.rate:.0%} success).")
+        lines.append(
+            f'- When asked to "{g.template}", follow memory `{memory_id(c)}` ({g.uses} runs, {g.rate:.0%} success).'
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -44,6 +46,11 @@ def propose(root: Path, cands: list[Candidate], agent: str | None = None) -> lis
         new = f"{keep}\n\n{_section(rows)}"
         if new != text:
             atomic_write(path, new)
-            changes.append(Change("soul", [path.relative_to(root).as_posix()],
-                                  f"{name}'s soul: {len(rows)} proven workflows in \"{HEADING[3:]}\""))
+            changes.append(
+                Change(
+                    "soul",
+                    [path.relative_to(root).as_posix()],
+                    f'{name}\'s soul: {len(rows)} proven workflows in "{HEADING[3:]}"',
+                )
+            )
     return changes

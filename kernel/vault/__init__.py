@@ -9,6 +9,7 @@ Library API (the CLI in :mod:`llmos.cli_guard` is a thin client of it)::
 
 ``cfg`` is a :class:`VaultConfig` (the ``vault:`` key of system/llmos.yaml); ``None`` = defaults.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -22,8 +23,13 @@ if TYPE_CHECKING:
     from .snapshots import SnapshotInfo, Vault, VerifyResult
 
 # Loaded on first use: every command reads the ``vault:`` config section, few touch a vault.
-_LAZY = {"Vault": "snapshots", "SnapshotInfo": "snapshots", "VerifyResult": "snapshots",
-         "VaultStore": "store", "LocalStore": "store"}
+_LAZY = {
+    "Vault": "snapshots",
+    "SnapshotInfo": "snapshots",
+    "VerifyResult": "snapshots",
+    "VaultStore": "store",
+    "LocalStore": "store",
+}
 
 
 def __getattr__(name: str) -> Any:
@@ -32,8 +38,20 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["VaultConfig", "Vault", "SnapshotInfo", "VerifyResult", "VaultStore", "LocalStore",
-           "snapshot", "list_snapshots", "verify", "restore", "prune", "snapshot_due"]
+__all__ = [
+    "VaultConfig",
+    "Vault",
+    "SnapshotInfo",
+    "VerifyResult",
+    "VaultStore",
+    "LocalStore",
+    "snapshot",
+    "list_snapshots",
+    "verify",
+    "restore",
+    "prune",
+    "snapshot_due",
+]
 
 
 def snapshot(root: Path, label: str | None = None, config: VaultConfig | None = None) -> SnapshotInfo:
@@ -64,8 +82,9 @@ def restore(root: Path, ident: str, dest: Path, config: VaultConfig | None = Non
     return Vault(root, config).restore(ident, dest)
 
 
-def prune(root: Path, config: VaultConfig | None = None, ids: list[str] | None = None,
-          now: datetime | None = None) -> list[str]:
+def prune(
+    root: Path, config: VaultConfig | None = None, ids: list[str] | None = None, now: datetime | None = None
+) -> list[str]:
     """Delete expired snapshots (never the ``keep_hot`` newest); raise if a named one is unexpired."""
     from .snapshots import Vault
 

@@ -5,6 +5,7 @@ ledger (copied under its lock) and ``.llmos/blobs/``. The archive is a plain ``.
 be opened without llmos (``zstd -d < X.tar.zst | tar t``); every member is hashed with blake3 as it
 is written and again when it is read back.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -42,8 +43,10 @@ def _git(root: Path, *args: str) -> bytes:
         raise VaultError("git is not installed; the vault seals the git tree at HEAD") from None
     except subprocess.CalledProcessError as exc:
         err = exc.stderr.decode("utf-8", "replace").strip()
-        raise VaultError(f"git {' '.join(args)} failed in {root}: {err}",
-                         hint="the vault seals committed state: commit something first") from None
+        raise VaultError(
+            f"git {' '.join(args)} failed in {root}: {err}",
+            hint="the vault seals committed state: commit something first",
+        ) from None
     return done.stdout
 
 
@@ -79,8 +82,9 @@ def git_sources(root: Path, commit: str) -> Iterator[Source]:
     attributes changed or left out (``export-subst``, ``export-ignore``) are read with cat-file.
     """
     wanted = tree_blobs(root, commit)
-    proc = subprocess.Popen(["git", "-C", str(root), "archive", "--format=tar", commit],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        ["git", "-C", str(root), "archive", "--format=tar", commit], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+    )
     try:
         with tarfile.open(fileobj=proc.stdout, mode="r|") as tar:
             for info in tar:
@@ -150,12 +154,12 @@ class _Hashing(io.RawIOBase):
 
 def file_record(src: Source) -> dict[str, Any]:
     """The manifest line of one sealed file."""
-    return {"path": src.path, "size": len(src.data), "mode": src.mode,
-            "blake3": blake3.blake3(src.data).hexdigest()}
+    return {"path": src.path, "size": len(src.data), "mode": src.mode, "blake3": blake3.blake3(src.data).hexdigest()}
 
 
-def write_archive(sources: Iterator[Source], dest: Path, level: int,
-                  mtime: int) -> tuple[list[dict[str, Any]], str, int]:
+def write_archive(
+    sources: Iterator[Source], dest: Path, level: int, mtime: int
+) -> tuple[list[dict[str, Any]], str, int]:
     """Write ``sources`` as ``dest`` (.tar.zst, fsynced); return (file records, blake3, size)."""
     records: list[dict[str, Any]] = []
     seen: set[str] = set()
@@ -195,13 +199,11 @@ def read_archive(fh: BinaryIO) -> tuple[Iterator[Source], "_Hashing"]:
     hashing = _Hashing(fh)
 
     def members() -> Iterator[Source]:
-        reader = zstandard.ZstdDecompressor().stream_reader(hashing, read_across_frames=True,
-                                                            closefd=False)
+        reader = zstandard.ZstdDecompressor().stream_reader(hashing, read_across_frames=True, closefd=False)
         with tarfile.open(fileobj=reader, mode="r|") as tar:
             for info in tar:
                 if info.issym():
-                    yield Source(info.name, info.linkname.encode("utf-8", "surrogateescape"),
-                                 "120000")
+                    yield Source(info.name, info.linkname.encode("utf-8", "surrogateescape"), "120000")
                 elif info.isfile():
                     data = tar.extractfile(info).read()  # type: ignore[union-attr]
                     yield Source(info.name, data, "100755" if info.mode & 0o111 else "100644")

@@ -1,4 +1,5 @@
 """The ``vault:`` section of system/llmos.yaml."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -11,6 +11,7 @@ The header is written last: a snapshot without one was cut short and is never li
 are removed by the next snapshot). Pruning leaves a ``ID.pruned.json`` tombstone carrying the pruned
 header's hash, so the chain still verifies across the gap.
 """
+
 from __future__ import annotations
 
 import json
@@ -31,8 +32,12 @@ from .store import LocalStore, VaultStore
 
 FORMAT = "llmos-vault/1"
 NOTICE = "SEALED llmos vault snapshot: read-only archival copy, not live data. Do not edit."
-ARCHIVE, FILES, MANIFEST, TOMBSTONE = (".sealed.tar.zst", ".sealed.files.jsonl",
-                                       ".sealed.manifest.json", ".pruned.json")
+ARCHIVE, FILES, MANIFEST, TOMBSTONE = (
+    ".sealed.tar.zst",
+    ".sealed.files.jsonl",
+    ".sealed.manifest.json",
+    ".pruned.json",
+)
 FOREVER = datetime(9999, 1, 1, tzinfo=timezone.utc)
 
 
@@ -63,9 +68,19 @@ class SnapshotInfo:
 
     @classmethod
     def from_header(cls, h: dict[str, Any]) -> "SnapshotInfo":
-        return cls(h["id"], h["seq"], h.get("label"), datetime.fromisoformat(h["created"]),
-                   datetime.fromisoformat(h["retain_until"]), h["commit"], h["files"], h["bytes"],
-                   h["archive"]["size"], h["hash"], h["prev"])
+        return cls(
+            h["id"],
+            h["seq"],
+            h.get("label"),
+            datetime.fromisoformat(h["created"]),
+            datetime.fromisoformat(h["retain_until"]),
+            h["commit"],
+            h["files"],
+            h["bytes"],
+            h["archive"]["size"],
+            h["hash"],
+            h["prev"],
+        )
 
     def expired(self, now: datetime | None = None) -> bool:
         return (now or datetime.now(timezone.utc)) >= self.retain_until
@@ -88,17 +103,18 @@ class VerifyResult:
     def lines(self) -> list[str]:
         if self.ok:
             return [f"{self.id}: ok"]
-        return ([f"{self.id}: {p}" for p in self.problems]
-                + [f"{self.id}: changed: {p}" for p in self.changed]
-                + [f"{self.id}: missing: {p}" for p in self.missing]
-                + [f"{self.id}: added: {p}" for p in self.added])
+        return (
+            [f"{self.id}: {p}" for p in self.problems]
+            + [f"{self.id}: changed: {p}" for p in self.changed]
+            + [f"{self.id}: missing: {p}" for p in self.missing]
+            + [f"{self.id}: added: {p}" for p in self.added]
+        )
 
 
 class Vault:
     """The vault of one OS root."""
 
-    def __init__(self, root: Path, config: VaultConfig | None = None,
-                 store: VaultStore | None = None):
+    def __init__(self, root: Path, config: VaultConfig | None = None, store: VaultStore | None = None):
         self.root = Path(root)
         self.config = config or VaultConfig()
         self.store: VaultStore = store or LocalStore(self.config.directory(self.root))
@@ -163,18 +179,30 @@ class Vault:
             stage = self.store.staging()
             sources = chain(git_sources(self.root, commit), local_sources(self.root))
             records, archive_hash, archive_size = write_archive(
-                sources, stage / (ident + ARCHIVE), self.config.compression_level, commit_time)
+                sources, stage / (ident + ARCHIVE), self.config.compression_level, commit_time
+            )
             listing = b"".join(_canon(r) + b"\n" for r in records)
             (stage / (ident + FILES)).write_bytes(listing)
             header = {
-                "format": FORMAT, "sealed": True, "notice": NOTICE, "id": ident, "seq": seq,
-                "label": label, "created": now.isoformat(),
+                "format": FORMAT,
+                "sealed": True,
+                "notice": NOTICE,
+                "id": ident,
+                "seq": seq,
+                "label": label,
+                "created": now.isoformat(),
                 "retain_until": (now + timedelta(days=self.config.retention_days)).isoformat(),
-                "commit": commit, "files": len(records), "bytes": sum(r["size"] for r in records),
+                "commit": commit,
+                "files": len(records),
+                "bytes": sum(r["size"] for r in records),
                 "archive": {"name": ident + ARCHIVE, "size": archive_size, "blake3": archive_hash},
-                "file_list": {"name": ident + FILES, "size": len(listing),
-                              "blake3": blake3.blake3(listing).hexdigest()},
-                "prev": prev}
+                "file_list": {
+                    "name": ident + FILES,
+                    "size": len(listing),
+                    "blake3": blake3.blake3(listing).hexdigest(),
+                },
+                "prev": prev,
+            }
             header["hash"] = header_hash(header)
             (stage / (ident + MANIFEST)).write_bytes(json.dumps(header, indent=1).encode() + b"\n")
             retain = datetime.fromisoformat(header["retain_until"])
@@ -240,8 +268,9 @@ class Vault:
             raise VaultError(f"file list {meta['name']} was changed (hash differs)")
         return {r["path"]: r for r in map(json.loads, raw.splitlines())}
 
-    def _compare_archive(self, header: dict[str, Any], records: dict[str, dict[str, Any]],
-                         result: VerifyResult) -> None:
+    def _compare_archive(
+        self, header: dict[str, Any], records: dict[str, dict[str, Any]], result: VerifyResult
+    ) -> None:
         expected = dict(records)
         last = "the start"
         with self.store.open(header["archive"]["name"]) as fh:
@@ -276,12 +305,16 @@ class Vault:
                 rec = expected.pop(src.path, None)
                 if rec is None or not _matches(src, rec):
                     why = "is not in the manifest" if rec is None else "does not match its hash"
-                    raise VaultError(f"snapshot {snap.id}: {src.path} {why}; restore in {dest} "
-                                     "is incomplete", hint=f"run `llmos vault verify {snap.id}`")
+                    raise VaultError(
+                        f"snapshot {snap.id}: {src.path} {why}; restore in {dest} is incomplete",
+                        hint=f"run `llmos vault verify {snap.id}`",
+                    )
                 _write(dest, src)
         if expected:
-            raise VaultError(f"snapshot {snap.id}: {len(expected)} files missing from the archive "
-                             f"(first: {min(expected)})", hint=f"run `llmos vault verify {snap.id}`")
+            raise VaultError(
+                f"snapshot {snap.id}: {len(expected)} files missing from the archive (first: {min(expected)})",
+                hint=f"run `llmos vault verify {snap.id}`",
+            )
         return snap
 
     # -- retention -----------------------------------------------------------------------------
@@ -294,18 +327,22 @@ class Vault:
         now = now or datetime.now(timezone.utc)
         with self.store.lock():
             snaps = self.list()
-            hot = {s.id for s in snaps[len(snaps) - self.config.keep_hot:]} if self.config.keep_hot else set()
+            hot = {s.id for s in snaps[len(snaps) - self.config.keep_hot :]} if self.config.keep_hot else set()
             if ids is None:
                 targets = [s for s in snaps if s.expired(now) and s.id not in hot]
             else:
                 targets = [self.resolve(i) for i in ids]
                 for s in targets:
                     if not s.expired(now):
-                        raise VaultError(f"snapshot {s.id} is retained until "
-                                         f"{s.retain_until:%Y-%m-%d %H:%M} UTC; refusing to delete it")
+                        raise VaultError(
+                            f"snapshot {s.id} is retained until "
+                            f"{s.retain_until:%Y-%m-%d %H:%M} UTC; refusing to delete it"
+                        )
                     if s.id in hot:
-                        raise VaultError(f"snapshot {s.id} is one of the {self.config.keep_hot} "
-                                         "newest (keep_hot); refusing to delete it")
+                        raise VaultError(
+                            f"snapshot {s.id} is one of the {self.config.keep_hot} "
+                            "newest (keep_hot); refusing to delete it"
+                        )
             for s in targets:
                 self._bury(s, now)
         return [s.id for s in targets]
@@ -313,8 +350,9 @@ class Vault:
     def _bury(self, snap: SnapshotInfo, now: datetime) -> None:
         """Leave a tombstone, then delete the snapshot's objects (manifest last)."""
         stone = self.store.staging() / (snap.id + TOMBSTONE)
-        stone.write_bytes(_canon({"id": snap.id, "seq": snap.seq, "hash": snap.hash,
-                                  "pruned_at": now.isoformat()}) + b"\n")
+        stone.write_bytes(
+            _canon({"id": snap.id, "seq": snap.seq, "hash": snap.hash, "pruned_at": now.isoformat()}) + b"\n"
+        )
         self.store.put(snap.id + TOMBSTONE, stone, FOREVER)
         for suffix in (ARCHIVE, FILES, MANIFEST):
             self.store.delete(snap.id + suffix)
@@ -330,8 +368,11 @@ class Vault:
 
 
 def _matches(src: Source, rec: dict[str, Any]) -> bool:
-    return (len(src.data) == rec["size"] and src.mode == rec["mode"]
-            and blake3.blake3(src.data).hexdigest() == rec["blake3"])
+    return (
+        len(src.data) == rec["size"]
+        and src.mode == rec["mode"]
+        and blake3.blake3(src.data).hexdigest() == rec["blake3"]
+    )
 
 
 def _write(dest: Path, src: Source) -> None:

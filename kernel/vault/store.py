@@ -4,6 +4,7 @@ An object-storage backend with object lock (S3 ``COMPLIANCE`` retention) fits th
 ``put`` uploads with ``retain_until`` and the service refuses early deletes; the local store can
 only make files read-only, so the vault itself refuses to delete before expiry.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -78,8 +79,7 @@ class LocalStore:
         try:
             os.link(src, dst)  # atomic and never overwrites
         except FileExistsError:
-            raise VaultError(f"vault object {name} already exists; sealed objects are never "
-                             "overwritten") from None
+            raise VaultError(f"vault object {name} already exists; sealed objects are never overwritten") from None
         except OSError:  # no hard links here: the lock keeps other writers out
             if dst.exists():
                 raise VaultError(f"vault object {name} already exists") from None
