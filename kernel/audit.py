@@ -8,15 +8,19 @@ lock, so concurrent runs in one root serialize cleanly.
 from __future__ import annotations
 
 import os
+import subprocess
 import tempfile
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import git
 
 from . import fastcommit
-from .atomic import file_lock
+from .atomic import atomic_write, file_lock
+from .gitindex import IndexLocked
 from .errors import RootError
 
 TRAILERS = ("Trace-Id", "Agent", "Mode", "Model", "Tokens", "Cost-USD")
@@ -116,11 +120,12 @@ def _commit_batch(root: Path, batch: list[_Pending]) -> None:
                 final = fastcommit.commit_batch(root, [(req.paths, req.message) for req in batch])
             if final is None:
                 _commit_batch_git(root, batch)
+                paths, entries = sorted({p for req in batch for p in req.paths}), None
             else:
                 for req, sha in zip(batch, final.shas):
                     req.sha = sha
-        if final is not None and not fastcommit.sync_index(root, final.entries):
-            _sync_index(root, sorted(final.entries))
+                paths, entries = sorted(final.entries), final.entries
+            sync_index(root, paths, entries)  # under the git lock: no other run's sync can interleave
     except BaseException as exc:  # every caller of the batch re-raises it in its own thread
         for req in batch:
             req.error, req.sha = exc, None
@@ -145,7 +150,6 @@ def _commit_batch_git(root: Path, batch: list[_Pending]) -> None:
                 repo.git.execute(
                     ["git", "update-ref", "-m", "llmos: run commit", "HEAD", tip] + ([head] if head else [])
                 )
-        _sync_index_repo(repo, sorted({p for req in batch for p in req.paths}))
     finally:
         repo.close()
 
@@ -176,17 +180,45 @@ def _head(repo: git.Repo) -> str | None:
         return None
 
 
-def _sync_index_repo(repo: git.Repo, paths: list[str]) -> None:
-    """Make the real index agree with the new HEAD for the committed paths only."""
-    try:
-        repo.git.execute(["git", "reset", "-q", "HEAD", "--"] + paths)
-    except git.GitCommandError:
-        pass  # index locked by a person's git command: their next `git status` shows the truth anyway
+INDEX_WAIT_S = 10.0  # how long a commit waits for a person's git command to release index.lock
+PENDING = ".llmos/index-pending"  # paths whose index entries still have to catch up with HEAD
 
 
-def _sync_index(root: Path, paths: list[str]) -> None:
-    repo = open_repo(root)
+def sync_index(root: Path, paths: list[str], entries: dict[str, Any] | None = None) -> bool:
+    """Make the real index agree with HEAD for ``paths`` (the caller holds the git lock), so a
+    person's next ``git commit`` never records a run's files as deleted. A person's git command
+    holds ``index.lock`` for milliseconds: wait up to :data:`INDEX_WAIT_S` for it. A lock that stays
+    (a killed git leaves one) cannot be waited out: the paths are kept in ``.llmos/index-pending``
+    and synced by the next commit, and ``False`` is returned."""
+    pending = root / PENDING
+    todo = sorted(set(paths) | set(_read_pending(pending)))
+    deadline = time.monotonic() + INDEX_WAIT_S
+    while True:
+        try:
+            if entries is None or set(todo) != set(entries) or not fastcommit.sync_index(root, entries):
+                _git_reset(root, todo)
+            pending.unlink(missing_ok=True)
+            return True
+        except IndexLocked:
+            if time.monotonic() >= deadline:
+                atomic_write(pending, "".join(p + "\n" for p in todo), durable=True)
+                return False
+            time.sleep(0.02)
+
+
+def _read_pending(path: Path) -> list[str]:
     try:
-        _sync_index_repo(repo, paths)
-    finally:
-        repo.close()
+        return [line for line in path.read_text(encoding="utf-8").splitlines() if line]
+    except FileNotFoundError:
+        return []
+
+
+def _git_reset(root: Path, paths: list[str]) -> None:
+    """``git reset -q HEAD -- paths``: the index entries of ``paths`` become HEAD's."""
+    if not paths:
+        return
+    proc = subprocess.run(["git", "-C", str(root), "reset", "-q", "HEAD", "--", *paths], capture_output=True, text=True)
+    if proc.returncode != 0:
+        if "index.lock" in proc.stderr:
+            raise IndexLocked(proc.stderr.strip())
+        raise RootError(f"cannot update the git index of {root}: {proc.stderr.strip()}")

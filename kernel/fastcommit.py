@@ -14,7 +14,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from .gitindex import IndexLocked, reset_paths
+from .gitindex import reset_paths
 from .gitrefs import head_target, identity, is_true, read_config, read_ref, update_ref
 from .gitstore import Entry, ObjectStore, Unsupported, commit_bytes, edit_tree
 
@@ -117,11 +117,10 @@ def _commit(root: Path, batch: list[tuple[list[str], str]]) -> Written:
 
 
 def sync_index(root: Path, entries: dict[str, Entry | None]) -> bool:
-    """Make the real index agree with HEAD for these paths only; False if git must do it."""
+    """Make the real index agree with HEAD for these paths only; False if git must do it.
+    Raises :class:`IndexLocked` while someone else (a person's git command) holds ``index.lock``."""
     try:
         reset_paths(root / ".git", entries)
-    except IndexLocked:
-        pass  # a person's git command holds the index: their next `git status` shows the truth anyway
     except Unsupported:
         return False
     return True

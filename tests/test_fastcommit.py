@@ -166,3 +166,34 @@ def test_identity_from_the_environment_and_one_git_would_clean(root: Path, monke
     commit_paths(root, [_write(root, "projects/e2.md", "2\n")], "llmos: odd identity\n")
     assert git(root, "log", "-1", "--format=%an") == "Ada\n"
     git(root, "fsck", "--strict")
+
+
+def test_a_persons_brief_index_lock_is_waited_out(root: Path):
+    """A person's `git status` holds index.lock for a moment; the run's files must still reach the
+    index, or that person's next commit would record them as deleted."""
+    import threading
+
+    lock = root / ".git" / "index.lock"
+    lock.write_bytes(b"")
+    threading.Timer(0.3, lock.unlink).start()
+    commit_paths(root, [_write(root, "projects/brief.md", "x\n")], "llmos: while git status ran\n")
+    assert git(root, "status", "--porcelain") == ""
+    git(root, "commit", "--allow-empty", "-qm", "a person's next commit")
+    assert "projects/brief.md" in git(root, "ls-tree", "-r", "--name-only", "HEAD")
+
+
+def test_a_stale_index_lock_is_remembered_and_caught_up_by_the_next_commit(root: Path, monkeypatch):
+    from llmos import audit
+
+    monkeypatch.setattr(audit, "INDEX_WAIT_S", 0.2)
+    lock = root / ".git" / "index.lock"
+    lock.write_bytes(b"")  # what a killed git leaves behind
+    commit_paths(root, [_write(root, "projects/stale.md", "x\n")], "llmos: under a stale lock\n")
+    assert (root / audit.PENDING).read_text() == "projects/stale.md\n"
+    lock.unlink()  # a person removes it, as git's own message tells them to
+    commit_paths(root, [_write(root, "projects/next.md", "y\n")], "llmos: the next run\n")
+    assert not (root / audit.PENDING).exists()
+    assert git(root, "status", "--porcelain") == ""
+    git(root, "commit", "--allow-empty", "-qm", "a person's next commit")
+    tracked = git(root, "ls-tree", "-r", "--name-only", "HEAD")
+    assert "projects/stale.md" in tracked and "projects/next.md" in tracked
