@@ -47,7 +47,7 @@ COMMANDS = {"--help": ["--help"], "log": ["log"], "agents": ["agents"], "recall"
 
 
 def make_root(base: Path, agents: int, memories: int) -> Path:
-    from llmos.recallsuite import SEED, Suite
+    from llmos.memory.recallsuite import SEED, Suite
     from llmos.root import init_root
 
     root = init_root(base / "root")

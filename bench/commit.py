@@ -23,7 +23,7 @@ import threading
 import time
 from pathlib import Path
 
-from llmos.audit import commit_paths
+from llmos.audit.commit import commit_paths
 from llmos.root import init_root
 
 ENGINES = {"inprocess": None, "subprocess": "1"}

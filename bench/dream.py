@@ -30,7 +30,7 @@ from llmos.dream import dream
 from llmos.kernel import Kernel
 from llmos.memory.model import MemoryMeta
 from llmos.memory.store import list_memories
-from llmos.recallsuite import SEED, Suite, names, score  # the recall benchmark's generator and scorer
+from llmos.memory.recallsuite import SEED, Suite, names, score  # the recall benchmark's generator and scorer
 from llmos.root import init_root
 from llmos.traces import Step, TraceMeta, TraceWriter, new_trace_id
 

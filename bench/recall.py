@@ -25,9 +25,9 @@ import time
 from pathlib import Path
 
 from llmos.backends import count_tokens
-from llmos.index import open_index
+from llmos.memory.index import open_index
 from llmos.kernel import Kernel
-from llmos.recallsuite import SEED, Suite, mean, score
+from llmos.memory.recallsuite import SEED, Suite, mean, score
 from llmos.root import init_root
 
 

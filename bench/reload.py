@@ -34,7 +34,7 @@ from pathlib import Path
 
 from llmos.docs import read_document
 from llmos.kernel import Kernel
-from llmos.live import LiveRoot
+from llmos.live.root import LiveRoot
 from llmos.root import init_root
 
 AGENT = """---

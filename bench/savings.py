@@ -28,9 +28,9 @@ import yaml
 
 from llmos.goals import normalize
 from llmos.kernel import Kernel
-from llmos.modes import choose_mode
+from llmos.modes.choose import choose_mode
 from llmos.root import init_root
-from llmos.traceindex import TraceIndex
+from llmos.modes.traceindex import TraceIndex
 
 SHARED = {
     "projects/shared/style.md": "Short lines. No rhyme.\n",

@@ -8,16 +8,16 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .budget import BudgetConfig
+from .budget.gate import BudgetConfig
 from .docs import read_yaml, validate
 from .root import CONFIG_PATH
-from .lineage import OrchestrationConfig
-from .valence import ValenceConfig
-from .modes_config import CrystallizeConfig, ModesConfig
+from .team.lineage import OrchestrationConfig
+from .team.valence import ValenceConfig
+from .modes.config import CrystallizeConfig, ModesConfig
 from .memory.config import MemoryConfig
 from .dream.config import DreamConfig
 from .vault.config import VaultConfig
-from .watch import WatchConfig
+from .live.watch import WatchConfig
 
 
 class Strict(BaseModel):

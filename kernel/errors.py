@@ -61,6 +61,10 @@ class BackendError(LlmosError):
     """An LLM backend could not be used: missing package, key, file, or a failed call."""
 
 
+class PluginError(LlmosError):
+    """Two plugins claim one name, or a plugin registers something unusable."""
+
+
 class ModelWorkerError(BackendError):
     """The local model's worker process crashed, hung, was killed, or refused a request."""
 

@@ -11,26 +11,26 @@ from typing import Any, Callable
 
 from . import agents as agents_mod
 from .agents import Agent
-from .audit import TRAILERS, commit_paths, format_message, open_repo
+from .audit.commit import TRAILERS, commit_paths, format_message, open_repo
 from .backends import Backend, ModelSpec, Reply, Usage, default_spec, make_backend, parse_spec
 from .config import Config, load_config
 from .blobs import Recorder, ref
-from .budget import Budget
+from .budget.gate import Budget
 from .errors import BudgetExceeded, DocumentError, Halted, LlmosError
 from .halt import check_halt
 from .scrub import scrub
 from .goals import normalize
 from .loop import LoopResult
-from .follow import follower_for, hold
-from .lineage import Lineage
-from .modes import ZERO_TOKEN, choose_mode
-from .modes_run import execute, learn
-from .slots import step_extras
+from .live.follow import follower_for, hold
+from .team.lineage import Lineage
+from .modes.choose import ZERO_TOKEN, choose_mode
+from .modes.run import execute, learn
+from .modes.slots import step_extras
 from .prompts import render, render_file
 from .root import find_root
-from .runscope import RunScope
+from .team.scope import RunScope
 from .syscalls import Context, Outcome, SyscallTable
-from .tool_syscalls import register_tools
+from .modes.tools import register_tools
 from .traces import Step, Tokens, TraceMeta, TraceWriter, iter_trace_files, new_trace_id, now_iso, offload, read_trace
 from .memory.store import memory_problems
 
@@ -208,8 +208,8 @@ class Kernel:
 
     def assemble_context(self, agent: Agent, model: str) -> Any:
         """The system prompt with L0-L2 under ``model``'s budget (syncs the memory index first)."""
-        from .context import assemble
-        from .index import open_index
+        from .memory.context import assemble
+        from .memory.index import open_index
 
         index = open_index(self.root)
         index.sync()

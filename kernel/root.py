@@ -70,7 +70,7 @@ def init_root(target: str | os.PathLike) -> Path:
     import git
 
     repo = git.Repo.init(root, initial_branch="main") if not (root / ".git").exists() else git.Repo(root)
-    from .audit import commit_paths
+    from .audit.commit import commit_paths
 
     files = [
         p.relative_to(root).as_posix()

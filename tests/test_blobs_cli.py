@@ -7,10 +7,10 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from llmos.cli_context import Obj
+from llmos.cli.context import Obj
 
 from llmos.blobs import BlobStore, ref
-from llmos.cli_blobs import blobs
+from llmos.cli.blobs import blobs
 
 
 def make_root(tmp_path: Path) -> tuple[Path, str, str]:
@@ -78,7 +78,7 @@ def test_repack_recompresses_and_keeps_every_blob(tmp_path: Path) -> None:
 
 
 def test_sizes_are_printed_in_units_people_read() -> None:
-    from llmos.cli_blobs import _mb
+    from llmos.cli.blobs import _mb
 
     assert [_mb(n) for n in (0, 812, 14_300, 2_410_000, 1_070_000_000)] == [
         "0 B",

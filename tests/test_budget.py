@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from llmos.budget import Budget, BudgetConfig, price_for
+from llmos.budget.gate import Budget, BudgetConfig, price_for
 from llmos.errors import BudgetExceeded, Halted, LedgerBroken
 from llmos.halt import halt
-from llmos.ledger import ledger_path
+from llmos.budget.ledger import ledger_path
 
 # claude-haiku-4-5 costs $1 / $5 per million tokens: 5000 in + 1000 out = $0.01 worst case.
 HAIKU = "claude-haiku-4-5"
@@ -240,7 +240,7 @@ def test_dead_process_reservation_does_not_block_forever(tmp_path):
     script = textwrap.dedent(f"""
         import os, signal, io
         from pathlib import Path
-        from llmos.budget import Budget, BudgetConfig
+        from llmos.budget.gate import Budget, BudgetConfig
         b = Budget(Path({str(tmp_path)!r}), BudgetConfig(per_day=0.015), alert_stream=io.StringIO())
         with b.spend(run_id="dead", agent="a", model="claude-haiku-4-5", input_tokens=5000,
                      max_output_tokens=1000):
@@ -262,7 +262,7 @@ def test_live_reservation_of_another_process_counts(tmp_path):
     script = textwrap.dedent(f"""
         import sys, io
         from pathlib import Path
-        from llmos.budget import Budget, BudgetConfig
+        from llmos.budget.gate import Budget, BudgetConfig
         b = Budget(Path({str(tmp_path)!r}), BudgetConfig(), alert_stream=io.StringIO())
         with b.spend(run_id="slow", agent="a", model="claude-haiku-4-5", input_tokens=5000,
                      max_output_tokens=1000) as c:

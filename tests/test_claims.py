@@ -9,10 +9,10 @@ import threading
 import time
 from pathlib import Path
 
-from llmos import claims
+from llmos.team import claims
 from llmos.blobs import BlobStore, load_request
 from llmos.kernel import Kernel
-from llmos.runs import Registration, running, runs_dir
+from llmos.team.runs import Registration, running, runs_dir
 from llmos.traces import read_trace
 from helpers import call, git, run_llmos
 

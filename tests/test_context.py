@@ -4,7 +4,7 @@ from pathlib import Path
 
 import yaml
 
-from llmos.context import budget_for
+from llmos.memory.context import budget_for
 from llmos.kernel import Kernel
 from llmos.memory.config import MemoryConfig
 from llmos.memory.store import remember

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from llmos.gitlog import parse_trailers
+from llmos.audit.log import parse_trailers
 from llmos.errors import ScriptError
 from llmos.kernel import Kernel
-from llmos.learned import candidate_rows, tool_rows
+from llmos.modes.learned import candidate_rows, tool_rows
 from llmos.toolapi import ToolRejected, check_source
 from llmos.traces import read_trace
 from helpers import call, git, run_llmos

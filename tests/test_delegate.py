@@ -6,10 +6,10 @@ import threading
 from pathlib import Path
 
 
-from llmos.gitlog import parse_trailers
+from llmos.audit.log import parse_trailers
 from llmos.kernel import Kernel
 from llmos.traces import read_trace, trace_path
-from llmos.tracetree import load_tree, render_tree
+from llmos.team.tracetree import load_tree, render_tree
 from helpers import call, git, run_llmos
 
 
@@ -208,7 +208,7 @@ def test_concurrent_top_level_runs_in_one_process_are_safe(root: Path, script):
     assert len(git(root, "log", "--format=%H").split()) == 9  # init + 8 runs, none lost
     assert git(root, "status", "--porcelain") == ""
     from llmos.blobs import BlobStore
-    from llmos.budget import Budget
+    from llmos.budget.gate import Budget
     from llmos.config import load_config
 
     with BlobStore.open(root / ".llmos/blobs") as store:

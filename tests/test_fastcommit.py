@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from helpers import git
-from llmos import fastcommit
-from llmos.audit import commit_paths
-from llmos.gitrefs import update_ref, identity
-from llmos.gitstore import Unsupported
+from llmos.audit import fastcommit
+from llmos.audit.commit import commit_paths
+from llmos.audit.refs import update_ref, identity
+from llmos.audit.objects import Unsupported
 
 
 def _write(root: Path, rel: str, text: str) -> str:
@@ -136,7 +136,7 @@ def test_ref_moves_only_from_the_expected_value(root: Path):
 COMMITTER = """
 import sys
 from pathlib import Path
-from llmos.audit import commit_paths
+from llmos.audit.commit import commit_paths
 root, tag = Path(sys.argv[1]), sys.argv[2]
 for i in range(15):
     p = root / "projects" / f"{tag}-{i}.md"
@@ -183,7 +183,7 @@ def test_a_persons_brief_index_lock_is_waited_out(root: Path):
 
 
 def test_a_stale_index_lock_is_remembered_and_caught_up_by_the_next_commit(root: Path, monkeypatch):
-    from llmos import audit
+    from llmos.audit import commit as audit
 
     monkeypatch.setattr(audit, "INDEX_WAIT_S", 0.2)
     lock = root / ".git" / "index.lock"

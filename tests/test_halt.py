@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from click.testing import CliRunner
 
-from llmos.cli_context import Obj
+from llmos.cli.context import Obj
 import pytest
 
-from llmos.cli_guard import halt as halt_cmd
-from llmos.cli_guard import resume as resume_cmd
+from llmos.cli.guard import halt as halt_cmd
+from llmos.cli.guard import resume as resume_cmd
 from llmos.errors import Halted, LlmosError
 from llmos.halt import check_halt, halt, halt_path, halt_reason, resume
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from llmos.gitlog import parse_trailers, run_log
+from llmos.audit.log import parse_trailers, run_log
 from llmos.errors import AgentNotFound, GoalError, ModelSpecError, RootError, ScriptError
 from llmos.kernel import Kernel
 from llmos.traces import read_trace

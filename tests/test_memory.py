@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from llmos.errors import MemoryNotFound, WorkingMemoryTooLarge
-from llmos.index import open_index
+from llmos.memory.index import open_index
 from llmos.memory.model import read_memory
 from llmos.memory.recall import recall
 from llmos.memory.store import find_memory, history, list_memories, remember

@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from llmos.gitlog import parse_trailers
+from llmos.audit.log import parse_trailers
 from llmos.blobs import BlobStore, load_request
 from llmos.errors import ScriptError
 from llmos.kernel import Kernel
-from llmos.learned import trace_rows
-from llmos.slots import abstract, fill, fill_args, slot_args
-from llmos.traceindex import TraceIndex
+from llmos.modes.learned import trace_rows
+from llmos.modes.slots import abstract, fill, fill_args, slot_args
+from llmos.modes.traceindex import TraceIndex
 from llmos.traces import read_trace
 from helpers import call, git
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from llmos.hooks import Refused, confine
+from llmos.syscalls.hooks import Refused, confine
 from llmos.syscalls import Context, SyscallTable, make_syscall
 
 

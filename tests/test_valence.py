@@ -8,7 +8,7 @@ import yaml
 
 from llmos.kernel import Kernel
 from llmos.traces import read_trace
-from llmos.valence import RULES, ValenceConfig, ValenceState, advise, apply, mode_preference, rules_for
+from llmos.team.valence import RULES, ValenceConfig, ValenceState, advise, apply, mode_preference, rules_for
 from helpers import call, git
 
 FINISH = call("finish", result="done")

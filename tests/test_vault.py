@@ -18,12 +18,12 @@ import pytest
 import zstandard
 from click.testing import CliRunner
 
-from llmos.cli_context import Obj
+from llmos.cli.context import Obj
 
 from llmos import vault
-from llmos.budget import Budget, BudgetConfig
-from llmos.cli_guard import budget as budget_cmd
-from llmos.cli_guard import vault as vault_cmd
+from llmos.budget.gate import Budget, BudgetConfig
+from llmos.cli.guard import budget as budget_cmd
+from llmos.cli.guard import vault as vault_cmd
 from llmos.errors import VaultError
 from llmos.vault import Vault, VaultConfig
 

@@ -2,7 +2,8 @@
 
 A spec is ``anthropic:MODEL``, ``local`` or ``local:PATH.gguf``, or ``scripted:PATH.yaml``; an alias
 from the config's ``models:`` table (``sonnet``...) expands to one. Backends register through the
-``llmos.backends`` entry-point group, built-ins included, so a plugin package adds one the same way.
+plugin door (:mod:`llmos.plugins`, ``register_backends``), built-ins included, so a plugin package
+adds one the same way.
 
 Messages are provider-neutral dicts:
 ``{"role": "system"|"user", "content": str}``,
@@ -15,16 +16,9 @@ from __future__ import annotations
 import functools
 import os
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
 from typing import Any, Protocol, runtime_checkable
 
-from ..errors import BackendError, ModelSpecError
-
-BUILTIN = {
-    "scripted": "llmos.backends.scripted:ScriptedBackend",
-    "local": "llmos.backends.local:LocalBackend",
-    "anthropic": "llmos.backends.claude:AnthropicBackend",
-}
+from ..errors import BackendError, ModelSpecError, PluginError
 
 
 @dataclass
@@ -87,7 +81,7 @@ def parse_spec(spec: str, aliases: dict[str, str] | None = None) -> ModelSpec:
     spec = spec.strip()
     spec = (aliases or {}).get(spec, spec)
     kind, _, arg = spec.partition(":")
-    known = sorted(set(BUILTIN) | set(_plugins()))
+    known = sorted(_registry())
     if kind not in known:
         raise ModelSpecError(
             f"unknown model spec {spec!r}",
@@ -105,19 +99,33 @@ def default_spec() -> str:
 
 
 @functools.lru_cache(maxsize=1)
-def _plugins() -> dict[str, Any]:
-    """Installed ``llmos.backends`` entry points by name, read once per process (the scan costs
-    milliseconds, and delegated runs resolve a model each)."""
-    return {ep.name: ep for ep in entry_points(group="llmos.backends")}
+def _registry() -> dict[str, Any]:
+    """Backend factories by kind, from the plugin door (built-ins included), read once per process
+    (delegated runs resolve a model each)."""
+    from .. import plugins
+
+    found: dict[str, Any] = {}
+
+    def register(kind: str, factory: Any) -> None:
+        if kind in found and found[kind] != factory:
+            raise PluginError(
+                f"two plugins register a backend named {kind!r}",
+                hint="uninstall one of them, or register it under another name",
+            )
+        found[kind] = factory
+
+    plugins.call("register_backends", register=register)
+    return found
 
 
 def _factory(kind: str) -> Any:
-    if kind in _plugins():
-        return _plugins()[kind].load()
-    module, _, attr = BUILTIN[kind].partition(":")
-    import importlib
+    factory = _registry()[kind]
+    if isinstance(factory, str):
+        import importlib
 
-    return getattr(importlib.import_module(module), attr)
+        module, _, attr = factory.partition(":")
+        return getattr(importlib.import_module(module), attr)
+    return factory
 
 
 def make_backend(spec: ModelSpec, *, config: Any, root: Any) -> Backend:

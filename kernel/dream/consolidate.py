@@ -15,7 +15,7 @@ import blake3
 from ..atomic import atomic_write
 from ..memory.model import Memory, MemoryMeta, folder_for, now, slug, write_memory
 from ..memory.working import read_working, write_working
-from ..traceindex import read_frontmatter
+from ..modes.traceindex import read_frontmatter
 from ..traces import iter_trace_files
 from .config import DreamConfig
 

@@ -264,7 +264,7 @@ def _drop_pending(root: Path, wt: Path, changes: list[Change], report: DreamRepo
 def _commit(
     root: Path, wt: Path, local: list[Change], review: list[Change], report: DreamReport, today: datetime
 ) -> None:
-    from ..audit import format_message
+    from ..audit.commit import format_message
 
     body = report.text()
     trailers = {
@@ -287,7 +287,7 @@ def _commit(
     if sha:
         gitops.advance(root, sha)
         report.local_commit = sha
-        from ..index import open_index
+        from ..memory.index import open_index
 
         open_index(root).sync()
     if review_sha:
@@ -296,7 +296,7 @@ def _commit(
 
 def apply_dream(root: Path, branch: str) -> str:
     """Merge an approved dream branch into the current branch (and index what it brings)."""
-    from ..index import open_index
+    from ..memory.index import open_index
 
     check_halt(root)
     sha = gitops.apply_branch(Path(root), branch)

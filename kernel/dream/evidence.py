@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..traceindex import read_frontmatter
+from ..modes.traceindex import read_frontmatter
 from ..traces import iter_trace_files
 from .config import DreamConfig, TierRule
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..index import _OPEN, open_index
+from ..memory.index import _OPEN, open_index
 from ..memory.model import Memory
 from ..memory.recall import recall
 from ..memory.store import list_memories
@@ -60,7 +60,7 @@ def suite_check(scratch: Path, config, size: int, seed: int = 20240601) -> tuple
     wrong memories. Returns (recall@5 before, after)."""
     import random
 
-    from ..recallsuite import Suite, score as suite_score
+    from ..memory.recallsuite import Suite, score as suite_score
     from .consolidate import merge_and_supersede
 
     (scratch / "memory" / "beta").mkdir(parents=True, exist_ok=True)

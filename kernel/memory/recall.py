@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable
 
-from ..index import all_of, any_of, between, open_index, query_terms, ts
+from .index import all_of, any_of, between, open_index, query_terms, ts
 from .config import RecallConfig
 from .model import ALL_TIERS
 

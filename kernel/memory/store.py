@@ -13,8 +13,7 @@ from typing import Iterable
 from ..atomic import file_lock
 from ..errors import DocumentError, MemoryNotFound
 from ..scrub import scrub
-from .model import (TIERS, Memory, MemoryMeta, folder_for, iter_memory_files, memory_folders, new_id, now,
-                    read_memory, write_memory)
+from .model import TIERS, Memory, MemoryMeta, folder_for, iter_memory_files, memory_folders, new_id, now, read_memory, write_memory
 
 NAME = re.compile(r"^[A-Za-z0-9][\w.-]{0,63}$")
 TITLE_CHARS = 80
@@ -77,11 +76,11 @@ def remember(root: Path, text: str, *, title: str | None = None, kind: str = "fa
             write_memory(o)
     written = [memory.rel(root), *(o.rel(root) for o in old)]
     if index:
-        from ..index import open_index
+        from .index import open_index
 
         open_index(root).sync(Path(p) for p in written)
     if commit:
-        from ..audit import commit_paths, format_message
+        from ..audit.commit import commit_paths, format_message
 
         trailers = {"Memory-Id": mid, **({"Supersedes": ", ".join(meta.supersedes)} if meta.supersedes else {})}
         commit_paths(root, written, format_message(f"llmos: remember {title}", trailers))

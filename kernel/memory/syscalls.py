@@ -6,8 +6,9 @@ file a call writes is added to the run's audit commit (``ctx.written``).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
+from ..plugins import hookimpl
 from ..errors import LlmosError
 from ..syscalls import Context, Outcome, syscall
 from .config import MemoryConfig
@@ -58,7 +59,7 @@ def remember(ctx: Context, text: str, title: str = "", kind: Literal["fact", "wo
 
 @syscall
 def recall(ctx: Context, query: str, tiers: list[str] = [], agent: str = "", project: str = "",  # noqa: B006
-           tags: list[str] = [], since: str = "", as_of: str = "", history: bool = False, k: int = 5) -> Outcome:
+           tags: list[str] = [], since: str = "", as_of: str = "", history: bool = False, k: int = 5) -> Outcome:  # noqa: B006
     """Search long-term memory (memories and past runs) for what is relevant to a question.
 
     Args:
@@ -98,3 +99,10 @@ def rewrite_working_memory(ctx: Context, content: str) -> Outcome:
         return Outcome(False, f"refused: {exc}")
     ctx.written.add(rel)
     return Outcome(True, f"working memory saved ({len(content.strip().encode('utf-8'))} of {cap} bytes)")
+
+
+@hookimpl
+def register_syscalls(register: Any) -> None:
+    """This family's syscalls, through the same door as any plugin's."""
+    for fn in (remember, recall, rewrite_working_memory):
+        register(fn)

@@ -22,7 +22,7 @@ import zstandard
 
 from ..atomic import file_lock
 from ..errors import VaultError
-from ..ledger import ledger_lock_path, ledger_path
+from ..budget.ledger import ledger_lock_path, ledger_path
 
 LOCAL_PREFIX = ".llmos/"
 

@@ -1,0 +1,449 @@
+"""Budget: prices, ceilings, the fail-closed spend gate, and alerts.
+
+Integration (the agent loop)::
+
+    budget = Budget(root, config.budget)
+    with budget.spend(run_id=..., agent=..., model=..., input_tokens=...,
+                      max_output_tokens=..., kind="run", agent_ceiling=None) as charge:
+        reply = backend.complete(...)   # only reached if the worst case fits every ceiling
+        charge.settle(input_tokens=reply.usage.input, output_tokens=reply.usage.output)
+
+``spend`` checks, under the ledger lock (so across processes), that the worst case (input plus max
+output tokens, priced) fits every ceiling that applies *including the open reservations of other live
+processes*, then records a reservation. ``settle`` charges the real usage and closes it. A block that
+exits without ``settle`` (an exception, or a forgotten call) is charged the worst case: the API may
+have billed before failing. ``charge.release()`` says "the call was certainly not made" and charges
+nothing. Reservations of processes that died are charged their worst case by the next spender.
+
+Periods are UTC days. Alerts fire once per (ceiling, scope, limit, threshold), recorded in the ledger.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import sys
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterator, TextIO
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from .alerts import Alert, crossed_thresholds, deliver
+from ..errors import BudgetExceeded
+from ..halt import check_halt
+from .ledger import Ledger, VerifyReport
+from ..procs import alive, process_start
+
+EPSILON = 1e-9
+CEILINGS = ("per_run", "per_agent_day", "per_day", "total")
+
+
+class ModelPrice(BaseModel):
+    """USD per million tokens."""
+
+    model_config = ConfigDict(extra="forbid")
+    input: float = Field(ge=0)
+    output: float = Field(ge=0)
+
+
+# Public list prices (USD / million tokens). Unknown names fall back to the longest matching prefix,
+# so e.g. a new "claude-opus-4-7" is priced as "claude-opus-4" (the dearer Opus 4 rate: fail safe).
+DEFAULT_PRICES: dict[str, dict[str, float]] = {
+    "claude-opus-4": {"input": 15.0, "output": 75.0},
+    "claude-opus-4-1": {"input": 15.0, "output": 75.0},
+    "claude-opus-4-5": {"input": 5.0, "output": 25.0},
+    "claude-opus-4-6": {"input": 5.0, "output": 25.0},
+    "claude-sonnet-4": {"input": 3.0, "output": 15.0},
+    "claude-sonnet-4-5": {"input": 3.0, "output": 15.0},
+    "claude-haiku-4-5": {"input": 1.0, "output": 5.0},
+    "claude-3-7-sonnet": {"input": 3.0, "output": 15.0},
+    "claude-3-5-haiku": {"input": 0.8, "output": 4.0},
+    "claude-3-haiku": {"input": 0.25, "output": 1.25},
+}
+
+
+class BudgetConfig(BaseModel):
+    """The ``budget:`` section of system/llmos.yaml. Ceilings are USD; ``None`` means unlimited."""
+
+    model_config = ConfigDict(extra="forbid")
+    prices: dict[str, ModelPrice] = Field(default_factory=dict, validate_default=True)
+    free_models: list[str] = Field(default_factory=lambda: ["local", "scripted"])
+    allow_unpriced: bool = False
+    per_run: float | None = Field(default=None, ge=0)
+    per_agent_day: float | None = Field(default=None, ge=0)
+    per_day: float | None = Field(default=None, ge=0)
+    total: float | None = Field(default=None, ge=0)
+    alerts: list[float] = Field(default_factory=lambda: [0.5, 0.8, 1.0])
+    alert_command: str | None = None
+    alert_timeout: float = Field(default=30.0, gt=0)
+
+    @field_validator("prices", mode="before")
+    @classmethod
+    def _with_defaults(cls, value: Any) -> Any:
+        """Prices given in the config are added to (or override) the defaults."""
+        return _merge_prices(value) if isinstance(value, dict) else value
+
+    @field_validator("alerts")
+    @classmethod
+    def _fractions(cls, value: list[float]) -> list[float]:
+        if any(f <= 0 for f in value):
+            raise ValueError("alert fractions must be > 0 (e.g. 0.5 for 50%)")
+        return sorted(set(value))
+
+
+def _merge_prices(given: dict[str, Any]) -> dict[str, Any]:
+    return {**{k: dict(v) for k, v in DEFAULT_PRICES.items()}, **given}
+
+
+def price_for(config: BudgetConfig, model: str) -> ModelPrice | None:
+    """The price of ``model`` (exact name, then longest prefix), zero for free models, else None.
+
+    A provider prefix such as ``anthropic:`` is ignored; ``local``/``scripted`` specs are free.
+    """
+    if any(model == p or model.startswith(p + ":") or model.startswith(p) for p in config.free_models):
+        return ModelPrice(input=0.0, output=0.0)
+    name = model.split(":", 1)[1] if model.startswith("anthropic:") else model
+    if name in config.prices:
+        return config.prices[name]
+    matches = [k for k in config.prices if name.startswith(k)]
+    return config.prices[max(matches, key=len)] if matches else None
+
+
+def cost_usd(price: ModelPrice, input_tokens: int, output_tokens: int) -> float:
+    """USD for that many tokens at ``price``."""
+    return (input_tokens * price.input + output_tokens * price.output) / 1_000_000
+
+
+def utc_day(now: datetime | None = None) -> str:
+    """The UTC calendar day (``YYYY-MM-DD``) that budget periods are counted in."""
+    return (now or datetime.now(timezone.utc)).strftime("%Y-%m-%d")
+
+
+@dataclass
+class Tally:
+    """Totals folded from ledger entries: spent per scope, open reservations, alerts fired."""
+
+    spent: dict[str, float] = field(default_factory=dict)
+    open: dict[str, dict[str, Any]] = field(default_factory=dict)
+    fired: set[str] = field(default_factory=set)
+    groups: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
+    applied: int = 0
+
+    def apply(self, e: dict[str, Any]) -> None:
+        kind = e.get("type")
+        if kind == "reserve":
+            self.open[e["id"]] = e
+        elif kind == "release":
+            self.open.pop(e["reservation"], None)
+        elif kind == "alert":
+            self.fired.add(e["key"])
+        elif kind == "charge":
+            self.open.pop(e["reservation"], None)
+            for scope in scopes(e["run"], e["agent"], e["day"]).values():
+                self.spent[scope] = self.spent.get(scope, 0.0) + e["cost_usd"]
+            for group in ("model", "agent", "kind", "day"):
+                row = self.groups.setdefault(group, {}).setdefault(
+                    str(e[group]), {"calls": 0, "input_tokens": 0, "output_tokens": 0, "cost_usd": 0.0}
+                )
+                row["calls"] += 1
+                row["input_tokens"] += e["input_tokens"]
+                row["output_tokens"] += e["output_tokens"]
+                row["cost_usd"] += e["cost_usd"]
+
+    def reserved(self, scope: str) -> float:
+        """Worst case of the open reservations that count against ``scope``."""
+        return sum(
+            r["worst_usd"] for r in self.open.values() if scope in scopes(r["run"], r["agent"], r["day"]).values()
+        )
+
+
+def scopes(run: str | None, agent: str | None, day: str) -> dict[str, str]:
+    """Ceiling name -> the scope key a charge of this run/agent/day counts against."""
+    out = {}
+    if run is not None:
+        out["per_run"] = f"run:{run}"
+    if agent is not None:
+        out["per_agent_day"] = f"agent_day:{agent}:{day}"
+    out.update({"per_day": f"day:{day}", "total": "total"})  # narrowest first
+    return out
+
+
+class Charge:
+    """A reservation made by :meth:`Budget.spend`; settle it with the real usage."""
+
+    def __init__(self, budget: "Budget", reserve: dict[str, Any], price: ModelPrice, agent_ceiling: float | None):
+        self._budget = budget
+        self.entry = reserve
+        self.reservation_id: str = reserve["id"]
+        self.worst_usd: float = reserve["worst_usd"]
+        self.price = price
+        self.agent_ceiling = agent_ceiling
+        self.cost_usd: float | None = None
+        self.alerts: list[Alert] = []
+        self.closed = False
+
+    def settle(self, *, input_tokens: int, output_tokens: int) -> float:
+        """Charge the real usage, close the reservation, fire alerts; returns the cost in USD."""
+        if input_tokens < 0 or output_tokens < 0:
+            raise ValueError("token counts cannot be negative")
+        cost = cost_usd(self.price, input_tokens, output_tokens)
+        self._close(input_tokens, output_tokens, cost, reason="settled")
+        return cost
+
+    def release(self) -> None:
+        """Close the reservation charging nothing: only when the model call was surely not made."""
+        if self.closed:
+            raise RuntimeError(f"reservation {self.reservation_id} is already closed")
+        self._budget._close(self, None)
+        self.closed = True
+
+    def _close(self, input_tokens: int, output_tokens: int, cost: float, reason: str) -> None:
+        if self.closed:
+            raise RuntimeError(f"reservation {self.reservation_id} is already closed")
+        e = self.entry
+        charge = {
+            "type": "charge",
+            "reservation": self.reservation_id,
+            "run": e["run"],
+            "agent": e["agent"],
+            "model": e["model"],
+            "kind": e["kind"],
+            "day": e["day"],
+            "input_tokens": input_tokens,
+            "output_tokens": output_tokens,
+            "cost_usd": cost,
+            "reason": reason,
+        }
+        self.alerts = self._budget._close(self, charge)
+        self.cost_usd = cost
+        self.closed = True
+
+
+class Budget:
+    """The spend gate of one OS root. Safe to use from many processes at once."""
+
+    def __init__(self, root: Path, config: BudgetConfig, *, alert_stream: TextIO | None = None):
+        self.root = Path(root)
+        self.config = config
+        self.ledger = Ledger(self.root)
+        self.alert_stream = alert_stream if alert_stream is not None else sys.stderr
+        self._tally = Tally()
+        self._tally_of: int | None = None
+
+    def limits(self, agent_ceiling: float | None = None) -> dict[str, float | None]:
+        """Ceiling name -> limit in USD; ``agent_ceiling`` can only lower ``per_run``."""
+        out: dict[str, float | None] = {c: getattr(self.config, c) for c in CEILINGS}
+        if agent_ceiling is not None:
+            out["per_run"] = agent_ceiling if out["per_run"] is None else min(out["per_run"], agent_ceiling)
+        return out
+
+    @contextlib.contextmanager
+    def spend(
+        self,
+        *,
+        run_id: str | None,
+        agent: str | None,
+        model: str,
+        input_tokens: int,
+        max_output_tokens: int,
+        kind: str = "run",
+        agent_ceiling: float | None = None,
+    ) -> Iterator[Charge]:
+        """Reserve the worst case of one model call, or raise :class:`BudgetExceeded`."""
+        charge = self._reserve(run_id, agent, model, input_tokens, max_output_tokens, kind, agent_ceiling)
+        try:
+            yield charge
+        finally:
+            if not charge.closed:
+                price = charge.price
+                charge._close(
+                    input_tokens,
+                    max_output_tokens,
+                    cost_usd(price, input_tokens, max_output_tokens),
+                    reason="abandoned",
+                )
+
+    def status(
+        self, run_id: str | None = None, agent: str | None = None, agent_ceiling: float | None = None
+    ) -> dict[str, Any]:
+        """Spent, reserved and remaining per ceiling, and spend by model, agent, kind and day."""
+        with self.ledger.locked() as entries:
+            tally = self._fold(entries)
+        day = utc_day()
+        ceilings = {}
+        for name, scope in scopes(run_id, agent, day).items():
+            limit = self.limits(agent_ceiling)[name]
+            spent, reserved = tally.spent.get(scope, 0.0), tally.reserved(scope)
+            ceilings[name] = {
+                "scope": scope,
+                "limit": limit,
+                "spent": spent,
+                "reserved": reserved,
+                "remaining": None if limit is None else max(0.0, limit - spent - reserved),
+            }
+        by = {g: {k: dict(v) for k, v in rows.items()} for g, rows in tally.groups.items()}
+        return {
+            "day": day,
+            "ceilings": ceilings,
+            "by_model": by.get("model", {}),
+            "by_agent": by.get("agent", {}),
+            "by_kind": by.get("kind", {}),
+            "by_day": by.get("day", {}),
+            "open_reservations": len(tally.open),
+        }
+
+    def verify(self) -> VerifyReport:
+        """Check the ledger's whole hash chain (never raises for a broken chain)."""
+        return self.ledger.verify()
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _fold(self, entries: list[dict[str, Any]]) -> Tally:
+        """Bring the tally up to date with ``entries`` (re-fold if the ledger was re-read)."""
+        if self._tally_of != self.ledger.generation or self._tally.applied > len(entries):
+            self._tally, self._tally_of = Tally(), self.ledger.generation
+        for e in entries[self._tally.applied :]:
+            self._tally.apply(e)
+        self._tally.applied = len(entries)
+        return self._tally
+
+    def _reserve(
+        self,
+        run_id: str | None,
+        agent: str | None,
+        model: str,
+        input_tokens: int,
+        max_output_tokens: int,
+        kind: str,
+        agent_ceiling: float | None,
+    ) -> Charge:
+        if input_tokens < 0 or max_output_tokens < 0:
+            raise ValueError("token counts cannot be negative")
+        check_halt(self.root)
+        price = price_for(self.config, model)
+        if price is None and not self.config.allow_unpriced:
+            raise BudgetExceeded(
+                f"model {model!r} has no known price; refusing to call it",
+                ceiling="price",
+                hint="add it under budget.prices in system/llmos.yaml, or set budget.allow_unpriced: true",
+            )
+        price = price or ModelPrice(input=0.0, output=0.0)
+        worst = cost_usd(price, input_tokens, max_output_tokens)
+        day = utc_day()
+        alerts: list[Alert] = []
+        with self.ledger.locked() as entries:
+            tally = self._fold(entries)
+            alerts += self._expire_dead(tally)
+            refusal = self._first_refusal(tally, run_id, agent, day, worst, agent_ceiling)
+            if refusal is not None:
+                alerts += self._record_alerts(tally, run_id, agent, day, agent_ceiling, refused=refusal.ceiling)
+            else:
+                entry = self.ledger.append(
+                    {
+                        "type": "reserve",
+                        "id": uuid.uuid4().hex,
+                        "run": run_id,
+                        "agent": agent,
+                        "model": model,
+                        "kind": kind,
+                        "day": day,
+                        "pid": os.getpid(),
+                        "pstart": process_start(os.getpid()),
+                        "host": socket.gethostname(),
+                        "input_tokens": input_tokens,
+                        "max_output_tokens": max_output_tokens,
+                        "worst_usd": worst,
+                    }
+                )
+                self._fold(entries)
+        deliver(alerts, self.config, self.root, self.alert_stream)
+        if refusal is not None:
+            refusal.alerts = alerts
+            raise refusal
+        return Charge(self, entry, price, agent_ceiling)
+
+    def _first_refusal(
+        self, tally: Tally, run: str | None, agent: str | None, day: str, worst: float, agent_ceiling: float | None
+    ) -> BudgetExceeded | None:
+        limits = self.limits(agent_ceiling)
+        for name, scope in scopes(run, agent, day).items():
+            limit = limits[name]
+            if limit is None:
+                continue
+            spent = tally.spent.get(scope, 0.0) + tally.reserved(scope)
+            if spent + worst > limit + EPSILON:
+                return BudgetExceeded(
+                    f"budget {name} ({scope}) would be exceeded: ${spent:.4f} spent or reserved "
+                    f"of ${limit:.4f}, this call may cost up to ${worst:.4f}",
+                    ceiling=name,
+                    limit=limit,
+                    spent=spent,
+                    needed=worst,
+                    hint="raise the ceiling under budget: in system/llmos.yaml or wait for the "
+                    "next period; see `llmos budget`",
+                )
+        return None
+
+    def _expire_dead(self, tally: Tally) -> list[Alert]:
+        """Charge the worst case of reservations whose process died; return alerts fired."""
+        dead = [r for r in tally.open.values() if r["pid"] != os.getpid() and not alive(r)]
+        alerts: list[Alert] = []
+        for r in dead:
+            self.ledger.append(
+                {
+                    "type": "charge",
+                    "reservation": r["id"],
+                    "run": r["run"],
+                    "agent": r["agent"],
+                    "model": r["model"],
+                    "kind": r["kind"],
+                    "day": r["day"],
+                    "input_tokens": r["input_tokens"],
+                    "output_tokens": r["max_output_tokens"],
+                    "cost_usd": r["worst_usd"],
+                    "reason": "process-died",
+                }
+            )
+            tally = self._fold(self.ledger._cursor.entries)
+            alerts += self._record_alerts(tally, r["run"], r["agent"], r["day"], None)
+        return alerts
+
+    def _close(self, charge: Charge, entry: dict[str, Any] | None) -> list[Alert]:
+        """Append the charge (or a release when ``entry`` is None) and fire any alerts."""
+        r = charge.entry
+        with self.ledger.locked() as entries:
+            self._fold(entries)
+            if entry is None:
+                self.ledger.append({"type": "release", "reservation": charge.reservation_id})
+                return []
+            self.ledger.append(entry)
+            tally = self._fold(entries)
+            alerts = self._record_alerts(tally, r["run"], r["agent"], r["day"], charge.agent_ceiling)
+        deliver(alerts, self.config, self.root, self.alert_stream)
+        return alerts
+
+    def _record_alerts(
+        self,
+        tally: Tally,
+        run: str | None,
+        agent: str | None,
+        day: str,
+        agent_ceiling: float | None,
+        refused: str | None = None,
+    ) -> list[Alert]:
+        """Append an ``alert`` entry for every threshold newly crossed (under the lock)."""
+        limits = self.limits(agent_ceiling)
+        out = []
+        for name, scope in scopes(run, agent, day).items():
+            for alert in crossed_thresholds(
+                name, scope, limits[name], tally.spent.get(scope, 0.0), self.config.alerts, refused=(name == refused)
+            ):
+                if alert.key not in tally.fired:
+                    self.ledger.append({"type": "alert", **alert.record()})
+                    tally = self._fold(self.ledger._cursor.entries)
+                    out.append(alert)
+        return out

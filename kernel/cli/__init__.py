@@ -1,0 +1,78 @@
+"""``llmos``: the command line, a thin client over the library (each command: parse, call, print).
+
+Errors a person must fix print one line (``error: ... (fix)``) and exit non-zero; set
+``LLMOS_DEBUG=1`` to see the traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from .. import __version__
+from .context import Obj
+from ..errors import LlmosError
+
+
+def _echo_err(text: str) -> None:
+    click.echo(text, err=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--root",
+    "root_flag",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="OS root to use (default: $LLMOS_ROOT, else the nearest folder above holding system/llmos.yaml).",
+)
+@click.version_option(__version__, prog_name="llmos")
+@click.pass_context
+def cli(ctx: click.Context, root_flag: str | None) -> None:
+    """llmos: a file-based agent OS. Agents, memories and traces are Markdown files in a git repo.
+
+    \b
+    Quick start:
+      llmos init ~/myos && cd ~/myos
+      llmos boot "Write a haiku about git into projects/demo/haiku.md"
+      git log -1
+    """
+    ctx.obj = Obj(root_flag)
+
+
+def _register() -> None:
+    """Every command comes in through the plugin door: the built-ins (:mod:`llmos.cli.builtin`) and
+    those of installed plugins."""
+    from .. import plugins
+
+    plugins.call("register_commands", cli=cli)
+
+
+_register()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: one-line errors, tracebacks only with LLMOS_DEBUG=1."""
+    try:
+        cli.main(args=argv, prog_name="llmos", standalone_mode=False)
+    except click.exceptions.Abort:
+        _echo_err("aborted")
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except LlmosError as exc:
+        if os.environ.get("LLMOS_DEBUG") == "1":
+            raise
+        _echo_err(f"error: {exc}")
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        _echo_err("interrupted")
+        sys.exit(130)
+    except Exception as exc:  # a bug in llmos, not the user's mistake
+        if os.environ.get("LLMOS_DEBUG") == "1":
+            raise
+        _echo_err(f"internal error: {type(exc).__name__}: {exc} (set LLMOS_DEBUG=1 for the traceback)")
+        sys.exit(70)

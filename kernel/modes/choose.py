@@ -1,0 +1,247 @@
+"""Choosing how to run a goal: CRYSTALLIZED -> FOLLOWER -> MIXED -> LEARNER, cheapest first.
+
+Matching is cheap first: the exact goal signature, then a lexical top-k over the templates of
+past traces (:class:`~llmos.traceindex.TraceIndex`), then, only if ``modes.rerank_model`` is set,
+one LLM call that reranks a handful of lexical candidates (charged to the run through the budget).
+Confidence comes from counted reuses (see traceindex); thresholds come from ``modes:`` in
+system/llmos.yaml. The decision (candidates, scores, thresholds, reason) is written into the trace.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable
+
+from ..backends import Backend, Usage, make_backend, parse_spec
+from .crystallize import ensure_verified
+from ..goals import NormalGoal
+from ..prompts import render_file
+from .traceindex import Entry, TraceIndex
+from . import toolstate
+from .toolstate import ToolState
+
+if TYPE_CHECKING:
+    from ..agents import Agent
+    from ..budget.gate import Budget
+    from ..kernel import Kernel
+
+MODES = ("CRYSTALLIZED", "FOLLOWER", "MIXED", "LEARNER")
+ZERO_TOKEN = ("CRYSTALLIZED", "FOLLOWER")
+
+
+@dataclass
+class Plan:
+    """The chosen mode and what it needs; ``decision`` is what the trace records."""
+
+    mode: str
+    decision: dict[str, Any]
+    tool: ToolState | None = None
+    follow: Entry | None = None  # a proven trace of the same template
+    guide: Entry | None = None  # the trace whose steps guide MIXED
+    usage: Usage = field(default_factory=Usage)
+    cost_usd: float = 0.0
+
+    def backend(self, factory: Callable[[], Backend]) -> Backend:
+        """The real backend for LLM modes; a lazy one (built only on fallback) for zero-token modes."""
+        return LazyBackend(factory) if self.mode in ZERO_TOKEN else factory()
+
+
+class LazyBackend:
+    """A backend built on first use, so a zero-token run never loads a model it does not call."""
+
+    def __init__(self, factory: Callable[[], Backend]):
+        self._factory = factory
+        self._real: Backend | None = None
+
+    @property
+    def built(self) -> bool:
+        return self._real is not None
+
+    def real(self) -> Backend:
+        if self._real is None:
+            self._real = self._factory()
+        return self._real
+
+    @property
+    def model(self) -> str:
+        return self._real.model if self._real is not None else "none"
+
+    @property
+    def max_output(self) -> int:
+        return self.real().max_output
+
+    def complete(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]):
+        return self.real().complete(messages, tools)
+
+    def estimate_input(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> int:
+        return self.real().estimate_input(messages, tools)
+
+
+def _row(idx: TraceIndex, e: Entry, match: str, similarity: float, cfg: Any) -> dict[str, Any]:
+    st = idx.stats(e, cfg.prior, cfg.prior_weight, cfg.demote_after)
+    return {
+        "trace": e.id,
+        "template": e.template,
+        "match": match,
+        "similarity": round(similarity, 4),
+        **st.as_dict(),
+        "score": round(similarity * st.confidence, 4),
+    }
+
+
+def _best_of(idx: TraceIndex, signature: str, agent: str, similarity: float, match: str, cfg: Any):
+    # Origins only: a FOLLOWER or CRYSTALLIZED run repeats its source, whose statistics it feeds.
+    runs = [
+        e
+        for e in idx.exact(signature)
+        if e.agent == agent
+        and e.ended
+        and e.mode in ("LEARNER", "MIXED")
+        and e.outcome == "success"
+        and e.replayable > 0
+    ]
+    rows = [(_row(idx, e, match, similarity, cfg), e) for e in runs]
+    rows.sort(key=lambda r: (not r[0]["demoted"], r[0]["confidence"], r[0]["uses"], r[1].id), reverse=True)
+    return rows[0] if rows else None
+
+
+def _tool_row(kernel: "Kernel", idx: TraceIndex, ng: NormalGoal, agent: str) -> tuple[ToolState | None, dict | None]:
+    tool = toolstate.for_signature(kernel.root, ng.signature, agent)
+    if tool is None:
+        return None, None
+    tool = ensure_verified(kernel.root, tool, kernel.config.crystallize)  # an edited tool is verified first
+    cfg = kernel.config.modes
+    since = tool.verified or ""
+    st = idx.tool_stats(tool.name, since, cfg.prior, cfg.prior_weight, cfg.demote_after)
+    fresh = toolstate.files_hash(kernel.root, tool.name) == tool.hash
+    row = {"name": tool.name, "state": tool.state, "verified": fresh and tool.state == "active", **st.as_dict()}
+    return (tool if row["verified"] and not st.demoted else None), row
+
+
+def choose_mode(
+    kernel: "Kernel",
+    ng: NormalGoal,
+    agent: "Agent",
+    forced: str | None = None,
+    *,
+    budget: "Budget | None" = None,
+    run_id: str = "",
+) -> Plan:
+    """Decide the mode for ``ng`` (``forced``: ``--mode``, else the agent's ``mode:``)."""
+    started = time.perf_counter()
+    cfg = kernel.config.modes
+    forced = forced or agent.mode
+    decision: dict[str, Any] = {
+        "forced": forced,
+        "thresholds": {"follower": cfg.follower, "mixed": cfg.mixed, "similarity": cfg.similarity},
+        "candidates": [],
+        "tool_candidate": None,
+        "reason": "",
+        "source": None,
+        "tool": None,
+    }
+    if forced in ("LEARNER", "ORCHESTRATOR"):  # ORCHESTRATOR: the LLM loop plans and delegates
+        decision["reason"] = f"mode {forced} forced"
+        return _finish(Plan(forced, decision), started)
+    idx = TraceIndex.for_root(kernel.root)
+    tool, decision["tool_candidate"] = _tool_row(kernel, idx, ng, agent.name)
+    exact = _best_of(idx, ng.signature, agent.name, 1.0, "exact", cfg)
+    lexical = _lexical(idx, ng, agent.name, cfg)
+    rows = ([exact[0]] if exact else []) + [r for r, _ in lexical]
+    decision["candidates"] = rows
+    plan = Plan("LEARNER", decision, tool=tool)
+    if (
+        exact
+        and not exact[0]["demoted"]
+        and not exact[1].derived
+        and (exact[0]["confidence"] >= cfg.follower or forced == "FOLLOWER")
+    ):
+        plan.follow = exact[1]
+    guides = [
+        (r, e)
+        for r, e in ([exact] if exact else []) + lexical
+        if not r["demoted"]
+        and ((r["confidence"] >= cfg.mixed and r["similarity"] >= cfg.similarity) or forced == "MIXED")
+    ]
+    if len(guides) > 1 and cfg.rerank_model and budget is not None and not exact:
+        guides = _rerank(kernel, ng, agent, guides, plan, budget, run_id)
+    plan.guide = guides[0][1] if guides else None
+    return _finish(_pick(plan, forced), started)
+
+
+def _lexical(idx: TraceIndex, ng: NormalGoal, agent: str, cfg: Any) -> list[tuple[dict, Entry]]:
+    out = []
+    for sig, score in idx.similar(ng.template, cfg.top_k + 1):
+        if sig != ng.signature:
+            best = _best_of(idx, sig, agent, score, "lexical", cfg)
+            if best:
+                out.append(best)
+    out.sort(key=lambda r: -r[0]["score"])
+    return out[: cfg.top_k]
+
+
+def _pick(plan: Plan, forced: str | None) -> Plan:
+    d = plan.decision
+    why_forced = f"mode {forced} forced; " if forced else ""
+    if plan.tool is not None and forced in (None, "CRYSTALLIZED"):
+        plan.mode, d["tool"] = "CRYSTALLIZED", plan.tool.name
+        d["reason"] = why_forced + f"verified tool {plan.tool.name} matches the template"
+    elif plan.follow is not None and forced in (None, "CRYSTALLIZED", "FOLLOWER"):
+        plan.mode, d["source"] = "FOLLOWER", plan.follow.id
+        d["reason"] = (
+            why_forced + f"trace {plan.follow.id} of the same template is proven "
+            f"(confidence >= {d['thresholds']['follower']})"
+        )
+    elif plan.guide is not None and forced != "LEARNER":
+        plan.mode, d["source"] = "MIXED", plan.guide.id
+        d["reason"] = why_forced + f"trace {plan.guide.id} is similar enough to guide the model"
+    else:
+        plan.mode = "LEARNER"
+        d["reason"] = why_forced + (
+            "no trace or tool is confident and similar enough"
+            if d["candidates"] or d["tool_candidate"]
+            else "no earlier run matches this goal"
+        )
+    return plan
+
+
+def _finish(plan: Plan, started: float) -> Plan:
+    plan.decision["mode"] = plan.mode
+    plan.decision["fallbacks"] = []
+    plan.decision["seconds"] = round(time.perf_counter() - started, 6)
+    return plan
+
+
+def _rerank(
+    kernel: "Kernel", ng: NormalGoal, agent: "Agent", guides: list, plan: Plan, budget: "Budget", run_id: str
+) -> list:
+    """One model call picks the best of a few lexical candidates; its cost is charged to the run."""
+    cfg = kernel.config.modes
+    guides = guides[: cfg.rerank_candidates]
+    backend = make_backend(parse_spec(cfg.rerank_model, kernel.config.models), config=kernel.config, root=kernel.root)
+    listing = "\n".join(f"{n}. {e.goal}" for n, (_, e) in enumerate(guides, 1))
+    messages = [{"role": "user", "content": render_file(kernel.root, "rerank", goal=ng.goal, candidates=listing)}]
+    with budget.spend(
+        run_id=run_id,
+        agent=agent.name,
+        model=backend.model,
+        input_tokens=backend.estimate_input(messages, []),
+        max_output_tokens=backend.max_output,
+        agent_ceiling=agent.budget,
+    ) as charge:
+        reply = backend.complete(messages, [])
+        plan.cost_usd += charge.settle(input_tokens=reply.usage.input, output_tokens=reply.usage.output)
+    plan.usage.add(reply.usage)
+    m = re.search(r"\d+", reply.text or "")
+    choice = int(m.group(0)) if m else 0
+    plan.decision["rerank"] = {
+        "model": backend.model,
+        "choice": choice,
+        "tokens": reply.usage.as_dict(),
+        "cost_usd": round(plan.cost_usd, 8),
+    }
+    if 1 <= choice <= len(guides):
+        guides.insert(0, guides.pop(choice - 1))
+    return guides
