@@ -283,14 +283,9 @@ class Kernel:
                     spec_agent.name,
                     scope.allowed(spec_agent.tools),
                     run_id=meta.id,
-                    extra={
-                        "budget": budget,
-                        "config": self.config,
-                        "kernel": self,
-                        "scope": scope,
-                        "plan": plan,
-                        "build_messages": build_messages,
-                    },
+                    host=self,
+                    budget=budget,
+                    scope=scope,
                 )
                 run = scope.run = Run(
                     writer, scope.watch(on_event), budget, Recorder(blobs, agent=spec_agent.name), scope.ceiling()
@@ -300,7 +295,7 @@ class Kernel:
                 )
                 on_event("start", {"trace": meta, "path": writer.path})
                 with hold(self, spec_agent.name):
-                    return self._drive(backend, ctx, messages, run, spec_agent, max_steps)
+                    return self._drive(backend, ctx, messages, run, spec_agent, max_steps, plan, build_messages)
         finally:
             scope.close()
 
@@ -312,13 +307,17 @@ class Kernel:
         run: Run,
         agent: Agent,
         max_steps: int | None,
+        plan: Any,
+        build_messages: Callable[[], list[dict[str, Any]]],
     ) -> RunResult:
         started, writer = time.monotonic(), run.writer
-        scope: RunScope = ctx.extra["scope"]
+        scope: RunScope = ctx.scope
         limit = scope.max_steps(max_steps or agent.max_steps or self.config.max_steps)
         result, failure = LoopResult("aborted", error="interrupted"), None
         try:
-            result = execute(self, backend, ctx, messages, max_steps=limit, recorder=run)
+            result = execute(
+                self, backend, ctx, messages, max_steps=limit, recorder=run, plan=plan, build_messages=build_messages
+            )
         except LlmosError as exc:
             result, failure = LoopResult(outcome_of(exc), error=str(exc)), exc
         except Exception as exc:  # a bug: still record what happened, then let it surface
@@ -353,7 +352,7 @@ class Kernel:
     def _commit(self, writer: TraceWriter, ctx: Context) -> str | None:
         m = writer.meta
         values = (m.id, m.agent, m.mode, m.model, f"{m.tokens.input}/{m.tokens.output}", f"{m.cost_usd:.6f}")
-        trailers = {**dict(zip(TRAILERS, values)), **ctx.extra["scope"].trailers()}
+        trailers = {**dict(zip(TRAILERS, values)), **ctx.scope.trailers()}
         message = scrub(
             format_message(f"llmos: {m.goal}", trailers, body=f"Outcome: {m.outcome}; {len(m.steps)} steps.")
         )

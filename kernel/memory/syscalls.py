@@ -16,7 +16,7 @@ from .model import memory_folders
 
 
 def _config(ctx: Context) -> MemoryConfig:
-    config = ctx.extra.get("config")
+    config = ctx.config
     return getattr(config, "memory", None) or MemoryConfig()
 
 

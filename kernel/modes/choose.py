@@ -25,7 +25,7 @@ from .toolstate import ToolState
 if TYPE_CHECKING:
     from ..agents import Agent
     from ..budget.gate import Budget
-    from ..kernel import Kernel
+    from ..syscalls import Host
 
 MODES = ("CRYSTALLIZED", "FOLLOWER", "MIXED", "LEARNER")
 ZERO_TOKEN = ("CRYSTALLIZED", "FOLLOWER")
@@ -107,7 +107,7 @@ def _best_of(idx: TraceIndex, signature: str, agent: str, similarity: float, mat
     return rows[0] if rows else None
 
 
-def _tool_row(kernel: "Kernel", idx: TraceIndex, ng: NormalGoal, agent: str) -> tuple[ToolState | None, dict | None]:
+def _tool_row(kernel: "Host", idx: TraceIndex, ng: NormalGoal, agent: str) -> tuple[ToolState | None, dict | None]:
     tool = toolstate.for_signature(kernel.root, ng.signature, agent)
     if tool is None:
         return None, None
@@ -121,7 +121,7 @@ def _tool_row(kernel: "Kernel", idx: TraceIndex, ng: NormalGoal, agent: str) -> 
 
 
 def choose_mode(
-    kernel: "Kernel",
+    kernel: "Host",
     ng: NormalGoal,
     agent: "Agent",
     forced: str | None = None,
@@ -215,7 +215,7 @@ def _finish(plan: Plan, started: float) -> Plan:
 
 
 def _rerank(
-    kernel: "Kernel", ng: NormalGoal, agent: "Agent", guides: list, plan: Plan, budget: "Budget", run_id: str
+    kernel: "Host", ng: NormalGoal, agent: "Agent", guides: list, plan: Plan, budget: "Budget", run_id: str
 ) -> list:
     """One model call picks the best of a few lexical candidates; its cost is charged to the run."""
     cfg = kernel.config.modes

@@ -13,10 +13,10 @@ from .traceindex import TraceIndex
 from . import toolstate
 
 if TYPE_CHECKING:
-    from ..kernel import Kernel
+    from ..syscalls import Host
 
 
-def trace_rows(kernel: "Kernel", goal: str | None = None, limit: int = 20) -> list[dict[str, Any]]:
+def trace_rows(kernel: "Host", goal: str | None = None, limit: int = 20) -> list[dict[str, Any]]:
     """Newest traces first; with ``goal``, the traces matching it best (exact template, then lexical)."""
     cfg = kernel.config.modes
     index = TraceIndex.for_root(kernel.root)
@@ -52,7 +52,7 @@ def trace_rows(kernel: "Kernel", goal: str | None = None, limit: int = 20) -> li
     return rows
 
 
-def candidate_rows(kernel: "Kernel") -> list[dict[str, Any]]:
+def candidate_rows(kernel: "Host") -> list[dict[str, Any]]:
     """Templates with successful runs: how many share one step structure, and whether they are due."""
     index = TraceIndex.for_root(kernel.root)
     return [
@@ -71,7 +71,7 @@ def candidate_rows(kernel: "Kernel") -> list[dict[str, Any]]:
     ]
 
 
-def crystallize_now(kernel: "Kernel") -> list[dict[str, Any]]:
+def crystallize_now(kernel: "Host") -> list[dict[str, Any]]:
     """Crystallize every eligible template now; one row (with the verification report) per tool."""
     index = TraceIndex.for_root(kernel.root)
     out = []
@@ -82,7 +82,7 @@ def crystallize_now(kernel: "Kernel") -> list[dict[str, Any]]:
     return out
 
 
-def tool_rows(kernel: "Kernel") -> tuple[list[dict[str, Any]], list[str]]:
+def tool_rows(kernel: "Host") -> tuple[list[dict[str, Any]], list[str]]:
     """Crystallized tools with their state, whether their files changed since verification, and use counts."""
     cfg = kernel.config.modes
     index = TraceIndex.for_root(kernel.root)

@@ -10,7 +10,7 @@ template that became eligible is crystallized (each a git commit of its own).
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any, Callable, TYPE_CHECKING
 
 from ..backends import Backend
 from .crystallize import crystallize_due, demote_if_failing
@@ -25,7 +25,7 @@ from ..traces import TraceMeta, read_trace
 from . import toolstate
 
 if TYPE_CHECKING:
-    from ..kernel import Kernel
+    from ..syscalls import Host
 
 STEP_CHARS = 300
 
@@ -35,7 +35,7 @@ def _fallback(meta: TraceMeta, mode: str, what: dict[str, str], error: str | Non
     meta.decision.setdefault("fallbacks", []).append({"mode": mode, **what, "error": error or "failed"})
 
 
-def _guidance(kernel: "Kernel", guide: TraceMeta, meta: TraceMeta, done: list[str]) -> str:
+def _guidance(kernel: "Host", guide: TraceMeta, meta: TraceMeta, done: list[str]) -> str:
     steps = [
         f"{n}. {s.tool} {json.dumps(s.args, ensure_ascii=False)[:STEP_CHARS]}"
         for n, s in enumerate((s for s in guide.steps if s.ok and s.tool), 1)
@@ -51,7 +51,7 @@ def _guidance(kernel: "Kernel", guide: TraceMeta, meta: TraceMeta, done: list[st
     )
 
 
-def _zero_token(kernel: "Kernel", plan: Plan, meta: TraceMeta, sink: StepSink, blobs: Any) -> tuple[Attempt, str]:
+def _zero_token(kernel: "Host", plan: Plan, meta: TraceMeta, sink: StepSink, blobs: Any) -> tuple[Attempt, str]:
     """Try CRYSTALLIZED then FOLLOWER as planned; return the last attempt and the mode to go on with."""
     mode = plan.mode
     if mode == "CRYSTALLIZED" and plan.tool is not None:
@@ -77,10 +77,18 @@ def _zero_token(kernel: "Kernel", plan: Plan, meta: TraceMeta, sink: StepSink, b
 
 
 def execute(
-    kernel: "Kernel", backend: Backend, ctx: Context, messages: list[dict[str, Any]], *, max_steps: int, recorder: Any
+    kernel: "Host",
+    backend: Backend,
+    ctx: Context,
+    messages: list[dict[str, Any]],
+    *,
+    max_steps: int,
+    recorder: Any,
+    plan: Plan | None = None,
+    build_messages: Callable[[], list[dict[str, Any]]] | None = None,
 ) -> LoopResult:
-    """Run the plan in ``ctx.extra['plan']`` (none: the plain LLM loop)."""
-    plan: Plan | None = ctx.extra.get("plan")
+    """Run ``plan`` (none: the plain LLM loop); ``build_messages`` gives the model its context when a
+    zero-token plan falls back to it."""
     if plan is None:
         return run_loop(backend, kernel.syscalls, ctx, messages, max_steps=max_steps, recorder=recorder)
     meta = recorder.writer.meta
@@ -94,7 +102,7 @@ def execute(
     if attempt.ok:
         return LoopResult("success", result=attempt.result)
     if not messages:  # a zero-token plan fell back: now the model needs its context
-        messages.extend(ctx.extra["build_messages"]())
+        messages.extend(build_messages() if build_messages is not None else [])
     meta.mode = mode if mode in ("MIXED", "LEARNER", "ORCHESTRATOR") else "LEARNER"
     if meta.mode == "MIXED" and plan.guide is None:
         meta.mode = "LEARNER"
@@ -112,7 +120,7 @@ def execute(
     return run_loop(backend, kernel.syscalls, ctx, messages, max_steps=max_steps, recorder=recorder)
 
 
-def learn(kernel: "Kernel", meta: TraceMeta) -> list[str]:
+def learn(kernel: "Host", meta: TraceMeta) -> list[str]:
     """After a run: demote a tool that keeps failing; crystallize a template that became eligible."""
     try:
         return _learn(kernel, meta)
@@ -120,7 +128,7 @@ def learn(kernel: "Kernel", meta: TraceMeta) -> list[str]:
         return [f"learning skipped: {exc}"]
 
 
-def _learn(kernel: "Kernel", meta: TraceMeta) -> list[str]:
+def _learn(kernel: "Host", meta: TraceMeta) -> list[str]:
     notes: list[str] = []
     decision = meta.decision or {}
     index = TraceIndex.for_root(kernel.root)

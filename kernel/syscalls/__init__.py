@@ -16,14 +16,32 @@ import inspect
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from .. import plugins
+
+if TYPE_CHECKING:
+    from ..agents import Agent
 from ..errors import PluginError
 from . import hooks
 from .hooks import Refused
+
+
+class Host(Protocol):
+    """The kernel, as the layers below it see it: modes, the team scope and delegation are handed
+    it, never import :mod:`llmos.kernel` (so the run path has no import cycle)."""
+
+    root: Path
+    # llmos.config.Config. Typed Any here: the assembled config sits above the packages whose
+    # sections it holds, so naming it would point this protocol upward.
+    config: Any
+    syscalls: SyscallTable
+
+    def agent(self, name: str) -> Agent: ...
+
+    def run(self, goal: str, **options: Any) -> Any: ...
 
 
 @dataclass
@@ -35,7 +53,14 @@ class Context:
     allowed: frozenset[str] | None = None  # None: every syscall
     run_id: str = ""
     written: set[str] = field(default_factory=set)
-    extra: dict[str, Any] = field(default_factory=dict)
+    host: Host | None = None  # the kernel running the call: root, config, syscalls, agent(), run()
+    budget: Any = None  # the run's budget gate (llmos.budget.gate.Budget), for budget_status
+    scope: Any = None  # the run's team scope (llmos.team.scope.RunScope), for delegation and claims
+
+    @property
+    def config(self) -> Any:
+        """The kernel's config (``llmos.config.Config``), or None outside a kernel run."""
+        return self.host.config if self.host is not None else None
 
     def path(self, rel: str, *, for_write: bool = False) -> Path:
         """Resolve ``rel`` inside the root, refusing escapes (see :func:`hooks.confine`)."""

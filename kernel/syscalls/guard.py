@@ -17,7 +17,7 @@ from . import Context, Outcome, syscall
 @syscall
 def budget_status(ctx: Context) -> Outcome:
     """Report what is left to spend (USD) for this run, this agent today, today, and in total."""
-    budget = ctx.extra.get("budget")
+    budget = ctx.budget
     if budget is None:
         return Outcome(False, "no budget service in this run")
     status = budget.status(run_id=ctx.run_id, agent=ctx.agent)
@@ -37,7 +37,7 @@ def vault_snapshot(ctx: Context, label: str = "") -> Outcome:
     """
     from ..vault import snapshot
 
-    config = ctx.extra.get("config")
+    config = ctx.config
     info = snapshot(
         ctx.root, label or f"requested by {ctx.agent} in run {ctx.run_id}", config.vault if config is not None else None
     )

@@ -24,7 +24,7 @@ from ..traces import now_iso
 
 if TYPE_CHECKING:
     from ..agents import Agent
-    from ..kernel import Kernel
+    from ..syscalls import Host
     from ..syscalls import Context
     from ..traces import TraceMeta, TraceWriter
 
@@ -54,7 +54,7 @@ class RunScope:
     """The many-agent side of one run (see the module docstring)."""
 
     def __init__(
-        self, kernel: "Kernel", meta: "TraceMeta", agent: "Agent", lineage: Lineage | None, *, model: str | None = None
+        self, kernel: "Host", meta: "TraceMeta", agent: "Agent", lineage: Lineage | None, *, model: str | None = None
     ):
         self.kernel, self.meta, self.agent = kernel, meta, agent
         self.model_spec = model  # what this run's model was resolved to; children without one inherit it

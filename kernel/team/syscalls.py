@@ -16,7 +16,7 @@ from ..syscalls import Context, Outcome, syscall
 
 
 def _scope(ctx: Context) -> Any:
-    scope = ctx.extra.get("scope")
+    scope = ctx.scope
     if scope is None:
         raise Refused("delegation is only available inside a kernel run")
     return scope
@@ -64,7 +64,7 @@ def create_agent(
         tools: the tools it may use, a subset of yours, e.g. ["read_file", "write_file"]
         model: optional model spec or alias, e.g. haiku; empty: inherit
     """
-    kernel = ctx.extra.get("kernel")
+    kernel = ctx.host
     known = set(kernel.syscalls.names()) if kernel is not None else set()
     try:
         rel = spawn.create(
@@ -84,7 +84,7 @@ def create_agent(
 
 
 def _ttl(ctx: Context, ttl: float) -> float:
-    config = ctx.extra.get("config")
+    config = ctx.config
     return ttl if ttl > 0 else (config.orchestration.claim_ttl if config is not None else 300.0)
 
 
@@ -119,7 +119,7 @@ def handoff(ctx: Context, agent: str, note: str) -> Outcome:
         agent: the agent taking over
         note: what it needs to know to continue
     """
-    kernel = ctx.extra.get("kernel")
+    kernel = ctx.host
     if kernel is not None:
         try:
             kernel.agent(agent)
