@@ -8,7 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .budget.gate import BudgetConfig
+from .backends.config import AnthropicConfig, LocalConfig
+from .budget.config import BudgetConfig
 from .docs import read_yaml, validate
 from .root import CONFIG_PATH
 from .team.lineage import OrchestrationConfig
@@ -17,36 +18,19 @@ from .modes.config import CrystallizeConfig, ModesConfig
 from .memory.config import MemoryConfig
 from .dream.config import DreamConfig
 from .vault.config import VaultConfig
-from .live.watch import WatchConfig
 
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class LocalConfig(Strict):
-    """llama-cpp-python settings for ``local`` model specs."""
+class WatchConfig(Strict):
+    """``watch:``: hot reload for ``llmos shell`` (kept here, not in live/: the live layer reads the
+    config, so its section beside it would point the config upward)."""
 
-    model_path: str | None = Field(None, description="GGUF file; default: the bundled Gemma 3 270M")
-    n_ctx: int = Field(4096, ge=256)
-    max_tokens: int = Field(256, ge=16, description="output cap per model call")
-    temperature: float = Field(0.2, ge=0.0, le=2.0)
-    repeat_penalty: float = Field(1.3, ge=1.0, le=2.0, description="discourages small models' loops")
-    seed: int = 0
-    threads: int | None = Field(None, ge=1)
-    max_string: int = Field(400, ge=16, description="longest string argument the grammar allows")
-    timeout_s: float = Field(300.0, gt=0, description="longest wait for one reply of the model worker")
-    extra_buffers: Literal["auto", "on", "off"] = Field(
-        "auto",
-        description="llama.cpp's AMX/repacked weight buffers; auto: off where AMX is not granted "
-        "or after a worker crash on this machine",
-    )
-
-
-class AnthropicConfig(Strict):
-    max_tokens: int = Field(1024, ge=16)
-    base_url: str | None = None
-    timeout_s: float = Field(120.0, gt=0)
+    debounce_ms: int = Field(40, ge=1, le=10_000, description="quiet time that ends a burst of saves")
+    max_delay_ms: int = Field(1000, ge=10, le=60_000, description="longest a change waits during a save storm")
+    follow_agent: bool = Field(True, description="a run picks up edits of its agent before each model call")
 
 
 class TraceConfig(Strict):

@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from llmos.budget.gate import Budget, BudgetConfig, price_for
+from llmos.budget.config import BudgetConfig, price_for
+from llmos.budget.gate import Budget
 from llmos.errors import BudgetExceeded, Halted, LedgerBroken
 from llmos.halt import halt
 from llmos.budget.ledger import ledger_path
@@ -240,7 +241,8 @@ def test_dead_process_reservation_does_not_block_forever(tmp_path):
     script = textwrap.dedent(f"""
         import os, signal, io
         from pathlib import Path
-        from llmos.budget.gate import Budget, BudgetConfig
+        from llmos.budget.config import BudgetConfig
+        from llmos.budget.gate import Budget
         b = Budget(Path({str(tmp_path)!r}), BudgetConfig(per_day=0.015), alert_stream=io.StringIO())
         with b.spend(run_id="dead", agent="a", model="claude-haiku-4-5", input_tokens=5000,
                      max_output_tokens=1000):
@@ -262,7 +264,8 @@ def test_live_reservation_of_another_process_counts(tmp_path):
     script = textwrap.dedent(f"""
         import sys, io
         from pathlib import Path
-        from llmos.budget.gate import Budget, BudgetConfig
+        from llmos.budget.config import BudgetConfig
+        from llmos.budget.gate import Budget
         b = Budget(Path({str(tmp_path)!r}), BudgetConfig(), alert_stream=io.StringIO())
         with b.spend(run_id="slow", agent="a", model="claude-haiku-4-5", input_tokens=5000,
                      max_output_tokens=1000) as c:

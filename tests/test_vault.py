@@ -21,7 +21,8 @@ from click.testing import CliRunner
 from llmos.cli.context import Obj
 
 from llmos import vault
-from llmos.budget.gate import Budget, BudgetConfig
+from llmos.budget.config import BudgetConfig
+from llmos.budget.gate import Budget
 from llmos.cli.guard import budget as budget_cmd
 from llmos.cli.guard import vault as vault_cmd
 from llmos.errors import VaultError

@@ -17,7 +17,8 @@ from llmos.kernel import Kernel
 from llmos.live.root import LiveRoot
 from llmos.live.registry import ReloadEvent, trace_is_current
 from llmos.traces import read_trace
-from llmos.live.watch import Debouncer, Watcher, WatchConfig
+from llmos.config import WatchConfig
+from llmos.live.watch import Debouncer, Watcher
 from helpers import call
 
 TIMEOUT = 10.0

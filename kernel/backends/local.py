@@ -94,7 +94,7 @@ class LocalBackend:
     """``local`` or ``local:PATH.gguf``."""
 
     def __init__(self, arg: str | None, *, config: Any = None, root: Path | None = None):
-        from ..config import LocalConfig
+        from .config import LocalConfig
 
         self.settings = getattr(config, "local", None) or LocalConfig()
         path = Path(arg) if arg else (Path(self.settings.model_path) if self.settings.model_path else None)

@@ -175,7 +175,7 @@ def log(obj: Obj, limit: int, as_json: bool) -> None:
 def doctor(obj: Obj, model: str | None, as_json: bool) -> None:
     """Can this machine run the local model? CPU features, llama.cpp's build flags, and a one-token
     generation in the model worker. Exit 1 naming what to fix if not. Works outside an OS root too."""
-    from ..backends.doctor import diagnose
+    from ..doctor import diagnose
     from ..errors import RootError
 
     try:

@@ -26,21 +26,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from pydantic import BaseModel, ConfigDict, Field
+from ..config import WatchConfig
 
 WATCHED = ("agents", "system", "memory", "crystallized", "traces")
 Callback = Callable[[list[str]], None]
 ErrorHandler = Callable[[str, BaseException], None]
-
-
-class WatchConfig(BaseModel):
-    """``watch:`` in system/llmos.yaml: hot reload for ``llmos shell``."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    debounce_ms: int = Field(40, ge=1, le=10_000, description="quiet time that ends a burst of saves")
-    max_delay_ms: int = Field(1000, ge=10, le=60_000, description="longest a change waits during a save storm")
-    follow_agent: bool = Field(True, description="a run picks up edits of its agent before each model call")
 
 
 def ignored(name: str) -> bool:

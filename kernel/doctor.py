@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import BackendError
+from .errors import BackendError
 
 
 @dataclass
@@ -29,7 +29,7 @@ class Report:
 
 
 def _cpu(report: Report) -> Any:
-    from . import cpu
+    from .backends import cpu
 
     info = cpu.cpu_info()
     granted = cpu.amx_granted()
@@ -51,8 +51,8 @@ def _cpu(report: Report) -> Any:
 
 
 def _build(report: Report, info: Any) -> None:
-    from . import cpu
-    from .worker import probe_info
+    from .backends import cpu
+    from .backends.worker import probe_info
 
     try:
         probe = probe_info()
@@ -98,8 +98,8 @@ def _generate(report: Report, backend: Any) -> None:
 
 def diagnose(root: Path | None = None, model: str | None = None) -> Report:
     """Run every check; never raise for what it finds (it is listed in ``problems``)."""
-    from .local import LocalBackend
-    from ..config import Config, load_config
+    from .backends.local import LocalBackend
+    from .config import Config, load_config
 
     report = Report()
     report.add("python", f"{sys.version.split()[0]} on {platform.system()} {platform.machine()}")
