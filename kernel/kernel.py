@@ -231,7 +231,7 @@ class Kernel:
         """Run ``goal`` to an outcome; the trace and the commit are written whatever happens.
 
         ``mode`` forces an execution mode (``--mode``); ``lineage`` is given by ``delegate`` to a
-        child run (see :mod:`llmos.lineage`)."""
+        child run (see :mod:`llmos.team.lineage`)."""
         on_event = on_event or (lambda kind, data: None)
         ng = normalize(goal)
         open_repo(self.root)

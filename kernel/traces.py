@@ -45,11 +45,11 @@ class Step(BaseModel):
     request: str | None = None  # blob:<manifest id> of the full LLM request behind this step
     response: str | None = None  # blob:<id> of the model's reply
     slot_args: dict[str, Any] | None = None  # arg -> template naming the goal slots it came from: "{path1}"
-    post: list[dict[str, Any]] | None = None  # postconditions a replay checks (see llmos.slots)
+    post: list[dict[str, Any]] | None = None  # postconditions a replay checks (see llmos.modes.slots)
 
 
 class ContextInfo(BaseModel):
-    """The assembled context of a run (see :mod:`llmos.context`): its size and what trimming dropped."""
+    """The assembled context of a run (see :mod:`llmos.memory.context`): its size and what trimming dropped."""
 
     model_config = ConfigDict(extra="forbid")
     tokens: int

@@ -109,7 +109,7 @@ def commit_paths(root: Path, paths: list[str], message: str) -> str | None:
 def _commit_batch(root: Path, batch: list[_Pending]) -> None:
     """Write one commit per request of ``batch`` on top of HEAD, then move HEAD once.
 
-    In-process first (:mod:`llmos.fastcommit`: objects, ref and index written directly, no git
+    In-process first (:mod:`llmos.audit.fastcommit`: objects, ref and index written directly, no git
     process); anything that path does not handle falls back to git subprocesses, same result."""
     try:
         final, fast = None, fastcommit.usable(root)

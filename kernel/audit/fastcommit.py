@@ -1,6 +1,6 @@
 """The audit commit written in-process: blobs, trees, commits, HEAD and the index, no git process.
 
-Same result as the git path in :mod:`llmos.audit` (private index from HEAD, ``update-index``,
+Same result as the git path in :mod:`llmos.audit.commit` (private index from HEAD, ``update-index``,
 ``write-tree``, ``commit-tree``, ``update-ref`` with the old value, ``reset -q HEAD -- paths``), at
 the cost of a few file writes. Used only for a plain repository in a plain configuration: whatever
 could make git write something different (attributes and filters, autocrlf, signing, SHA-256,

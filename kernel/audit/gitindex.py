@@ -6,7 +6,7 @@ the file the next time it looks, exactly as after ``git reset``), or dropped if 
 the path. Every other entry is copied byte for byte, so a person's staged work stays staged.
 Optional extensions (cache tree, untracked cache, ...) are dropped, which is always valid: git
 rebuilds them. Index version 4, a split or sparse index, or a file/directory clash raise
-:class:`~llmos.gitstore.Unsupported` and the caller falls back to git.
+:class:`~llmos.audit.objects.Unsupported` and the caller falls back to git.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Git objects written and read in-process: blobs, trees and commits, no git subprocess.
 
-Used by the audit commit (:mod:`llmos.audit`) so a run's commit costs file writes, not six git
+Used by the audit commit (:mod:`llmos.audit.commit`) so a run's commit costs file writes, not six git
 processes. Only the plain case is handled here; anything else (a path that is a directory or a
 symlink, a file/directory clash, an odd path) raises :class:`Unsupported` and the caller falls back
 to git itself. Objects are written loose, zlib-compressed, the way git writes them; packed objects

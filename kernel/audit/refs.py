@@ -4,7 +4,7 @@ The protocol is git's: create ``<ref>.lock`` exclusively, check the ref still ho
 value, write the new value into the lock file, rename it over the ref, append to the reflogs. A
 packed ref is read from ``packed-refs`` and superseded by a loose one, as git does. Anything else
 (a symbolic ref chain, a ref held by another lock, reftable storage) raises
-:class:`~llmos.gitstore.Unsupported` and the caller falls back to git.
+:class:`~llmos.audit.objects.Unsupported` and the caller falls back to git.
 
 Also here: the repository's configuration, read once per process with ``git config`` and cached
 until one of the config files changes, and the identity a commit is written as.

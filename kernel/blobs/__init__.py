@@ -9,6 +9,11 @@
 
 Traces point at blobs with the string ``ref(id)`` == ``"blob:<id>"``; gc treats every such
 string under ``<root>/traces`` as a root.
+
+Layer: stores. May import the ground floor only. One import cycle is kept on purpose: ``store``
+(the facade people use) calls ``check``, ``gc``, ``repack`` and ``dicts`` lazily, and those name
+``BlobStore`` in their signatures under ``TYPE_CHECKING`` only, so no module runs another's
+half-initialised body (tests/test_layers.py allows exactly this cycle).
 """
 
 from .check import CheckReport, Problem

@@ -2,6 +2,12 @@
 
 Errors a person must fix print one line (``error: ... (fix)``) and exit non-zero; set
 ``LLMOS_DEBUG=1`` to see the traceback.
+
+``context`` (how a command reaches its root, config and kernel), ``core`` (init, boot, check,
+agents, log, doctor), one module per command group, ``builtin`` (registers them all through the
+plugin door, as a third-party plugin registers its own).
+
+Layer: clients, the top. May import anything; nothing imports it.
 """
 
 from __future__ import annotations

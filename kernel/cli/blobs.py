@@ -1,6 +1,6 @@
 """CLI commands of the blob store: ``llmos blobs stats | check | gc | repack``.
 
-The store is ``<root>/.llmos/blobs`` of the command's OS root (:func:`llmos.cli_context.current`).
+The store is ``<root>/.llmos/blobs`` of the command's OS root (:func:`llmos.cli.context.current`).
 Errors are :class:`LlmosError`, left for the main group to print.
 """
 

@@ -1,6 +1,6 @@
 """CLI commands of the guardrails: ``budget``, ``halt``, ``resume``, ``vault``.
 
-Each command finds the OS root and config through :func:`llmos.cli_context.current`. Errors are
+Each command finds the OS root and config through :func:`llmos.cli.context.current`. Errors are
 :class:`LlmosError` and left for the main group to print.
 """
 

@@ -1,4 +1,4 @@
-"""CLI command ``llmos shell``: a thin client over :class:`llmos.shell.Shell`."""
+"""CLI command ``llmos shell``: a thin client over :class:`llmos.live.shell.Shell`."""
 
 from __future__ import annotations
 

@@ -5,6 +5,8 @@ candidates), ``distill`` (candidates -> readable memories), ``consolidate`` (dup
 contradictions, working memory, old traces), ``souls`` (a soul section proposed from
 delta-level workflows), ``proof`` (recall before/after), ``gitops`` (the
 separate worktree, commits, the dream branch) and ``cycle`` (one dream, end to end).
+
+Layer: upkeep, above memory and modes (which it maintains); below the assembled config.
 """
 
 from importlib import import_module

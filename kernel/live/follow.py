@@ -7,7 +7,7 @@ model call sees the new version, the tool allowlist follows, and the next trace 
 
 Where the new version comes from:
 
-* with a live root (``llmos shell``: a watcher keeps a :class:`~llmos.registry.Registry` current) it is
+* with a live root (``llmos shell``: a watcher keeps a :class:`~llmos.live.registry.Registry` current) it is
   a dict lookup: :meth:`Registry.current`;
 * without one (``llmos boot``) a :class:`FileCheck` stats the few files the agent was built from
   (its file, soul, ``extends`` bases) and re-reads them only when one changed. A one-shot run pays

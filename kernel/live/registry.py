@@ -1,6 +1,6 @@
 """Hot reload, part 2: the last good version of every agent, soul, prompt and the config of a root.
 
-:meth:`Registry.refresh` takes paths that may have changed (from :class:`~llmos.watch.Watcher`) and
+:meth:`Registry.refresh` takes paths that may have changed (from :class:`~llmos.live.watch.Watcher`) and
 re-reads only what they touch: the agents whose file, soul or ``extends`` base is among them, a prompt,
 the config. A new version replaces the old one only if it is valid, in one dict assignment (a reader
 sees the old or the new version, never a mix). An invalid file keeps the last good version in service

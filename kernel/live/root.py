@@ -7,7 +7,7 @@
 
 Wiring: the watcher's ``agents/`` and ``system/`` batches go to the registry; the kernel takes its
 agents, its system prompt and (on a ``config`` event) its config from the registry; runs hold a lease
-on their agent (see :func:`llmos.follow.hold`). ``memory/``, ``crystallized/`` and ``traces/`` are
+on their agent (see :func:`llmos.live.follow.hold`). ``memory/``, ``crystallized/`` and ``traces/`` are
 watched for subscribers: a memory index, trace matching and crystallized tools refresh from there.
 """
 
@@ -46,7 +46,7 @@ class LiveRoot:
         return self.registry.listen(listener)
 
     def subscribe(self, prefix: str, callback: Callback) -> Callable[[], None]:
-        """Get debounced batches of changed paths under ``prefix`` (see :class:`~llmos.watch.Watcher`)."""
+        """Get debounced batches of changed paths under ``prefix`` (see :class:`~llmos.live.watch.Watcher`)."""
         return self.watcher.subscribe(prefix, callback)
 
     def reload(self) -> list[ReloadEvent]:

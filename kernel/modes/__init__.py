@@ -1,1 +1,12 @@
-"""modes."""
+"""Execution modes: reuse what past runs proved, so repeated goals cost fewer or no tokens.
+
+``choose`` (CRYSTALLIZED -> FOLLOWER -> MIXED -> LEARNER from traces and tools), ``run`` (carry out
+the chosen plan, fall back to the model), ``config`` (the ``modes:``/``crystallize:`` sections),
+``traceindex`` and ``slots`` (what past runs did, goal templates and slot values), ``replay`` (steps
+replayed through the syscall table), ``learned`` (listings for the CLI), ``crystallize``,
+``toolstate``, ``sandbox``/``sandbox_run`` and ``tools`` (crystallized tools: made, verified in a
+sandbox, offered as syscalls).
+
+Layer: run. May import the layers below (calls, stores, formats, ground) and ``loop``; it sees the
+kernel only as :class:`llmos.syscalls.Host`.
+"""

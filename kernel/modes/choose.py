@@ -1,7 +1,7 @@
 """Choosing how to run a goal: CRYSTALLIZED -> FOLLOWER -> MIXED -> LEARNER, cheapest first.
 
 Matching is cheap first: the exact goal signature, then a lexical top-k over the templates of
-past traces (:class:`~llmos.traceindex.TraceIndex`), then, only if ``modes.rerank_model`` is set,
+past traces (:class:`~llmos.modes.traceindex.TraceIndex`), then, only if ``modes.rerank_model`` is set,
 one LLM call that reranks a handful of lexical candidates (charged to the run through the budget).
 Confidence comes from counted reuses (see traceindex); thresholds come from ``modes:`` in
 system/llmos.yaml. The decision (candidates, scores, thresholds, reason) is written into the trace.

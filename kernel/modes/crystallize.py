@@ -4,7 +4,7 @@ When a template has ``crystallize.min_runs`` successful runs with the same step 
 kernel writes ``crystallized/NAME.py`` (a typed, documented function of the slots that performs
 the steps through the syscall API), ``crystallized/test_NAME.py`` (one test per recorded run:
 same calls, same result, same files) and ``crystallized/NAME.yaml`` (its state). The tool is
-active only once those tests pass in the sandbox (:mod:`llmos.sandbox`); activation, failure,
+active only once those tests pass in the sandbox (:mod:`llmos.modes.sandbox`); activation, failure,
 re-verification and demotion are each one git commit with trailers, so a person reviews the tool
 in the diff.
 """

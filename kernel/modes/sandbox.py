@@ -2,7 +2,7 @@
 
 The tool and its tests are checked statically first (syntax, import allowlist, forbidden names:
 :func:`llmos.toolapi.check_source`), so a bad file is reported without running anything. Then
-``python -m llmos.sandbox_run`` runs every ``test_*`` function of ``test_NAME.py`` against a copy
+``python -m llmos.modes.sandbox_run`` runs every ``test_*`` function of ``test_NAME.py`` against a copy
 of the root (without .git, .llmos and traces/), with reduced builtins, only the syscall API, no
 inherited secrets in its environment, CPU/file-size/memory limits and a wall-clock timeout.
 """

@@ -1,4 +1,4 @@
-"""The sandboxed side of tool verification: ``python -m llmos.sandbox_run COPY NAME AGENT``.
+"""The sandboxed side of tool verification: ``python -m llmos.modes.sandbox_run COPY NAME AGENT``.
 
 Loads ``crystallized/NAME.py`` and ``crystallized/test_NAME.py`` from the root copy (checked,
 reduced builtins), calls every ``test_*(tool, api)`` with a fresh :class:`~llmos.toolapi.Api` bound

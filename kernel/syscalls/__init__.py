@@ -8,6 +8,13 @@ the same door: a plugin's ``register_syscalls`` hook (:mod:`llmos.plugins`).
 Every call goes through :meth:`SyscallTable.call`, which runs the hooks (kill switch, policy,
 ...) first. A refused or failing call returns a :class:`Outcome` with ``ok=False``: the model sees
 it as an observation and the run goes on.
+
+``hooks`` (the checks every call passes: kill switch, allowlist, path confinement), ``files``
+(read_file, write_file, list_dir, finish), ``guard`` (budget_status, vault_snapshot).
+:class:`Host` is the kernel as the layers below it see it.
+
+Layer: calls. May import the stores, formats and ground floor; families of other packages
+(memory, team) register their syscalls through the plugin door, so this package imports none.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Syscalls of many-agent work: delegation, on-demand agents, claims and handoffs.
 
-The logic lives in :mod:`llmos.delegate`, :mod:`llmos.spawn` and :mod:`llmos.claims`; these are
+The logic lives in :mod:`llmos.team.delegate`, :mod:`llmos.team.spawn` and :mod:`llmos.team.claims`; these are
 the typed, documented doors the model sees. A refusal is an observation, never a crash.
 """
 

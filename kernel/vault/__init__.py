@@ -1,6 +1,8 @@
 """WORM vault: sealed, hash-chained snapshots of an OS root.
 
-Library API (the CLI in :mod:`llmos.cli_guard` is a thin client of it)::
+Layer: stores (may import the ground floor and the budget ledger it seals).
+
+Library API (the CLI in :mod:`llmos.cli.guard` is a thin client of it)::
 
     info = snapshot(root, label="before migration", config=cfg)   # -> SnapshotInfo
     list_snapshots(root, cfg); verify(root, "all" | ID, cfg); restore(root, ID, dest, cfg)
