@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -74,3 +75,46 @@ def load_config(root: Path) -> Config:
     if env_model:
         config = config.model_copy(update={"model": env_model})
     return config
+
+
+@dataclass
+class Setting:
+    """One value of the merged config and where it came from."""
+
+    key: str  # dotted, e.g. budget.per_run
+    value: Any
+    source: str  # "default", "system/llmos.yaml:LINE" or "$LLMOS_MODEL"
+
+
+def explain_config(root: Path) -> list[Setting]:
+    """Every leaf of the merged config of ``root``, with its source (``llmos config show``)."""
+    doc = read_yaml(root / CONFIG_PATH)
+    config = load_config(root)
+    rows = []
+    for key, value in _leaves(config.model_dump(mode="json")):
+        parts = key.split(".")
+        if key == "model" and os.environ.get("LLMOS_MODEL"):
+            source = "$LLMOS_MODEL"
+        elif _given(doc.meta, parts):
+            source = f"{CONFIG_PATH}:{doc.line_of(parts) or '?'}"
+        else:
+            source = "default"
+        rows.append(Setting(key, value, source))
+    return rows
+
+
+def _leaves(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    if isinstance(value, dict) and value:
+        out = []
+        for k, v in value.items():
+            out += _leaves(v, f"{prefix}.{k}" if prefix else str(k))
+        return out
+    return [(prefix, value)]
+
+
+def _given(meta: Any, parts: list[str]) -> bool:
+    for part in parts:
+        if not isinstance(meta, dict) or part not in meta:
+            return False
+        meta = meta[part]
+    return True

@@ -195,4 +195,25 @@ def doctor(obj: Obj, model: str | None, as_json: bool) -> None:
         click.echo("ok: the local model works on this machine")
 
 
-core_commands = (init, boot, check, agents, log, doctor)
+@click.group("config")
+def config_group() -> None:
+    """The merged configuration (defaults < system/llmos.yaml < environment)."""
+
+
+@config_group.command("show")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON: key, value, source.")
+@click.pass_obj
+def config_show(obj: Obj, as_json: bool) -> None:
+    """Every setting with its value and where it came from (file:line, environment or default)."""
+    from ..config import explain_config
+
+    rows = explain_config(obj.root())
+    if as_json:
+        click.echo(json.dumps([r.__dict__ for r in rows], indent=2))
+        return
+    width = max(len(r.key) for r in rows)
+    for r in rows:
+        click.echo(f"{r.key:<{width}}  {json.dumps(r.value)}  ({r.source})")
+
+
+core_commands = (init, boot, check, agents, log, doctor, config_group)
