@@ -15,7 +15,7 @@ from .audit.commit import TRAILERS, commit_paths, format_message, open_repo
 from .backends import Backend, ModelSpec, Reply, Usage, default_spec, make_backend, parse_spec
 from .config import Config, load_config
 from .blobs import Recorder, ref
-from .budget.gate import Budget
+from .budget.gate import Budget, ask
 from .errors import BudgetExceeded, DocumentError, Halted, LlmosError
 from .halt import check_halt
 from .scrub import scrub
@@ -81,18 +81,16 @@ class Run:
         meta = self.writer.meta
         if self.follow is not None:
             tools = self.follow.refresh(messages, tools)
-        with self.budget.spend(
-            run_id=meta.id,
+        reply, cost = ask(
+            backend,
+            messages,
+            tools,
+            budget=self.budget,
             agent=meta.agent,
-            model=backend.model,
-            input_tokens=backend.estimate_input(messages, tools),
-            max_output_tokens=backend.max_output,
+            run_id=meta.id,
             agent_ceiling=self.agent_ceiling,
-        ) as charge:
-            reply = backend.complete(messages, tools)
-            meta.cost_usd = round(
-                meta.cost_usd + charge.settle(input_tokens=reply.usage.input, output_tokens=reply.usage.output), 8
-            )
+        )
+        meta.cost_usd = round(meta.cost_usd + cost, 8)
         self.usage.add(reply.usage)
         meta.tokens = Tokens(**self.usage.as_dict())
         meta.model_calls += 1

@@ -370,3 +370,33 @@ class Budget:
                     tally = self._fold(self.ledger._cursor.entries)
                     out.append(alert)
         return out
+
+
+def ask(
+    backend: Any,
+    messages: list[dict[str, Any]],
+    tools: list[dict[str, Any]],
+    *,
+    budget: Budget,
+    agent: str | None,
+    run_id: str | None = None,
+    kind: str = "run",
+    agent_ceiling: float | None = None,
+) -> tuple[Any, float]:
+    """One budgeted model call: reserve the worst case at the gate, call ``backend`` (anything with
+    ``model``, ``max_output``, ``estimate_input`` and ``complete``: :class:`llmos.backends.Backend`),
+    settle what it used. Returns the reply and its cost in USD; raises ``BudgetExceeded`` before the
+    call when a ceiling would be crossed. The run loop, the rerank, the brief and the dream all call
+    the model through here."""
+    with budget.spend(
+        run_id=run_id,
+        agent=agent,
+        model=backend.model,
+        kind=kind,
+        input_tokens=backend.estimate_input(messages, tools),
+        max_output_tokens=backend.max_output,
+        agent_ceiling=agent_ceiling,
+    ) as charge:
+        reply = backend.complete(messages, tools)
+        cost = charge.settle(input_tokens=reply.usage.input, output_tokens=reply.usage.output)
+    return reply, cost

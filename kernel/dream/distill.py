@@ -119,9 +119,9 @@ def improve(root: Path, memory: Memory, config: Any) -> dict[str, Any]:
     """Let the configured model rewrite ``memory``'s prose, through the budget gate. Errors propagate
     (the dream then aborts with nothing written); an empty answer keeps the deterministic text."""
     from ..backends import make_backend, parse_spec
-    from ..budget.gate import Budget
+    from ..budget.gate import Budget, ask
     from ..prompts import render_file
-    from ..syscalls import SyscallTable
+    from ..syscalls.files import finish_schema
 
     backend = make_backend(parse_spec(config.dream.model, config.models), config=config, root=root)
     messages = [
@@ -130,17 +130,9 @@ def improve(root: Path, memory: Memory, config: Any) -> dict[str, Any]:
             "content": render_file(root, "dream", kind=memory.meta.kind, title=memory.meta.title, text=memory.body),
         }
     ]
-    tools = [SyscallTable.default().syscalls["finish"].schema()]
-    with Budget(root, config.budget).spend(
-        run_id=None,
-        agent=memory.meta.agent,
-        model=backend.model,
-        kind="dream",
-        input_tokens=backend.estimate_input(messages, tools),
-        max_output_tokens=backend.max_output,
-    ) as charge:
-        reply = backend.complete(messages, tools)
-        cost = charge.settle(input_tokens=reply.usage.input, output_tokens=reply.usage.output)
+    reply, cost = ask(
+        backend, messages, [finish_schema()], budget=Budget(root, config.budget), agent=memory.meta.agent, kind="dream"
+    )
     out = next((str(c.args.get("result", "")) for c in reply.tool_calls if c.name == "finish"), reply.text).strip()
     if out:
         memory.body = out

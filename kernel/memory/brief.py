@@ -65,26 +65,17 @@ def distill(root: Path, agent: str, text: str, config: Any, model: str | None = 
     Returns the shorter brief (or ``text`` itself when the model's answer is empty or not shorter)
     and what the call cost: ``{model, input, output, cost_usd, kept}``."""
     from ..backends import make_backend, parse_spec
-    from ..budget.gate import Budget
+    from ..budget.gate import Budget, ask
     from ..prompts import render_file
-    from ..syscalls import SyscallTable
+    from ..syscalls.files import finish_schema
 
     backend = make_backend(parse_spec(model or "local", config.models), config=config, root=root)
     max_chars = max(200, len(text) // 2)
     messages = [
         {"role": "user", "content": render_file(root, "brief", agent=agent, brief=text, max_chars=str(max_chars))}
     ]
-    tools = [SyscallTable.default().syscalls["finish"].schema()]
-    with Budget(root, config.budget).spend(
-        run_id=None,
-        agent=agent,
-        model=backend.model,
-        kind="brief",
-        input_tokens=backend.estimate_input(messages, tools),
-        max_output_tokens=backend.max_output,
-    ) as charge:
-        reply = backend.complete(messages, tools)
-        cost = charge.settle(input_tokens=reply.usage.input, output_tokens=reply.usage.output)
+    reply, cost = ask(backend, messages, [finish_schema()], budget=Budget(root, config.budget), agent=agent,
+                      kind="brief")
     out = next((str(c.args.get("result", "")) for c in reply.tool_calls if c.name == "finish"), reply.text).strip()
     kept = bool(out) and len(out) < len(text)
     info = {

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
 from ..backends import Backend, Usage, make_backend, parse_spec
+from ..budget.gate import Budget, ask
 from .crystallize import ensure_verified
 from ..goals import NormalGoal
 from ..prompts import render_file
@@ -24,7 +25,6 @@ from .toolstate import ToolState
 
 if TYPE_CHECKING:
     from ..agents import Agent
-    from ..budget.gate import Budget
     from ..syscalls import Host
 
 MODES = ("CRYSTALLIZED", "FOLLOWER", "MIXED", "LEARNER")
@@ -223,16 +223,8 @@ def _rerank(
     backend = make_backend(parse_spec(cfg.rerank_model, kernel.config.models), config=kernel.config, root=kernel.root)
     listing = "\n".join(f"{n}. {e.goal}" for n, (_, e) in enumerate(guides, 1))
     messages = [{"role": "user", "content": render_file(kernel.root, "rerank", goal=ng.goal, candidates=listing)}]
-    with budget.spend(
-        run_id=run_id,
-        agent=agent.name,
-        model=backend.model,
-        input_tokens=backend.estimate_input(messages, []),
-        max_output_tokens=backend.max_output,
-        agent_ceiling=agent.budget,
-    ) as charge:
-        reply = backend.complete(messages, [])
-        plan.cost_usd += charge.settle(input_tokens=reply.usage.input, output_tokens=reply.usage.output)
+    reply, cost = ask(backend, messages, [], budget=budget, agent=agent.name, run_id=run_id, agent_ceiling=agent.budget)
+    plan.cost_usd += cost
     plan.usage.add(reply.usage)
     m = re.search(r"\d+", reply.text or "")
     choice = int(m.group(0)) if m else 0

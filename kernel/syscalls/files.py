@@ -76,6 +76,11 @@ def finish(ctx: Context, result: str) -> Outcome:
     return Outcome(True, result, finished=True)
 
 
+def finish_schema() -> dict[str, Any]:
+    """The ``finish`` tool as a model sees it (for one-shot calls that answer through it)."""
+    return finish.__llmos_syscall__.schema()  # type: ignore[attr-defined]
+
+
 @hookimpl
 def register_syscalls(register: Any) -> None:
     """This family's syscalls, through the same door as any plugin's."""
