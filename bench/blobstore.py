@@ -40,7 +40,7 @@ import zstandard
 
 import blake3
 
-from llmos.blobs import BlobStore, Recorder
+from llmos.blobs import BlobStore, CallRecorder
 from llmos.blobs import record as rec
 from llmos.blobs.codec import canonical_json
 
@@ -251,10 +251,10 @@ def _conversation(
 
 
 def record(store: BlobStore, conversations: list[list[tuple[dict, dict]]]) -> None:
-    """Store every call as the kernel does: one :class:`Recorder` per conversation, which
+    """Store every call as the kernel does: one :class:`CallRecorder` per conversation, which
     puts each new message once and chains one manifest per request."""
     for n, calls in enumerate(conversations):
-        recorder = Recorder(store, agent=f"agent-{n // 4:03d}")
+        recorder = CallRecorder(store, agent=f"agent-{n // 4:03d}")
         for request, response in calls:
             recorder.record(request, response)
 

@@ -14,7 +14,7 @@ from .agents import Agent
 from .audit.commit import TRAILERS, commit_paths, format_message, open_repo
 from .backends import Backend, ModelSpec, Reply, Usage, default_spec, make_backend, parse_spec
 from .config import Config, load_config
-from .blobs import Recorder, ref
+from .blobs import CallRecorder, ref
 from .budget.gate import Budget, ask
 from .errors import BudgetExceeded, DocumentError, Halted, LlmosError
 from .halt import check_halt
@@ -71,7 +71,7 @@ class Run:
     writer: TraceWriter
     on_event: EventHandler
     budget: Budget
-    calls: Recorder | None = None
+    calls: CallRecorder | None = None
     agent_ceiling: float | None = None
     usage: Usage = field(default_factory=Usage)
     refs: tuple[str | None, str | None] = (None, None)
@@ -286,7 +286,7 @@ class Kernel:
                     scope=scope,
                 )
                 run = scope.run = Run(
-                    writer, scope.watch(on_event), budget, Recorder(blobs, agent=spec_agent.name), scope.ceiling()
+                    writer, scope.watch(on_event), budget, CallRecorder(blobs, agent=spec_agent.name), scope.ceiling()
                 )
                 run.follow = follower_for(
                     self, spec_agent, ctx, on_event, render=lambda a: self.assemble_context(a, context_model).text

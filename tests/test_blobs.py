@@ -216,9 +216,9 @@ def test_stats_report_ratios_per_kind(store: BlobStore) -> None:
 
 
 def test_recorder_chains_requests_and_rebuilds_them_exactly(store: BlobStore) -> None:
-    from llmos.blobs import Recorder, load_request
+    from llmos.blobs import CallRecorder, load_request
 
-    rec = Recorder(store, agent="coder")
+    rec = CallRecorder(store, agent="coder")
     tools = [{"name": "read_file", "input_schema": {"type": "object"}}]
     messages = [{"role": "user", "content": "fix the bug"}]
     heads = []

@@ -20,7 +20,7 @@ from .check import CheckReport, Problem
 from .codec import blob_id, canonical, check_id, find_refs, ref
 from .gc import GcReport
 from .manifest import Manifest
-from .recorder import Recorder, load_request
+from .recorder import CallRecorder, load_request
 from .store import BlobStore
 
 __all__ = [
@@ -29,7 +29,7 @@ __all__ = [
     "GcReport",
     "Manifest",
     "Problem",
-    "Recorder",
+    "CallRecorder",
     "blob_id",
     "canonical",
     "check_id",

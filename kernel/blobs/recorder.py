@@ -1,7 +1,7 @@
 """Record the LLM calls of one conversation as a chain of manifests.
 
 The kernel's loop only ever appends to a conversation, so each request is its parent's
-request plus a few new messages. :class:`Recorder` stores each new message once and writes
+request plus a few new messages. :class:`CallRecorder` stores each new message once and writes
 one manifest per call listing only what is new; earlier messages are compared (C-speed
 equality), never re-serialized. A chain's refs are laid out as::
 
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 _SPLIT = ("system", "tools", "messages")
 
 
-class Recorder:
+class CallRecorder:
     """Stores successive requests/responses of one conversation (one per agent loop)."""
 
     def __init__(self, store: "BlobStore", agent: str | None = None):
