@@ -114,7 +114,10 @@ def test_fallback_to_git_when_attributes_exist(root: Path):
     assert sha and git(root, "show", "--stat", "--format=", "HEAD").strip().startswith("projects/y.md")
 
 
-def test_locked_index_is_left_alone(root: Path):
+def test_locked_index_is_left_alone(root: Path, monkeypatch: pytest.MonkeyPatch):
+    from llmos.audit import commit as audit
+
+    monkeypatch.setattr(audit, "INDEX_WAIT_S", 0.2)  # someone else's lock is waited for, never taken
     (root / ".git/index.lock").write_bytes(b"")
     before = (root / ".git/index").read_bytes()
     sha = commit_paths(root, [_write(root, "projects/z.md", "z\n")], "llmos: z\n")
