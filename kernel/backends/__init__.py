@@ -9,6 +9,13 @@ Messages are provider-neutral dicts:
 ``{"role": "system"|"user", "content": str}``,
 ``{"role": "assistant", "content": str, "tool_calls": [{"id", "name", "args"}]}``,
 ``{"role": "tool", "tool_call_id": str, "name": str, "content": str, "ok": bool}``.
+
+``scripted`` (deterministic replies from YAML), ``local`` with ``worker``/``llama_worker`` (llama.cpp
+in its own process), ``gguf`` (file checks), ``cpu`` (CPU features), ``grammar`` (tool-call GBNF),
+``claude`` (the Messages API), ``config`` (the ``local:``/``anthropic:`` sections), ``builtin`` (the
+plugin that registers the three).
+
+Layer: calls. May import the formats and the ground floor; never the assembled config or the kernel.
 """
 
 from __future__ import annotations
