@@ -69,11 +69,11 @@ def test_grammar_compiles_in_llama_cpp(gguf: Path, own_cache: Path):
 
 
 def _short_replies(root: Path) -> None:
-    """Bound what the model may write (strings of <= 24 characters, <= 96 tokens a reply): the same
-    grammar and loop, a fraction of the generation time of the defaults."""
+    """Bound what the model may write (strings of <= 16 characters, <= 64 tokens a reply, so a whole
+    call always fits): the same grammar and loop in a fraction of the defaults' generation time."""
     cfg = root / "system" / "llmos.yaml"
     data = yaml.safe_load(cfg.read_text())
-    data.setdefault("local", {}).update(max_string=24, max_tokens=96)
+    data.setdefault("local", {}).update(max_string=16, max_tokens=64)
     cfg.write_text(yaml.safe_dump(data))
     git(root, "commit", "-qam", "short local replies")
 
