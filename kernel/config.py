@@ -13,6 +13,7 @@ from .backends.config import AnthropicConfig, LocalConfig
 from .budget.config import BudgetConfig
 from .docs import read_yaml, validate
 from .root import CONFIG_PATH
+from .syscalls.config import LimitsConfig, ProtectionConfig
 from .team.lineage import OrchestrationConfig
 from .team.valence import ValenceConfig
 from .modes.config import CrystallizeConfig, ModesConfig
@@ -65,6 +66,8 @@ class Config(Strict):
     crystallize: CrystallizeConfig = Field(default_factory=CrystallizeConfig)
     memory: MemoryConfig = Field(default_factory=MemoryConfig)
     dream: DreamConfig = Field(default_factory=DreamConfig)
+    protection: ProtectionConfig = Field(default_factory=ProtectionConfig)
+    limits: LimitsConfig = Field(default_factory=LimitsConfig)
 
 
 def load_config(root: Path) -> Config:

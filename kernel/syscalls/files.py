@@ -8,6 +8,7 @@ from ..plugins import hookimpl
 from ..atomic import atomic_write
 from ..scrub import scrub
 from . import Context, Outcome, syscall
+from .hooks import check_write
 
 READ_LIMIT = 20_000  # characters returned by one read_file call
 LIST_LIMIT = 500  # entries returned by one list_dir call
@@ -40,11 +41,12 @@ def write_file(ctx: Context, path: str, content: str) -> Outcome:
         content: the complete new text of the file
     """
     target = ctx.path(path, for_write=True)
+    rel = target.relative_to(ctx.path(".")).as_posix()
+    check_write(ctx, rel, len(content.encode("utf-8", "surrogatepass")))
     if target.is_dir():
         return Outcome(False, f"{path} is a directory")
     content = scrub(content)  # a credential never reaches disk (or the audit commit)
     atomic_write(target, content)
-    rel = target.relative_to(ctx.path(".")).as_posix()
     ctx.written.add(rel)
     return Outcome(True, f"wrote {len(content.encode('utf-8'))} bytes to {rel}")
 

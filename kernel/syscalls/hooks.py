@@ -13,6 +13,7 @@ from ..plugins import hookimpl
 
 # Top-level names inside an OS root that no agent may read or write through syscalls.
 PRIVATE = (".llmos", ".git", "HALT")
+PRIVATE_FOLDED = {p.lower() for p in PRIVATE}
 # Syscalls every agent may call whatever its allowlist says: ending the run is always allowed.
 ALWAYS_ALLOWED = frozenset({"finish"})
 
@@ -21,11 +22,25 @@ class Refused(Exception):
     """Raised by a hook or syscall to refuse a call; the message is the model's observation."""
 
 
+# Top-level folders and files of an OS root that only the kernel's own code paths write (remember,
+# dream, crystallize, create_agent, the audit commit): an agent's write to them is refused unless
+# ``protection.grants`` gives that agent the path.
+CONTROL = ("system", "agents", "crystallized", "traces", "memory", ".gitignore")
+
+
+def _git_name(name: str) -> bool:
+    """A name git itself refuses to track: ``.git`` in any case, with trailing dots or spaces, or its
+    8.3 short form."""
+    folded = name.rstrip(". ").lower()
+    return folded in (".git", "git~1")
+
+
 def confine(root: Path, rel: str, *, for_write: bool = False) -> Path:
     """Resolve ``rel`` against ``root`` and refuse anything that lands outside it.
 
     Refused: empty paths, ``..`` escapes, absolute paths elsewhere, symlinks that point out of the
-    root (at any depth), and anything under ``.llmos/``, ``.git/`` or the ``HALT`` file.
+    root (at any depth), anything under ``.llmos/`` or the ``HALT`` file (compared without case, as
+    a case-insensitive file system would), and a ``.git`` component at any depth in any case.
     """
     if not isinstance(rel, str) or not rel.strip():
         raise Refused("empty path")
@@ -33,15 +48,50 @@ def confine(root: Path, rel: str, *, for_write: bool = False) -> Path:
         raise Refused("path contains a NUL byte")
     real_root = Path(os.path.realpath(root))
     candidate = Path(rel) if os.path.isabs(rel) else real_root / rel
+    if any(_git_name(part) for part in Path(rel).parts):
+        raise Refused(f"path {rel!r} names a .git folder, which is git's own")
     resolved = Path(os.path.realpath(candidate))
     if resolved != real_root and real_root not in resolved.parents:
         raise Refused(f"path {rel!r} is outside the OS root")
     inside = resolved.relative_to(real_root)
-    if inside.parts and inside.parts[0] in PRIVATE:
+    if inside.parts and (inside.parts[0].lower() in PRIVATE_FOLDED or _git_name(inside.parts[0])):
         raise Refused(f"path {rel!r} is kernel-private ({inside.parts[0]})")
+    if any(_git_name(part) for part in inside.parts):
+        raise Refused(f"path {rel!r} names a .git folder, which is git's own")
     if for_write and resolved == real_root:
         raise Refused("cannot write to the root directory itself")
     return resolved
+
+
+def control_path(rel: str) -> bool:
+    """Whether ``rel`` (relative to the root) is a kernel-owned control path (see :data:`CONTROL`);
+    a project's own memory folder (``projects/P/memory/``) is one too."""
+    parts = Path(rel).parts
+    if not parts:
+        return False
+    if parts[0].lower() in CONTROL:
+        return True
+    return len(parts) >= 3 and parts[0] == "projects" and parts[2].lower() == "memory"
+
+
+def check_write(ctx: Any, rel: str, size: int) -> None:
+    """Refuse an agent's write to a control path it was not granted, or one over the size limit."""
+    config = ctx.config
+    limit = config.limits.max_write_bytes if config is not None else 4 << 20
+    if size > limit:
+        raise Refused(f"{rel}: {size:,} bytes is more than one write may hold ({limit:,}; limits.max_write_bytes)")
+    if control_path(rel) and not _granted(config, ctx.agent, rel):
+        raise Refused(
+            f"{rel} is a kernel-owned path ({Path(rel).parts[0]}/): agents change it through the kernel "
+            "(remember, create_agent, crystallize), or a person grants it in protection.grants"
+        )
+
+
+def _granted(config: Any, agent: str, rel: str) -> bool:
+    from fnmatch import fnmatchcase
+
+    grants = config.protection.grants if config is not None else []
+    return any(g.agent == agent and any(fnmatchcase(rel, p) for p in g.paths) for g in grants)
 
 
 def allowlist(ctx: Any, name: str, args: dict[str, Any]) -> None:

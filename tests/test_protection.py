@@ -1,0 +1,85 @@
+"""Protection, tried as an attacker would: an agent's writes to kernel-owned paths, git's own folder
+by another spelling, and oversized writes are refused; what was there stays as it was."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from llmos.kernel import Kernel
+from llmos.traces import read_trace
+from helpers import call, git
+
+CONTROL_TARGETS = [
+    "system/llmos.yaml",
+    "system/prompts/agent.md",
+    "agents/assistant.md",
+    "agents/new-helper.md",
+    "Agents/assistant.md",
+    "crystallized/steal.py",
+    "crystallized/test_steal.py",
+    "crystallized/steal.yaml",
+    "traces/2026/01/20260101T000000-abcdef.md",
+    "memory/beta/forged-fact.md",
+    "memory/delta/x.md",
+    "projects/demo/memory/fact.md",
+    ".gitignore",
+]
+GIT_TARGETS = [".GIT/config", "projects/.Git/hooks/post-checkout", "a/.git./x", "GIT~1/config", ".git /hooks/x"]
+PRIVATE_TARGETS = [".LLMOS/ledger", ".llmos/budget.json", "halt", "HALT"]
+
+
+def _attempt(root: Path, script, path: str, content: str = "x") -> tuple[bool, str]:
+    res = Kernel(root).run(  # LEARNER: every attempt is the model's own, never a replay of the last one
+        "try a write",
+        model=script(call("write_file", path=path, content=content), call("finish", result="done")),
+        mode="LEARNER",
+    )
+    step = read_trace(res.trace_path).steps[0]
+    return step.ok, step.result
+
+
+@pytest.mark.parametrize("target", CONTROL_TARGETS)
+def test_an_agent_cannot_write_a_kernel_owned_path(root: Path, script, target: str):
+    before = (root / target).read_bytes() if (root / target).is_file() else None
+    ok, result = _attempt(root, script, target, content="tools: []\nowned: true\n")
+    assert not ok and "kernel-owned" in result, result
+    now = (root / target).read_bytes() if (root / target).is_file() else None
+    assert now == before
+    assert git(root, "status", "--porcelain") == ""
+
+
+@pytest.mark.parametrize("target", GIT_TARGETS + PRIVATE_TARGETS)
+def test_git_and_kernel_private_names_are_refused_in_any_spelling(root: Path, script, target: str):
+    ok, result = _attempt(root, script, target)
+    assert not ok and ("git's own" in result or "kernel-private" in result), result
+    assert not (root / target).exists()
+    git(root, "fsck", "--strict")
+
+
+def test_a_grant_opens_exactly_its_pattern_to_exactly_its_agent(root: Path, script):
+    cfg = root / "system" / "llmos.yaml"
+    data = yaml.safe_load(cfg.read_text())
+    data["protection"] = {"grants": [{"agent": "assistant", "paths": ["system/prompts/*.md"]}]}
+    cfg.write_text(yaml.safe_dump(data))
+    git(root, "commit", "-qam", "grant prompts to the assistant")
+    ok, result = _attempt(root, script, "system/prompts/extra.md", "a prompt")
+    assert ok, result
+    ok, result = _attempt(root, script, "system/llmos.yaml", "budget: {}\n")
+    assert not ok and "kernel-owned" in result
+
+
+@pytest.mark.parametrize("extra", [1, 1000])
+def test_a_write_over_the_limit_is_refused_with_both_sizes(root: Path, script, extra: int):
+    cfg = root / "system" / "llmos.yaml"
+    data = yaml.safe_load(cfg.read_text())
+    data["limits"] = {"max_write_bytes": 5000}
+    cfg.write_text(yaml.safe_dump(data))
+    git(root, "commit", "-qam", "small writes")
+    ok, result = _attempt(root, script, "projects/big.txt", "é" * ((5000 + extra) // 2 + 1))
+    assert not ok and "5,000" in result and "limits.max_write_bytes" in result
+    assert not (root / "projects/big.txt").exists()
+    ok, result = _attempt(root, script, "projects/fits.txt", "y" * 5000)
+    assert ok, result
