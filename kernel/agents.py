@@ -6,6 +6,7 @@ comma string, ``model``) load as they are; Claude Code tool names map onto llmos
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -198,6 +199,12 @@ def load_agent(root: Path, name: str, known_tools: set[str]) -> Agent:
 def _find_soul(root: Path, path: Path, meta: AgentMeta) -> tuple[str, Path | None]:
     if meta.soul:
         soul_path = (root / meta.soul) if "/" in meta.soul else path.with_name(meta.soul)
+        real_root, real = os.path.realpath(root), os.path.realpath(soul_path)
+        inside = os.path.relpath(real, real_root)
+        if os.path.isabs(meta.soul) or inside == os.pardir or inside.startswith(os.pardir + os.sep):
+            raise DocumentError(str(path), [(None, "soul", f"soul file {meta.soul!r} is outside the OS root")])
+        if inside.split(os.sep)[0].lower() in (".git", ".llmos"):
+            raise DocumentError(str(path), [(None, "soul", f"soul file {meta.soul!r} is in a kernel-private folder")])
         if not soul_path.is_file():
             raise DocumentError(str(path), [(None, "soul", f"soul file {meta.soul!r} not found")])
     else:

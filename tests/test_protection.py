@@ -83,3 +83,79 @@ def test_a_write_over_the_limit_is_refused_with_both_sizes(root: Path, script, e
     assert not (root / "projects/big.txt").exists()
     ok, result = _attempt(root, script, "projects/fits.txt", "y" * 5000)
     assert ok, result
+
+
+NARROW = """---
+name: narrow
+description: May only write files.
+tools: [write_file]
+---
+Write what you are told.
+"""
+
+
+def _edit_after_first_step(path: Path, text: str):
+    def on_event(kind: str, data: dict) -> None:
+        if kind == "step" and data["step"].n == 1:
+            path.write_text(text)
+
+    return on_event
+
+
+@pytest.mark.parametrize(
+    "widened",
+    [
+        NARROW.replace("tools: [write_file]\n", ""),  # no tools line: every syscall
+        NARROW.replace("[write_file]", "[write_file, read_file, list_dir]"),
+        NARROW.replace("[write_file]", "Read, LS, Write"),  # Claude Code names for the same
+    ],
+)
+def test_an_edit_mid_run_cannot_widen_the_runs_tools(root: Path, script, widened: str):
+    agent = root / "agents" / "narrow.md"
+    agent.write_text(NARROW)
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "a narrow agent")
+    model = script(
+        call("write_file", path="projects/a.txt", content="a"),
+        call("read_file", path="system/llmos.yaml"),
+        call("list_dir", path="."),
+        call("finish", result="done"),
+    )
+    res = Kernel(root).run(
+        "widen", agent="narrow", model=model, mode="LEARNER", on_event=_edit_after_first_step(agent, widened)
+    )
+    steps = read_trace(res.trace_path).steps
+    assert [s.ok for s in steps] == [True, False, False, True], [(s.tool, s.result) for s in steps]
+    assert all("may not use" in s.result for s in steps[1:3])
+
+
+def test_an_edit_mid_run_can_narrow_the_runs_tools(root: Path, script):
+    agent = root / "agents" / "narrow.md"
+    agent.write_text(NARROW.replace("[write_file]", "[write_file, read_file]"))
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "an agent")
+    model = script(
+        call("read_file", path="system/llmos.yaml"),
+        call("read_file", path="system/llmos.yaml"),
+        call("finish", result="done"),
+    )
+    res = Kernel(root).run(
+        "narrow", agent="narrow", model=model, mode="LEARNER", on_event=_edit_after_first_step(agent, NARROW)
+    )
+    assert [s.ok for s in read_trace(res.trace_path).steps] == [True, False, True]
+
+
+@pytest.mark.parametrize(
+    "soul", ["/etc/hostname", "../../outside.md", "../outside.md", "projects/../../outside.md", ".git/config"]
+)
+def test_a_soul_outside_the_root_is_refused(root: Path, script, soul: str):
+    (root.parent / "outside.md").write_text("SECRET-SOUL-TEXT\n")
+    (root / "agents" / "souly.md").write_text(f"---\nname: souly\ndescription: d\nsoul: {soul}\n---\nhi\n")
+    from llmos.errors import DocumentError
+
+    with pytest.raises(DocumentError, match="soul"):
+        Kernel(root).run("x", agent="souly", model=script(call("finish", result="x")))
+    assert not list((root / "traces").rglob("*.md"))
+    assert "SECRET-SOUL-TEXT" not in "".join(
+        p.read_text(errors="replace") for p in root.rglob("*") if p.is_file() and ".git" not in p.parts
+    )

@@ -1,9 +1,11 @@
 """Hot reload, part 3: a run in progress moves to the newest valid version of its agent.
 
 Before every model call the run's :class:`AgentFollower` fetches the agent and re-renders the system
-message. If the agent (instructions, soul, description, tools) or the prompt template changed, the next
-model call sees the new version, the tool allowlist follows, and the next trace step records the new
-``agent_hash``. What a run fixed when it started stays fixed: its model, backend and ``max_steps``.
+message. If the agent (instructions, description, tools) or the prompt template changed, the next
+model call sees the new version, and the next trace step records the new ``agent_hash``. What a run
+fixed when it started stays fixed: its model, backend, ``max_steps``, budget and soul; its tools can
+only narrow (an edit that lists fewer tools takes them away, one that lists more or drops ``tools``
+gives nothing: rights are fixed at run start).
 
 Where the new version comes from:
 
@@ -20,6 +22,7 @@ An invalid edit never reaches a run: it keeps its version and the error is repor
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -87,21 +90,25 @@ class AgentFollower:
     ):
         self.agent, self.fetch, self.render = agent, fetch, render
         self.ctx, self.table, self.on_event = ctx, table, on_event
+        self.seen = agent  # the newest version fetched
+        self.start_tools, self.start_soul = ctx.allowed, (agent.soul, agent.soul_hash)  # the run's rights
         self.tools: list[dict[str, Any]] | None = None
         self.pending_hash: str | None = None
         self.render_error: str | None = None
 
     def refresh(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Update ``messages[0]`` (the system message) in place; return the tools for this call."""
-        new = self.fetch() or self.agent
-        if new is not self.agent and (new.hash, new.soul_hash, new.tools) != (
-            self.agent.hash,
-            self.agent.soul_hash,
-            self.agent.tools,
+        new = self.fetch() or self.seen
+        if new is not self.seen and (new.hash, new.soul_hash, new.tools) != (
+            self.seen.hash,
+            self.seen.soul_hash,
+            self.seen.tools,
         ):
-            old, self.agent = self.agent, new
-            self.ctx.allowed = new.tools
-            self.tools = self.table.schemas(new.tools)
+            self.seen = new
+            soul, soul_hash = self.start_soul
+            old, self.agent = self.agent, dataclasses.replace(new, soul=soul, soul_hash=soul_hash)
+            self.ctx.allowed = narrowed(self.start_tools, new.tools)
+            self.tools = self.table.schemas(self.ctx.allowed)
             if new.hash != old.hash:
                 self.pending_hash = new.hash
             self.on_event("agent", {"agent": new, "old_hash": old.hash})
@@ -124,6 +131,14 @@ class AgentFollower:
         """The agent hash to record on the next step (set once after each change)."""
         value, self.pending_hash = self.pending_hash, None
         return value
+
+
+def narrowed(start: frozenset[str] | None, edited: frozenset[str] | None) -> frozenset[str] | None:
+    """The tools of a run after its agent was edited: what the edit lists, within what the run
+    started with (an edit narrows a run's rights, never widens them; None is every tool)."""
+    if start is None:
+        return edited
+    return start if edited is None else frozenset(start & edited)
 
 
 def follower_for(
