@@ -4,7 +4,7 @@
 the chosen plan, fall back to the model), ``config`` (the ``modes:``/``crystallize:`` sections),
 ``traceindex`` and ``slots`` (what past runs did, goal templates and slot values), ``replay`` (steps
 replayed through the syscall table), ``learned`` (listings for the CLI), ``crystallize``,
-``toolstate``, ``sandbox``/``sandbox_run`` and ``tools`` (crystallized tools: made, verified in a
+``toolstate``, ``sandbox``/``jail``/``tool_runner`` and ``tools`` (crystallized tools: made, verified in a
 sandbox, offered as syscalls).
 
 Layer: run. May import the layers below (calls, stores, formats, ground) and ``loop``; it sees the

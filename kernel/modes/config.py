@@ -26,5 +26,8 @@ class CrystallizeConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     auto: bool = Field(True, description="crystallize after a run when a template becomes eligible")
     min_runs: int = Field(3, ge=1, description="successful runs with the same step structure needed")
-    timeout_s: float = Field(30.0, gt=0, description="wall-clock limit of the sandboxed verification")
+    timeout_s: float = Field(30.0, gt=0, description="wall-clock limit of a tool's run or verification")
+    unsandboxed: bool = Field(
+        False, description="run tools as plain processes where bubblewrap is missing (llmos check warns)"
+    )
     max_tests: int = Field(5, ge=1, description="recorded runs turned into test cases")

@@ -235,7 +235,7 @@ def crystallize(root: Path, cand: Candidate, config: CrystallizeConfig) -> ToolS
 
 def check_and_commit(root: Path, state: ToolState, config: CrystallizeConfig, verb: str) -> ToolState:
     """Verify the tool as it is on disk; record active/failed with the report; commit."""
-    report = verify(root, state.name, state.agent, timeout=config.timeout_s)
+    report = verify(root, state.name, state.agent, timeout=config.timeout_s, unsandboxed=config.unsandboxed)
     state.state = "active" if report.ok else "failed"
     state.hash = toolstate.files_hash(root, state.name)
     state.report = report.text

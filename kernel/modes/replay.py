@@ -16,7 +16,6 @@ from ..errors import LlmosError
 from ..syscalls.hooks import Refused
 from .slots import check_post, fill_args, resolve_offloaded
 from ..syscalls import Context, Outcome, SyscallTable
-from ..toolapi import Api, StepFailed, ToolRejected, load_tool
 from ..traces import TraceMeta
 
 
@@ -82,30 +81,27 @@ def replay(
     return Attempt(False, error=f"trace {source.id} has no finish step to replay", done=sink.done)
 
 
-_loaded: dict[tuple[Path, str], Callable[..., Any]] = {}
-
-
-def run_tool(path: Path, files_hash: str, slot_names: list[str], slots: dict[str, str], sink: StepSink) -> Attempt:
-    """CRYSTALLIZED: load the (verified) tool file and call it with the goal's slots."""
-    try:
-        fn = _loaded.get((path, files_hash)) or load_tool(path)
-        _loaded[(path, files_hash)] = fn
-    except (OSError, ToolRejected) as exc:
-        return Attempt(False, error=f"tool not loaded: {exc}")
+def run_tool(
+    path: Path,
+    slot_names: list[str],
+    slots: dict[str, str],
+    sink: StepSink,
+    *,
+    timeout: float = 30.0,
+    unsandboxed: bool = False,
+) -> Attempt:
+    """CRYSTALLIZED: run the (verified) tool in the jail with the goal's slots; each syscall it makes
+    comes back here and runs through ``sink`` (the run's table, hooks and trace)."""
+    from .jail import run_tool_process
 
     def dispatch(tool: str, args: dict[str, Any]) -> tuple[bool, str]:
         out = sink(tool, args)
         return out.ok, out.output
 
-    api = Api(dispatch)
-    try:
-        fn(api, **{name: slots[name] for name in slot_names})
-    except LlmosError:
-        raise  # kill switch, budget: the run ends, as for an agent
-    except StepFailed as exc:
-        return Attempt(False, error=str(exc), done=sink.done)
-    except Exception as exc:  # a tool is code a person may have edited: any error is a failed attempt
-        return Attempt(False, error=f"tool raised {type(exc).__name__}: {exc}", done=sink.done)
-    if api.result is None:
-        return Attempt(False, error="the tool returned without calling finish", done=sink.done)
-    return Attempt(True, result=api.result, done=sink.done)
+    request = {"mode": "run", "tool": str(path), "slots": {name: slots[name] for name in slot_names}}
+    done = run_tool_process(
+        request, dispatch, readable=[path], root=sink.ctx.root, timeout=timeout, unsandboxed=unsandboxed
+    )
+    if not done.get("ok"):
+        return Attempt(False, error=done.get("error") or "the tool failed", done=sink.done)
+    return Attempt(True, result=done["result"], done=sink.done)

@@ -56,7 +56,8 @@ def _zero_token(kernel: "Host", plan: Plan, meta: TraceMeta, sink: StepSink, blo
     mode = plan.mode
     if mode == "CRYSTALLIZED" and plan.tool is not None:
         path = toolstate.paths(kernel.root, plan.tool.name)[0]
-        attempt = run_tool(path, plan.tool.hash, plan.tool.slots, meta.slots, sink)
+        cfg = kernel.config.crystallize
+        attempt = run_tool(path, plan.tool.slots, meta.slots, sink, timeout=cfg.timeout_s, unsandboxed=cfg.unsandboxed)
         if attempt.ok:
             return attempt, mode
         _fallback(meta, mode, {"tool": plan.tool.name}, attempt.error)

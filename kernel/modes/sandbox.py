@@ -1,19 +1,16 @@
 """Verify a crystallized tool in a sandbox: a copy of the root, a subprocess, a timeout, limits.
 
 The tool and its tests are checked statically first (syntax, import allowlist, forbidden names:
-:func:`llmos.toolapi.check_source`), so a bad file is reported without running anything. Then
-``python -m llmos.modes.sandbox_run`` runs every ``test_*`` function of ``test_NAME.py`` against a copy
-of the root (without .git, .llmos and traces/), with reduced builtins, only the syscall API, no
-inherited secrets in its environment, CPU/file-size/memory limits and a wall-clock timeout.
+:func:`llmos.toolapi.check_source`), a lint that reports a bad file without running anything; it is
+not the boundary. Then :mod:`llmos.modes.tool_runner` runs every ``test_*`` function of
+``test_NAME.py`` in the jail (:mod:`llmos.modes.jail`: bubblewrap, no network, no host files, no
+environment, rlimits, a timeout); each syscall a test makes comes back to the kernel and runs against
+a copy of the root (without .git, .llmos and traces/).
 """
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
-import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -23,7 +20,6 @@ from ..toolapi import ToolRejected, check_source
 from .toolstate import paths
 
 SKIP_AT_TOP = {".git", ".llmos", "traces"}
-ENV_KEPT = ("PATH", "PYTHONPATH", "LANG", "LC_ALL", "SYSTEMROOT", "TMPDIR")
 
 
 @dataclass
@@ -51,48 +47,40 @@ def copy_root(root: Path, dest: Path) -> Path:
     return dest
 
 
-def _limits(cpu_seconds: int) -> None:  # runs in the child before exec
-    import resource
+def verify(root: Path, name: str, agent: str, timeout: float = 30.0, *, unsandboxed: bool = False) -> Report:
+    """Run the tool's tests in the jail; the report says what passed or what failed, and where."""
+    from ..syscalls import Context, SyscallTable
+    from .jail import SandboxUnavailable, run_tool_process
 
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (64 << 20, 64 << 20))
-    resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
-
-
-def verify(root: Path, name: str, agent: str, timeout: float = 30.0) -> Report:
-    """Run the tool's tests in a sandbox; the report says what passed or what failed, and where."""
     started = time.monotonic()
     try:
         static_check(root, name)
     except ToolRejected as exc:
         return Report(False, f"rejected before running: {exc}", round(time.monotonic() - started, 3))
+    table = SyscallTable.default()
     with tempfile.TemporaryDirectory(prefix="llmos-sandbox-") as tmp:
         copy = copy_root(Path(root), Path(tmp) / "os")
-        env = {k: os.environ[k] for k in ENV_KEPT if k in os.environ}
-        env.update(HOME=str(copy), LLMOS_ROOT=str(copy), PYTHONDONTWRITEBYTECODE="1")
-        cmd = [sys.executable, "-m", "llmos.modes.sandbox_run", str(copy), name, agent]
+        tool, tests, _ = paths(copy, name)
+        ctx = [Context(copy, agent, run_id=f"verify-{name}")]
+
+        def dispatch(tool_name: str, args: dict) -> tuple[bool, str]:
+            if tool_name == "__test__":  # each test starts with a fresh context over the copy
+                ctx[0] = Context(copy, agent, run_id=f"verify-{name}")
+                return True, ""
+            out = table.call(ctx[0], tool_name, args)
+            return out.ok, out.output
+
+        request = {"mode": "verify", "tool": str(tool), "tests": str(tests), "tests_name": f"crystallized/{tests.name}"}
         try:
-            proc = subprocess.run(
-                cmd,
-                cwd=copy,
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=timeout,
-                preexec_fn=lambda: _limits(int(timeout) + 1),
+            done = run_tool_process(
+                request, dispatch, readable=[tool, tests], root=Path(root), timeout=timeout, unsandboxed=unsandboxed
             )
-        except subprocess.TimeoutExpired:
-            return Report(False, f"tests timed out after {timeout:g}s", round(time.monotonic() - started, 3))
-    return _report(proc, round(time.monotonic() - started, 3))
+        except SandboxUnavailable as exc:
+            return Report(False, f"not verified: {exc}", round(time.monotonic() - started, 3))
+    return _report(done, round(time.monotonic() - started, 3))
 
 
-def _report(proc: subprocess.CompletedProcess, seconds: float) -> Report:
-    lines = proc.stdout.strip().splitlines()
-    try:
-        data = json.loads(lines[-1])
-    except (IndexError, ValueError):
-        tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
-        return Report(False, f"sandbox exited {proc.returncode}: {' | '.join(tail) or 'no output'}", seconds)
+def _report(data: dict, seconds: float) -> Report:
     if data.get("error"):
         return Report(False, data["error"], seconds)
     failed = data.get("failed", [])

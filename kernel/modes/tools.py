@@ -37,8 +37,14 @@ def _make(table: SyscallTable, root: Path, state: ToolState, config: Any) -> Sys
             def step(*_: Any) -> None:
                 return None
 
+        cfg = config.crystallize
         attempt = run_tool(
-            toolstate.paths(root, state.name)[0], current.hash, current.slots, slots, StepSink(table, ctx, Quiet())
+            toolstate.paths(root, state.name)[0],
+            current.slots,
+            slots,
+            StepSink(table, ctx, Quiet()),
+            timeout=cfg.timeout_s,
+            unsandboxed=cfg.unsandboxed,
         )
         if not attempt.ok:
             return Outcome(False, f"{state.name} failed: {attempt.error}")

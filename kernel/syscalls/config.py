@@ -19,9 +19,6 @@ class ProtectionConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     grants: list[Grant] = Field(default_factory=list)
-    unsandboxed: bool = Field(
-        False, description="run crystallized tools without bubblewrap where it is missing (llmos check warns)"
-    )
 
 
 class LimitsConfig(BaseModel):
