@@ -94,11 +94,25 @@ def test_every_reply_is_a_valid_allowed_call(root: Path):
     assert backend.llm.pid not in (None, os.getpid())  # the model ran in its worker, not here
 
 
+TINY = """---
+name: tiny
+description: Writes files.
+tools: [write_file, finish]
+---
+Write the file the goal names, then finish.
+"""
+
+
 @pytest.mark.local_model
 def test_boot_with_the_local_model_reaches_an_outcome(root: Path):
     _short_replies(root)
+    (root / "agents" / "tiny.md").write_text(TINY)  # a short agent: the prompt is the template plus a little
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "a tiny agent")
     # one model call: the loop itself is the scripted tests' business; this is the real model's path
-    res = Kernel(root).run("Write a haiku about git into projects/demo/haiku.md", model="local", max_steps=1)
+    res = Kernel(root).run(
+        "Write a haiku about git into projects/demo/haiku.md", agent="tiny", model="local", max_steps=1
+    )
     t = read_trace(res.trace_path)
     assert t.outcome in ("success", "failure") and t.ended and t.model == "local:gemma-3-270m-q4_k_m.gguf"
     # the grammar admits only the agent's own tools (which the model picks among is its business)
@@ -126,22 +140,21 @@ def test_a_native_crash_with_extra_buffers_is_retried_without_them_and_remembere
 
 
 @pytest.mark.local_model
-@pytest.mark.parametrize(
-    "sig, words",
-    [
+def test_a_dead_worker_is_a_one_line_error_and_the_next_call_starts_a_new_one(gguf: Path, own_cache: Path):
+    """One model, killed three ways in turn; each death is one line, and the next call works again."""
+    model = _model(gguf, extra=False, setting="off")
+    model.call("tokenize", text="a")
+    for sig, words in (
         (signal.SIGSEGV, "crashed in llama.cpp (SIGSEGV"),
         (signal.SIGKILL, "killed (SIGKILL)"),
         (signal.SIGILL, "SIGILL"),
-    ],
-)
-def test_a_dead_worker_is_a_one_line_error_and_the_next_call_starts_a_new_one(gguf: Path, own_cache: Path, sig, words):
-    model = _model(gguf, extra=False, setting="off")
-    first = model.pid if model.call("tokenize", text="a") else None
-    os.kill(first, sig)
-    with pytest.raises(ModelWorkerError) as err:
-        model.call("tokenize", text="a")
-    assert words in str(err.value) and "\n" not in str(err.value) and err.value.hint
-    assert model.call("tokenize", text="a")["n"] >= 1 and model.pid != first
+    ):
+        first = model.pid
+        os.kill(first, sig)
+        with pytest.raises(ModelWorkerError) as err:
+            model.call("tokenize", text="a")
+        assert words in str(err.value) and "\n" not in str(err.value) and err.value.hint, sig
+        assert model.call("tokenize", text="a")["n"] >= 1 and model.pid not in (None, first)
     model.stop()
 
 
