@@ -3,6 +3,7 @@ by another spelling, and oversized writes are refused; what was there stays as i
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -159,3 +160,22 @@ def test_a_soul_outside_the_root_is_refused(root: Path, script, soul: str):
     assert "SECRET-SOUL-TEXT" not in "".join(
         p.read_text(errors="replace") for p in root.rglob("*") if p.is_file() and ".git" not in p.parts
     )
+
+
+@pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed (.ci/run installs it)")
+def test_check_warns_about_an_unsandboxed_or_over_privileged_setup(root: Path):
+    from helpers import run_llmos
+
+    assert "warning:" not in run_llmos("check", root=root).stderr  # bubblewrap installed, no grants
+    cfg = root / "system" / "llmos.yaml"
+    data = yaml.safe_load(cfg.read_text())
+    data["protection"] = {
+        "grants": [{"agent": "assistant", "paths": ["agents/*"]}, {"agent": "w", "paths": ["system/**"]}]
+    }
+    data.setdefault("crystallize", {})["unsandboxed"] = True
+    cfg.write_text(yaml.safe_dump(data))
+    res = run_llmos("check", root=root)
+    assert res.returncode == 0 and "crystallize.unsandboxed" in res.stderr
+    assert "'assistant' write agents/assistant.md" in res.stderr and "'w' write system/llmos.yaml" in res.stderr
+    no_bwrap = run_llmos("check", root=root, env={"PATH": "/nonexistent"})
+    assert "WITHOUT a sandbox" in no_bwrap.stderr

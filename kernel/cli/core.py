@@ -102,10 +102,12 @@ def boot(
 @click.pass_obj
 def check(obj: Obj) -> None:
     """Validate the whole root (config, agents, souls, traces); exit 1 listing every error."""
-    from ..kernel import check_root
+    from ..kernel import check_root, check_warnings
 
     root = obj.root()
     errors = check_root(root)
+    for warning in check_warnings(root):
+        _echo_err(f"warning: {warning}")
     for err in errors:
         for line in err.lines():
             click.echo(line)
