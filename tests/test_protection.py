@@ -42,21 +42,28 @@ def _attempt(root: Path, script, path: str, content: str = "x") -> tuple[bool, s
     return step.ok, step.result
 
 
-@pytest.mark.parametrize("target", CONTROL_TARGETS)
-def test_an_agent_cannot_write_a_kernel_owned_path(root: Path, script, target: str):
-    before = (root / target).read_bytes() if (root / target).is_file() else None
-    ok, result = _attempt(root, script, target, content="tools: []\nowned: true\n")
-    assert not ok and "kernel-owned" in result, result
-    now = (root / target).read_bytes() if (root / target).is_file() else None
-    assert now == before
+def _attempt_all(root: Path, script, paths: list[str]) -> list[tuple[bool, str]]:
+    """One run that tries every path in turn (one write each), in LEARNER mode."""
+    calls = [call("write_file", path=p, content="tools: []\nowned: true\n") for p in paths]
+    res = Kernel(root).run(
+        "try writes", model=script(*calls, call("finish", result="done")), mode="LEARNER", max_steps=len(paths) + 1
+    )
+    return [(s.ok, s.result) for s in read_trace(res.trace_path).steps[: len(paths)]]
+
+
+def test_an_agent_cannot_write_a_kernel_owned_path(root: Path, script):
+    before = {t: (root / t).read_bytes() if (root / t).is_file() else None for t in CONTROL_TARGETS}
+    for target, (ok, result) in zip(CONTROL_TARGETS, _attempt_all(root, script, CONTROL_TARGETS), strict=True):
+        assert not ok and "kernel-owned" in result, (target, result)
+        assert ((root / target).read_bytes() if (root / target).is_file() else None) == before[target], target
     assert git(root, "status", "--porcelain") == ""
 
 
-@pytest.mark.parametrize("target", GIT_TARGETS + PRIVATE_TARGETS)
-def test_git_and_kernel_private_names_are_refused_in_any_spelling(root: Path, script, target: str):
-    ok, result = _attempt(root, script, target)
-    assert not ok and ("git's own" in result or "kernel-private" in result), result
-    assert not (root / target).exists()
+def test_git_and_kernel_private_names_are_refused_in_any_spelling(root: Path, script):
+    targets = GIT_TARGETS + PRIVATE_TARGETS
+    for target, (ok, result) in zip(targets, _attempt_all(root, script, targets), strict=True):
+        assert not ok and ("git's own" in result or "kernel-private" in result), (target, result)
+        assert not (root / target).exists(), target
     git(root, "fsck", "--strict")
 
 
