@@ -335,8 +335,8 @@ class Kernel:
             len(writer.meta.steps),
             writer.meta.tokens.model_dump(),
             writer.meta.cost_usd,
-            result.result,
-            result.error,
+            scrub(result.result),  # printed on stdout and in --json: no secret in either
+            scrub(result.error),
             sha,
             round(time.monotonic() - started, 3),
             learn(self, writer.meta),

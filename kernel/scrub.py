@@ -6,7 +6,8 @@ Two sources of secrets:
   ``*_PASSWORD`` (also ``*_PASSWD``, ``*_APIKEY``, ``*_CREDENTIALS``), replaced by
   ``[secret:VARIABLE_NAME]``; plus values registered with :func:`register_secret`;
 * known key formats (Anthropic, OpenAI, GitHub, AWS, Slack, Google, PEM private keys), replaced by
-  ``[secret:pattern-name]``.
+  ``[secret:pattern-name]``; and secrets known by where they stand: the password of a URL
+  (``postgres://admin:PASSWORD@host``) and an AWS secret access key after its name.
 
 The environment is scanned once and cached; call :func:`refresh` after it changes. Plain
 substring tests run before any regex, so text without secrets costs a few fast scans. The kernel runs
@@ -43,6 +44,11 @@ _PREFIXES = ("-----BEGIN ", "sk-", "github_pat_", "ghp_", "gho_", "ghu_", "ghs_"
 _ALTERNATION = "|".join(f"(?P<g{i}>{rx})" for i, (_, rx) in enumerate(PATTERNS))
 _PATTERN_RE = re.compile(f"(?=[-sgAx])(?:{_ALTERNATION})")  # first-char guard: 5x faster
 _PATTERN_NAMES = {f"g{i}": name for i, (name, _) in enumerate(PATTERNS)}
+# Secrets known by where they stand rather than by their own shape.
+_URL_PASSWORD = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://[^\s/:@]+:)[^\s/@]+@")
+_AWS_SECRET = re.compile(
+    r"((?i:aws_?secret_?access_?key|aws_?secret|secret_?access_?key)[\"']?\s*[:=]\s*[\"']?)[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+])"
+)
 
 
 def marker(name: str) -> str:
@@ -75,6 +81,10 @@ class Scrubber:
             s = self._values_re.sub(lambda m: marker(self.secrets[m.group(0)]), s)
         if any(p in s for p in _PREFIXES):
             s = _PATTERN_RE.sub(lambda m: marker(_PATTERN_NAMES[m.lastgroup or ""]), s)
+        if "://" in s and "@" in s:  # scheme://user:PASSWORD@host: the password goes, the rest stays
+            s = _URL_PASSWORD.sub(lambda m: m.group(1) + marker("url-password") + "@", s)
+        if "ecret" in s or "ECRET" in s:  # aws_secret_access_key = <40 characters>, in any config format
+            s = _AWS_SECRET.sub(lambda m: m.group(1) + marker("aws-secret-key"), s)
         return s
 
     def __call__(self, obj: Any) -> Any:

@@ -3,6 +3,7 @@ by another spelling, and oversized writes are refused; what was there stays as i
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -186,3 +187,63 @@ def test_check_warns_about_an_unsandboxed_or_over_privileged_setup(root: Path):
     assert "'assistant' write agents/assistant.md" in res.stderr and "'w' write system/llmos.yaml" in res.stderr
     no_bwrap = run_llmos("check", root=root, env={"PATH": "/nonexistent"})
     assert "WITHOUT a sandbox" in no_bwrap.stderr
+
+
+SECRETS = [
+    ("postgres://admin:{x}@db.internal:5432/app", "{x}"),
+    ("mysql+pymysql://svc:{x}@10.0.0.5/db", "{x}"),
+    ("aws_secret_access_key = {y}", "{y}"),
+    ('"AWS_SECRET_ACCESS_KEY": "{y}"', "{y}"),
+]
+
+
+@pytest.mark.parametrize("template, secret", SECRETS)
+def test_secrets_known_by_where_they_stand_are_scrubbed(template: str, secret: str):
+    from llmos.scrub import scrub
+
+    import secrets as rng
+
+    x = "Pw" + rng.token_urlsafe(12).replace("-", "x").replace("_", "y")
+    y = (rng.token_urlsafe(40).replace("-", "A").replace("_", "b"))[:40]
+    text = template.format(x=x, y=y)
+    value = secret.format(x=x, y=y)
+    out = scrub(text)
+    assert value not in out and "[secret:" in out, out
+    assert (
+        scrub("see https://example.org/a@b and user@example.org") == "see https://example.org/a@b and user@example.org"
+    )
+
+
+def test_no_secret_reaches_the_registry_stdout_history_claims_or_a_path(root: Path, script, monkeypatch):
+    from helpers import run_llmos
+    from llmos import scrub as scrub_mod
+
+    key = "sk-ant-api03-" + "Q7" * 20
+    monkeypatch.setenv("ANTHROPIC_API_KEY", key)
+    scrub_mod.refresh()
+    url = "postgres://admin:Hunter2Hunter2@db/x"
+    model = script(
+        call("write_file", path=f"projects/{key}.txt", content="x"),
+        call("handoff", agent="assistant", note=f"the db is {url}"),
+        call("finish", result=f"done with {key} and {url}"),
+    )
+    (root / "agents" / "teamer.md").write_text(
+        "---\nname: teamer\ndescription: hands work on\ntools: [write_file, handoff, finish]\n---\nGo.\n"
+    )
+    res = run_llmos("boot", f"use {key}", "--json", "--agent", "teamer", "--model", model, root=root)
+    steps = read_trace(Path(json.loads(res.stdout)["trace_path"])).steps
+    assert [s.ok for s in steps] == [False, True, True], [(s.tool, s.result) for s in steps]
+    assert "handoffs" in (root / ".llmos" / "claims.json").read_text()
+    assert key not in res.stdout and "Hunter2Hunter2" not in res.stdout, res.stdout
+    out = run_llmos("shell", "--model", model, root=root, input=f"remember {key}\n:quit\n")
+    assert out.returncode == 0
+    leaked = [
+        p
+        for p in root.rglob("*")
+        if p.is_file()
+        and ".git" not in p.parts
+        and "blobs" not in p.parts
+        and (key in p.read_text(errors="replace") or "Hunter2Hunter2" in p.read_text(errors="replace"))
+    ]
+    assert leaked == []
+    assert not any(key in p.name for p in root.rglob("*"))

@@ -16,6 +16,7 @@ import threading
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, TextIO
 
+from ..scrub import scrub
 from ..atomic import file_lock
 from ..errors import LlmosError
 from .root import LiveRoot
@@ -50,7 +51,7 @@ class History:
         return [ln for ln in lines if ln.strip()][-self.limit :]
 
     def append(self, line: str) -> None:
-        line = " ".join(line.split())
+        line = scrub(" ".join(line.split()))
         if not line:
             return
         with file_lock(self.path.with_name("shell_history.lock"), timeout=5):

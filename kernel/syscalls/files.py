@@ -40,6 +40,8 @@ def write_file(ctx: Context, path: str, content: str) -> Outcome:
         path: file path relative to the OS root, e.g. projects/demo/notes.md
         content: the complete new text of the file
     """
+    if scrub(path) != path:  # a secret in a path would reach the git tree and the vault's file list
+        return Outcome(False, "refused: the path contains a secret; name the file without it")
     target = ctx.path(path, for_write=True)
     rel = target.relative_to(ctx.path(".")).as_posix()
     check_write(ctx, rel, len(content.encode("utf-8", "surrogatepass")))

@@ -20,6 +20,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
+from ..scrub import scrub
 from ..atomic import atomic_write, file_lock
 from ..procs import alive, me
 from .runs import is_running
@@ -149,7 +150,7 @@ def handoff(root: Path, *, run: str, agent: str, to: str, note: str, now: float 
                 c.update(run=None, agent=to, pid=None, pstart=None, handed_by=run)
                 passed.append(name)
         state["handoffs"].append(
-            {"from_run": run, "from_agent": agent, "to": to, "note": note, "claims": passed, "at": now}
+            {"from_run": run, "from_agent": agent, "to": to, "note": scrub(note), "claims": passed, "at": now}
         )
     listed = ", ".join(repr(p) for p in passed) or "no claims"
     return Verdict(True, f"handed off to {to!r} with {listed}; its next run receives the note")

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..scrub import scrub
 from ..atomic import atomic_write
 from ..procs import alive, me
 
@@ -63,7 +64,7 @@ class Registration:
             RunEntry(
                 id=id,
                 agent=agent,
-                goal=goal,
+                goal=scrub(goal),
                 pid=who["pid"],
                 pstart=who["pstart"],
                 host=who["host"],

@@ -25,6 +25,7 @@ from typing import Any
 
 import blake3
 
+from ..scrub import scrub
 from ..errors import VaultError
 from .archive import Source, git_sources, head_commit, local_sources, read_archive, write_archive
 from .config import VaultConfig
@@ -168,6 +169,7 @@ class Vault:
     # -- snapshot ------------------------------------------------------------------------------
 
     def snapshot(self, label: str | None = None) -> SnapshotInfo:
+        label = scrub(label) if label else label  # sealed for years: no secret goes in
         """Seal HEAD's tree, the ledger and the blobs into a new snapshot chained to the last."""
         commit, commit_time = head_commit(self.root)
         with self.store.lock():
