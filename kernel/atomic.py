@@ -113,3 +113,44 @@ def _flock(path: Path, *, timeout: float, shared: bool, poll: float) -> Iterator
         yield
     finally:
         os.close(fd)
+
+
+def write_beneath(root: str | os.PathLike, rel: str, data: bytes | str) -> None:
+    """Atomically write ``root/rel`` without following a symlink anywhere on the way.
+
+    Every folder of ``rel`` is opened (or created) relative to its parent's descriptor with
+    ``O_NOFOLLOW``, and the file is written and renamed relative to the last one. A folder swapped for
+    a symlink between a check and this write makes it fail (``OSError``); it cannot send the write
+    outside ``root``. The file and its folder are fsynced.
+    """
+    parts = [p for p in Path(rel).parts if p not in ("", ".")]
+    if not parts or any(p == ".." for p in parts) or os.path.isabs(rel):
+        raise ValueError(f"not a path inside the root: {rel!r}")
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
+    fd = os.open(root, flags)
+    try:
+        for name in parts[:-1]:
+            try:
+                nxt = os.open(name, flags, dir_fd=fd)
+            except FileNotFoundError:
+                with contextlib.suppress(FileExistsError):
+                    os.mkdir(name, 0o755, dir_fd=fd)
+                nxt = os.open(name, flags, dir_fd=fd)
+            os.close(fd)
+            fd = nxt
+        tmp = f".{parts[-1]}.{os.getpid()}.{threading.get_ident()}.tmp"
+        out = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644, dir_fd=fd)
+        try:
+            with os.fdopen(out, "wb") as fh:
+                fh.write(raw)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, parts[-1], src_dir_fd=fd, dst_dir_fd=fd)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp, dir_fd=fd)
+            raise
+        os.fsync(fd)
+    finally:
+        os.close(fd)

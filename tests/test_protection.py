@@ -247,3 +247,52 @@ def test_no_secret_reaches_the_registry_stdout_history_claims_or_a_path(root: Pa
     ]
     assert leaked == []
     assert not any(key in p.name for p in root.rglob("*"))
+
+
+def test_a_folder_swapped_for_a_symlink_mid_write_never_sends_a_write_outside(root: Path, tmp_path: Path):
+    """Another local process swaps projects/race between a real folder and a symlink to a folder
+    outside the root, as fast as it can, while writes go in."""
+    import subprocess
+    import sys
+
+    from llmos.syscalls import Context, SyscallTable
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (root / "projects" / "race").mkdir()
+    swap = (
+        "import os, sys\n"
+        "race, real, link, outside = sys.argv[1], sys.argv[1] + '.real', sys.argv[1] + '.link', sys.argv[2]\n"
+        "while True:\n"
+        "    try:\n"
+        "        os.rename(race, real); os.symlink(outside, link); os.rename(link, race)\n"
+        "        os.unlink(race); os.rename(real, race)\n"
+        "    except OSError:\n"
+        "        pass\n"
+    )
+    swapper = subprocess.Popen([sys.executable, "-c", swap, str(root / "projects" / "race"), str(outside)])
+    table, ctx = SyscallTable.default(), Context(root, "assistant", run_id="race")
+    try:
+        for n in range(200):
+            table.call(ctx, "write_file", {"path": f"projects/race/f{n}.txt", "content": "x"})
+    finally:
+        swapper.kill()
+        swapper.wait()
+    assert list(outside.iterdir()) == [], sorted(p.name for p in outside.iterdir())[:5]
+
+
+def test_writes_never_follow_a_symlinked_folder(root: Path, tmp_path: Path):
+    import errno
+    import os
+
+    from llmos.atomic import write_beneath
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    os.symlink(outside, root / "projects" / "link")
+    with pytest.raises(OSError) as err:
+        write_beneath(root, "projects/link/f.txt", "x")
+    assert err.value.errno in (errno.ELOOP, errno.ENOTDIR) and list(outside.iterdir()) == []
+    for bad in ("../x", "/etc/x", ""):
+        with pytest.raises(ValueError):
+            write_beneath(root, bad, "x")

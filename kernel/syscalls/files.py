@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 from typing import Any
 
 from ..plugins import hookimpl
-from ..atomic import atomic_write
+from ..atomic import write_beneath
 from ..scrub import scrub
 from . import Context, Outcome, syscall
 from .hooks import check_write
@@ -48,7 +49,12 @@ def write_file(ctx: Context, path: str, content: str) -> Outcome:
     if target.is_dir():
         return Outcome(False, f"{path} is a directory")
     content = scrub(content)  # a credential never reaches disk (or the audit commit)
-    atomic_write(target, content)
+    try:  # relative to descriptors, no symlink followed: a folder swapped after the check cannot redirect it
+        write_beneath(ctx.path("."), rel, content)
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.ENOTDIR, errno.EISDIR):
+            return Outcome(False, f"refused: {path}: a symbolic link or a file stands where a folder should be")
+        raise
     ctx.written.add(rel)
     return Outcome(True, f"wrote {len(content.encode('utf-8'))} bytes to {rel}")
 
