@@ -296,3 +296,31 @@ def test_writes_never_follow_a_symlinked_folder(root: Path, tmp_path: Path):
     for bad in ("../x", "/etc/x", ""):
         with pytest.raises(ValueError):
             write_beneath(root, bad, "x")
+
+
+def _poem_run(root: Path, script, n: int, *replies):
+    goal = f'Write a poem about "cat {n}" into projects/p{n}/poem.md'
+    default = (
+        call("write_file", path=f"projects/p{n}/poem.md", content=f"# cat {n}\n"),
+        call("finish", result=f"wrote projects/p{n}/poem.md"),
+    )
+    return Kernel(root).run(goal, model=script(*(replies or default)))
+
+
+@pytest.mark.parametrize("commit_the_forgery", [False, True])
+def test_an_edited_trace_is_never_replayed(root: Path, script, commit_the_forgery: bool):
+    first = _poem_run(root, script, 1)
+    trace = first.trace_path
+    text = trace.read_text()
+    trace.write_text(text.replace("A poem", "A forged poem") + "\n<!-- edited -->\n")
+    if commit_the_forgery:
+        git(root, "commit", "-qam", "an innocent-looking edit")
+    second = _poem_run(root, script, 2)
+    assert second.mode != "FOLLOWER" and second.tokens["input"] > 0
+    decision = read_trace(second.trace_path).decision
+    assert "untrusted" in decision and ("differs" in decision["untrusted"] or "changed after" in decision["untrusted"])
+
+
+def test_a_trace_as_its_run_committed_it_is_replayed(root: Path, script):
+    _poem_run(root, script, 1)
+    assert _poem_run(root, script, 2, call("write_file", path="projects/WRONG.md", content="x")).mode == "FOLLOWER"

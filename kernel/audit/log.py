@@ -57,3 +57,25 @@ def run_log(root: Path, limit: int = 20) -> list[LogEntry]:
             if "Trace-Id" in trailers:
                 entries.append(LogEntry(parts[0], parts[1], parts[2], trailers))
     return entries
+
+
+def trace_is_committed(root: Path, rel: str, trace_id: str) -> str | None:
+    """Why the trace file ``rel`` cannot be trusted as its run's record, or None if it can: it must be
+    as committed (no uncommitted edit), first committed by its own run (``Trace-Id: ID``), and since
+    then changed only by dream cycles (``Dream:`` trailer, which move trace bodies to the blob store)."""
+    status = subprocess.run(
+        ["git", "-C", str(root), "status", "--porcelain", "--", rel], capture_output=True, text=True
+    )
+    if status.returncode != 0 or status.stdout.strip():
+        return f"{rel} differs from what was committed"
+    fmt = _FIELD.join(("%H", "%B")) + _RECORD
+    proc = subprocess.run(["git", "-C", str(root), "log", f"--format={fmt}", "--", rel], capture_output=True, text=True)
+    commits = [r.strip("\n").split(_FIELD) for r in proc.stdout.split(_RECORD) if r.strip()]
+    if proc.returncode != 0 or not commits:
+        return f"{rel} was never committed"
+    if parse_trailers(commits[-1][1]).get("Trace-Id") != trace_id:
+        return f"{rel} was first committed by something other than its run {trace_id}"
+    for sha, message in commits[:-1]:
+        if "Dream" not in parse_trailers(message):
+            return f"{rel} was changed after its run by commit {sha[:10]}"
+    return None

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from ..backends import Backend, Usage, make_backend, parse_spec
 from ..budget.gate import Budget, ask
 from .crystallize import ensure_verified
+from ..audit.log import trace_is_committed
 from ..goals import NormalGoal
 from ..prompts import render_file
 from .traceindex import Entry, TraceIndex
@@ -158,7 +159,11 @@ def choose_mode(
         and not exact[1].derived
         and (exact[0]["confidence"] >= cfg.follower or forced == "FOLLOWER")
     ):
-        plan.follow = exact[1]
+        distrust = trace_is_committed(kernel.root, exact[1].rel, exact[1].id)
+        if distrust is None:  # only a trace that is what its run committed is replayed
+            plan.follow = exact[1]
+        else:
+            decision["untrusted"] = distrust
     guides = [
         (r, e)
         for r, e in ([exact] if exact else []) + lexical
