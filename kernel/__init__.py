@@ -13,8 +13,7 @@ Names load on first use, so ``import llmos`` stays cheap for the CLI.
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
+# Imported by every module of the package, and in every tool's jail: it imports nothing at all.
 
 __version__ = "0.1.0"
 
@@ -34,7 +33,9 @@ _EXPORTS = {
 __all__ = ["__version__", *_EXPORTS]
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     if name in _EXPORTS:
+        from importlib import import_module
+
         return getattr(import_module(_EXPORTS[name]), name)
     raise AttributeError(f"module 'llmos' has no attribute {name!r}")

@@ -32,8 +32,8 @@ def run(api, marker):
         ("env", lambda: json.codecs.sys.modules["os"].environ.get("LLMOS_TEST_SECRET", "absent")),
         ("write", lambda: json.codecs.open(marker, "w").write("escaped")),
         ("shell", lambda: json.codecs.sys.modules["os"].system("echo escaped > " + marker + ".sh")),
-        ("net", lambda: json.codecs.sys.modules["importlib"].import_module("socket").create_connection(
-            ("127.0.0.1", PORT), 2).send(b"x")),
+        ("net", lambda: json.codecs.sys.modules["os"].system(
+            "bash -c 'exec 3<>/dev/tcp/127.0.0.1/PORT && echo x >&3'")),
         ("format", lambda: str(string.Formatter().get_field("0.__class__", [1], {})[0])),
     ]:
         try:
@@ -91,7 +91,7 @@ def test_tool_code_past_the_lint_reaches_nothing_of_the_host(root: Path, tmp_pat
     assert report["env"] == "ok absent"
     # a write or a shell command lands in the jail's private /tmp at most, never on the host
     assert not marker.exists() and not Path(str(marker) + ".sh").exists()
-    assert report["net"] in ("OSError", "ConnectionRefusedError", "TimeoutError"), report
+    assert report["net"] != "ok 0", report  # bash could not open a TCP connection
     assert got == []
     assert "sk-test-" not in (root / "projects/report.txt").read_text()
 

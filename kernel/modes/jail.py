@@ -53,11 +53,20 @@ def bwrap_path() -> str | None:
     return shutil.which("bwrap")
 
 
+PACKAGE_MOUNT = "/opt/llmos-jail"  # where llmos itself is bound in the jail, for a -S interpreter
+# The tool runner's interpreter starts with -I -S (no site-packages, no .pth files: ~10 ms, not ~70 ms)
+# and finds llmos at PACKAGE_MOUNT; the runner and toolapi use the standard library only.
+RUNNER = f"import sys; sys.path.insert(0, {PACKAGE_MOUNT!r}); from llmos.modes.tool_runner import main; main()"
+
+
+def package_dir() -> str:
+    return str(Path(__file__).resolve().parents[1])  # llmos itself, installed or an editable checkout
+
+
 def python_dirs() -> list[str]:
     """What the child's interpreter needs to read: the installation and every import path in use
     (site-packages, an editable checkout of llmos), and nothing else of the host."""
-    package = str(Path(__file__).resolve().parents[1])  # llmos itself, installed or an editable checkout
-    dirs = {sys.base_prefix, sys.prefix, package}
+    dirs = {sys.base_prefix, sys.prefix, package_dir()}
     dirs.update(p for p in sys.path if p and os.path.isdir(p) and not p.startswith(os.getcwd()))
     return sorted(d for d in dirs if os.path.isdir(d))
 
@@ -69,6 +78,7 @@ def command(
     writable: list[Path] = (),
     network: bool = False,
     unsandboxed: bool = False,
+    mounts: list[tuple[str, str]] = (),
 ) -> list[str]:
     """``argv`` wrapped in bubblewrap (or, if allowed, as it is); raise :class:`SandboxUnavailable`."""
     bwrap = bwrap_path()
@@ -102,6 +112,8 @@ def command(
         out += ["--ro-bind", str(p), str(p)]
     for p in writable:
         out += ["--bind", str(p), str(p)]
+    for source, target in mounts:  # read-only, at another path
+        out += ["--ro-bind", source, target]
     return out + ["--chdir", "/tmp", "--"] + argv
 
 
@@ -136,8 +148,13 @@ def run_tool_process(
     was killed or died. The kill switch of ``root`` is checked every 0.2 s while waiting."""
     from ..halt import check_halt
 
-    argv = command([sys.executable, "-P", "-m", "llmos.modes.tool_runner"], readable=readable, unsandboxed=unsandboxed)
-    env = dict(ENV) if argv[0] != bwrap_path() else None
+    if bwrap_path() is not None:
+        mount = (package_dir(), f"{PACKAGE_MOUNT}/llmos")
+        argv = command([sys.executable, "-I", "-S", "-c", RUNNER], readable=readable, mounts=[mount])
+        env = None
+    else:
+        argv = command([sys.executable, "-P", "-m", "llmos.modes.tool_runner"], unsandboxed=unsandboxed)
+        env = dict(ENV)
     proc = subprocess.Popen(
         argv,
         stdin=subprocess.PIPE,

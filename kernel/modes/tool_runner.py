@@ -15,14 +15,14 @@ from __future__ import annotations
 import json
 import os
 import sys
-from pathlib import Path
-from typing import Any, Callable
+from ..toolapi import TYPE_CHECKING, Api, StepFailed, ToolRejected, load_source, load_tool
 
-from ..toolapi import Api, StepFailed, ToolRejected, load_source, load_tool
+if TYPE_CHECKING:
+    from typing import Any, Callable
 
 
 def run(req: dict[str, Any], dispatch: Callable[[str, dict[str, Any]], tuple[bool, str]]) -> dict[str, Any]:
-    fn = load_tool(Path(req["tool"]))
+    fn = load_tool(req["tool"])
     api = Api(dispatch)
     try:
         fn(api, **req["slots"])
@@ -36,8 +36,9 @@ def run(req: dict[str, Any], dispatch: Callable[[str, dict[str, Any]], tuple[boo
 
 
 def verify(req: dict[str, Any], dispatch: Callable[[str, dict[str, Any]], tuple[bool, str]]) -> dict[str, Any]:
-    tool = load_tool(Path(req["tool"]))
-    tests = load_source(Path(req["tests"]).read_text(encoding="utf-8"), req["tests_name"])
+    tool = load_tool(req["tool"])
+    with open(req["tests"], encoding="utf-8") as fh:
+        tests = load_source(fh.read(), req["tests_name"])
     passed, failed = [], []
     for name, fn in sorted(tests.items()):
         if not (name.startswith("test_") and callable(fn)):
