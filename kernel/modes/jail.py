@@ -103,11 +103,11 @@ def command(
         out.append("--unshare-net")
     for key, value in ENV.items():
         out += ["--setenv", key, value]
+    out += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]  # first: what follows may lie under /tmp
     for d in SYSTEM_DIRS:
         out += ["--ro-bind-try", d, d]
     for d in python_dirs():
         out += ["--ro-bind", d, d]
-    out += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]  # before the binds: they may be under /tmp
     for p in readable:
         out += ["--ro-bind", str(p), str(p)]
     for p in writable:
@@ -150,7 +150,8 @@ def run_tool_process(
 
     if bwrap_path() is not None:
         mount = (package_dir(), f"{PACKAGE_MOUNT}/llmos")
-        argv = command([sys.executable, "-I", "-S", "-c", RUNNER], readable=readable, mounts=[mount])
+        python = os.path.realpath(sys.executable)  # the base interpreter: a -S run needs no virtualenv
+        argv = command([python, "-I", "-S", "-c", RUNNER], readable=readable, mounts=[mount])
         env = None
     else:
         argv = command([sys.executable, "-P", "-m", "llmos.modes.tool_runner"], unsandboxed=unsandboxed)
