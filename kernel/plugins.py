@@ -25,8 +25,12 @@ floor every layer may call.
 
 from __future__ import annotations
 
+import json
+import os
+import sys
 import threading
 from importlib import import_module
+from pathlib import Path
 from typing import Any
 
 import pluggy
@@ -79,9 +83,49 @@ def manager() -> pluggy.PluginManager:
         if "pm" not in _STATE:
             pm = pluggy.PluginManager("llmos")
             pm.add_hookspecs(Specs)
-            pm.load_setuptools_entrypoints(ENTRY_POINTS)
+            for name, value in installed():
+                module, _, attr = value.partition(":")
+                plugin = import_module(module)
+                pm.register(getattr(plugin, attr) if attr else plugin, name)
             _STATE["pm"], _STATE["loaded"] = pm, set()
         return _STATE["pm"]
+
+
+def _path_key() -> list[list[Any]]:
+    """What the installed set depends on: every import folder and its mtime (pip adds and removes
+    ``*.dist-info`` folders there, which moves it)."""
+    key = []
+    for folder in sys.path:
+        try:
+            key.append([folder, os.stat(folder or ".").st_mtime_ns])
+        except OSError:
+            key.append([folder, None])
+    return key
+
+
+def installed() -> list[tuple[str, str]]:
+    """``(name, "module[:attr]")`` of every ``llmos`` entry point installed. Scanning every
+    distribution costs ~50 ms with a hundred packages, so the list is cached in
+    ``~/.cache/llmos/entry-points.json`` (``$LLMOS_CACHE``) under the import folders' mtimes."""
+    cache = Path(os.environ.get("LLMOS_CACHE", Path.home() / ".cache" / "llmos")) / "entry-points.json"
+    key = _path_key()
+    try:
+        data = json.loads(cache.read_text())
+        if data.get("key") == key:
+            return [tuple(ep) for ep in data["entry_points"]]
+    except (OSError, ValueError, AttributeError, TypeError):
+        pass
+    from importlib.metadata import entry_points
+
+    found = sorted({(ep.name, ep.value) for ep in entry_points(group=ENTRY_POINTS)})
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_name(f".{cache.name}.{os.getpid()}")
+        tmp.write_text(json.dumps({"key": key, "entry_points": found}))
+        os.replace(tmp, cache)
+    except OSError:
+        pass  # a read-only home: scan every time
+    return found
 
 
 def call(hook: str, **kwargs: Any) -> list[Any]:
