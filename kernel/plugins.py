@@ -85,8 +85,16 @@ def manager() -> pluggy.PluginManager:
             pm.add_hookspecs(Specs)
             for name, value in installed():
                 module, _, attr = value.partition(":")
-                plugin = import_module(module)
-                pm.register(getattr(plugin, attr) if attr else plugin, name)
+                try:
+                    plugin = import_module(module)
+                    pm.register(getattr(plugin, attr) if attr else plugin, name)
+                except (ImportError, AttributeError, ValueError) as exc:
+                    from .errors import PluginError
+
+                    raise PluginError(
+                        f"the llmos plugin {name!r} ({value}) cannot be loaded: {type(exc).__name__}: {exc}",
+                        hint="reinstall or uninstall the package that provides it",
+                    ) from None
             _STATE["pm"], _STATE["loaded"] = pm, set()
         return _STATE["pm"]
 

@@ -194,3 +194,23 @@ def test_two_plugins_claiming_one_name_is_a_clear_error():
     finally:
         pm.unregister(rival)
     assert "read_file" in SyscallTable.default().names()
+
+
+def test_an_uninstalled_plugin_is_forgotten_and_a_broken_one_is_a_one_line_error(
+    site: Path, root: Path, tmp_path: Path
+):
+    import shutil
+
+    own = tmp_path / "site"
+    shutil.copytree(site, own)
+    assert _llmos(own, root, "hello").returncode == 0  # found, and now in the entry-point cache
+    shutil.rmtree(own / "llmos_hello")
+    for info in own.glob("llmos_hello-*.dist-info"):
+        shutil.rmtree(info)  # what `pip uninstall` does: the folder's mtime moves, the cache is stale
+    gone = _llmos(own, root, "hello")
+    assert gone.returncode != 0 and "No such command 'hello'" in gone.stderr, gone.stderr
+    shutil.copytree(site, tmp_path / "broken")
+    (tmp_path / "broken" / "llmos_hello" / "__init__.py").write_text("raise ImportError('libfoo.so missing')\n")
+    broken = _llmos(tmp_path / "broken", root, "log")
+    assert broken.returncode == 1 and "plugin 'hello'" in broken.stderr and "libfoo.so missing" in broken.stderr
+    assert len(broken.stderr.strip().splitlines()) == 1 and "Traceback" not in broken.stderr

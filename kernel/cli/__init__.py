@@ -26,7 +26,30 @@ def _echo_err(text: str) -> None:
     click.echo(text, err=True)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class PluginGroup(click.Group):
+    """The ``llmos`` group: every command comes in through the plugin door (the built-ins of
+    :mod:`llmos.cli.builtin` and those of installed plugins), registered on first use, so that a
+    broken plugin is a one-line error of the command, not a traceback at import."""
+
+    registered = False
+
+    def _register(self) -> None:
+        if not self.registered:
+            self.registered = True
+            from .. import plugins
+
+            plugins.call("register_commands", cli=self)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self._register()
+        return super().list_commands(ctx)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        self._register()
+        return super().get_command(ctx, name)
+
+
+@click.group(cls=PluginGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--root",
     "root_flag",
@@ -46,17 +69,6 @@ def cli(ctx: click.Context, root_flag: str | None) -> None:
       git log -1
     """
     ctx.obj = Obj(root_flag)
-
-
-def _register() -> None:
-    """Every command comes in through the plugin door: the built-ins (:mod:`llmos.cli.builtin`) and
-    those of installed plugins."""
-    from .. import plugins
-
-    plugins.call("register_commands", cli=cli)
-
-
-_register()
 
 
 def main(argv: list[str] | None = None) -> None:
