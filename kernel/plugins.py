@@ -20,7 +20,7 @@ plugins like any other, listed in :data:`BUILTIN`; a third-party package adds it
 
 Built-in modules are imported only when a hook they implement is first called, so ``llmos --help``
 does not import the syscall families. This module imports no other llmos module: it is the ground
-floor every layer may call.
+floor every layer may call (it imports only ``atomic`` and ``errors``, its neighbours there).
 """
 
 from __future__ import annotations
@@ -34,6 +34,8 @@ from pathlib import Path
 from typing import Any
 
 import pluggy
+
+from .atomic import atomic_write
 
 hookspec = pluggy.HookspecMarker("llmos")
 hookimpl = pluggy.HookimplMarker("llmos")
@@ -127,10 +129,7 @@ def installed() -> list[tuple[str, str]]:
 
     found = sorted({(ep.name, ep.value) for ep in entry_points(group=ENTRY_POINTS)})
     try:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_name(f".{cache.name}.{os.getpid()}")
-        tmp.write_text(json.dumps({"key": key, "entry_points": found}))
-        os.replace(tmp, cache)
+        atomic_write(cache, json.dumps({"key": key, "entry_points": found}), durable=False)
     except OSError:
         pass  # a read-only home: scan every time
     return found

@@ -34,14 +34,17 @@ def parse_trailers(message: str) -> dict[str, str]:
     return dict(reversed(list(out.items())))
 
 
+def _git_log(root: Path, fields: tuple[str, ...], *args: str) -> tuple[subprocess.CompletedProcess, list[list[str]]]:
+    """``git log`` with ``fields`` (pretty-format codes) per commit, newest first, split into lists."""
+    fmt = _FIELD.join(fields) + _RECORD
+    proc = subprocess.run(["git", "-C", str(root), "log", f"--format={fmt}", *args], capture_output=True, text=True)
+    records = [r.strip("\n").split(_FIELD) for r in proc.stdout.split(_RECORD) if r.strip()]
+    return proc, [r for r in records if len(r) == len(fields)]
+
+
 def run_log(root: Path, limit: int = 20) -> list[LogEntry]:
     """Runs recorded in git history (commits with a Trace-Id trailer), newest first."""
-    fmt = _FIELD.join(("%H", "%cI", "%s", "%B")) + _RECORD
-    proc = subprocess.run(
-        ["git", "-C", str(root), "log", f"-n{limit}", "--grep=^Trace-Id: ", f"--format={fmt}", "HEAD", "--"],
-        capture_output=True,
-        text=True,
-    )
+    proc, records = _git_log(root, ("%H", "%cI", "%s", "%B"), f"-n{limit}", "--grep=^Trace-Id: ", "HEAD", "--")
     if proc.returncode != 0:
         if "does not have any commits" in proc.stderr or "unknown revision" in proc.stderr:
             return []
@@ -49,14 +52,8 @@ def run_log(root: Path, limit: int = 20) -> list[LogEntry]:
             f"cannot read git history of {root}: {proc.stderr.strip().splitlines()[-1:]}",
             hint="an OS root must be a git repository: `git init` it, or `llmos init DIR`",
         )
-    entries = []
-    for record in proc.stdout.split(_RECORD):
-        parts = record.strip("\n").split(_FIELD)
-        if len(parts) == 4:
-            trailers = parse_trailers(parts[3])
-            if "Trace-Id" in trailers:
-                entries.append(LogEntry(parts[0], parts[1], parts[2], trailers))
-    return entries
+    entries = [LogEntry(sha, date, subject, parse_trailers(body)) for sha, date, subject, body in records]
+    return [e for e in entries if "Trace-Id" in e.trailers]
 
 
 def trace_is_committed(root: Path, rel: str, trace_id: str) -> str | None:
@@ -68,9 +65,7 @@ def trace_is_committed(root: Path, rel: str, trace_id: str) -> str | None:
     )
     if status.returncode != 0 or status.stdout.strip():
         return f"{rel} differs from what was committed"
-    fmt = _FIELD.join(("%H", "%B")) + _RECORD
-    proc = subprocess.run(["git", "-C", str(root), "log", f"--format={fmt}", "--", rel], capture_output=True, text=True)
-    commits = [r.strip("\n").split(_FIELD) for r in proc.stdout.split(_RECORD) if r.strip()]
+    proc, commits = _git_log(root, ("%H", "%B"), "--", rel)
     if proc.returncode != 0 or not commits:
         return f"{rel} was never committed"
     if parse_trailers(commits[-1][1]).get("Trace-Id") != trace_id:

@@ -28,6 +28,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from ..atomic import atomic_write
 from ..errors import ModelWorkerError
 from . import cpu
 
@@ -205,10 +206,7 @@ def remember_unsafe(reason: str) -> None:
     except ValueError:
         seen = {}
     seen[_machine_key()] = reason
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}")
-    tmp.write_text(json.dumps(seen, indent=2) + "\n")
-    os.replace(tmp, path)
+    atomic_write(path, json.dumps(seen, indent=2) + "\n", durable=False)
 
 
 def extra_buffers(setting: str) -> bool:

@@ -18,12 +18,8 @@ import sys
 import click
 
 from .. import __version__
-from .context import Obj
+from .context import Obj, echo_err
 from ..errors import LlmosError
-
-
-def _echo_err(text: str) -> None:
-    click.echo(text, err=True)
 
 
 class PluginGroup(click.Group):
@@ -76,7 +72,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         cli.main(args=argv, prog_name="llmos", standalone_mode=False)
     except click.exceptions.Abort:
-        _echo_err("aborted")
+        echo_err("aborted")
         sys.exit(130)
     except click.ClickException as exc:
         exc.show()
@@ -84,13 +80,13 @@ def main(argv: list[str] | None = None) -> None:
     except LlmosError as exc:
         if os.environ.get("LLMOS_DEBUG") == "1":
             raise
-        _echo_err(f"error: {exc}")
+        echo_err(f"error: {exc}")
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
-        _echo_err("interrupted")
+        echo_err("interrupted")
         sys.exit(130)
     except Exception as exc:  # a bug in llmos, not the user's mistake
         if os.environ.get("LLMOS_DEBUG") == "1":
             raise
-        _echo_err(f"internal error: {type(exc).__name__}: {exc} (set LLMOS_DEBUG=1 for the traceback)")
+        echo_err(f"internal error: {type(exc).__name__}: {exc} (set LLMOS_DEBUG=1 for the traceback)")
         sys.exit(70)

@@ -44,6 +44,11 @@ class Obj:
         return self._kernel
 
 
+def echo_err(text: str) -> None:
+    """A line on stderr: progress, warnings and errors, so stdout stays the command's result."""
+    click.echo(text, err=True)
+
+
 def current() -> Obj:
     """The running command's :class:`Obj` (a bare one when a command is invoked on its own)."""
     ctx = click.get_current_context().find_root()

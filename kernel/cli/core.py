@@ -9,11 +9,7 @@ from typing import Any
 import click
 
 from ..errors import LlmosError
-from .context import Obj
-
-
-def _echo_err(text: str) -> None:
-    click.echo(text, err=True)
+from .context import Obj, echo_err
 
 
 @click.command()
@@ -30,20 +26,20 @@ def init(directory: str) -> None:
 def _print_event(kind: str, data: dict[str, Any]) -> None:
     if kind == "start":
         t = data["trace"]
-        _echo_err(f"run {t.id}  agent={t.agent}  model={t.model}  mode={t.mode}")
+        echo_err(f"run {t.id}  agent={t.agent}  model={t.model}  mode={t.mode}")
     elif kind == "step":
         s = data["step"]
         first = " ".join(s.result.split())[:90]
         target = s.args.get("path") or ""
         mark = click.style("ok", fg="green") if s.ok else click.style("refused/failed", fg="red")
-        _echo_err(
+        echo_err(
             f"  {s.n:>3}  {s.tool or '(no tool call)':<12} {target:<32} {mark}  "
             f"[{s.tokens.input} in/{s.tokens.output} out, {s.seconds:.1f}s]  {first}"
         )
     elif kind == "agent":  # the agent file was edited during the run: the next step uses the new version
-        _echo_err(f"  (run now uses agent {data['agent'].name} {data['old_hash']} -> {data['agent'].hash})")
+        echo_err(f"  (run now uses agent {data['agent'].name} {data['old_hash']} -> {data['agent'].hash})")
     elif kind == "reload":
-        _echo_err(f"  [reload] {data['event'].line()}")
+        echo_err(f"  [reload] {data['event'].line()}")
 
 
 @click.command()
@@ -81,7 +77,7 @@ def boot(
     except LlmosError as exc:
         run = getattr(exc, "run", None)
         if run is not None:
-            _echo_err(f"trace: {run.trace_path.relative_to(kernel.root)} (outcome {run.outcome})")
+            echo_err(f"trace: {run.trace_path.relative_to(kernel.root)} (outcome {run.outcome})")
         raise
     if as_json:
         click.echo(json.dumps(res.as_dict(), indent=2))
@@ -107,12 +103,12 @@ def check(obj: Obj) -> None:
     root = obj.root()
     errors = check_root(root)
     for warning in check_warnings(root):
-        _echo_err(f"warning: {warning}")
+        echo_err(f"warning: {warning}")
     for err in errors:
         for line in err.lines():
             click.echo(line)
     if errors:
-        _echo_err(f"{sum(len(e.problems) for e in errors)} problem(s) in {len(errors)} file(s)")
+        echo_err(f"{sum(len(e.problems) for e in errors)} problem(s) in {len(errors)} file(s)")
         sys.exit(1)
     click.echo(f"ok: {root}")
 
@@ -145,7 +141,7 @@ def agents(obj: Obj, as_json: bool) -> None:
         kind = " (system)" if r["system"] else ""
         click.echo(f"{r['name']}{kind}\n    model: {r['model']}  tools: {tools}\n    {r['description']}")
     for err in errors:
-        _echo_err(f"invalid: {err}")
+        echo_err(f"invalid: {err}")
     if errors:
         sys.exit(1)
 
@@ -190,7 +186,7 @@ def doctor(obj: Obj, model: str | None, as_json: bool) -> None:
     for key, text in [] if as_json else report.lines:
         click.echo(f"{key:<10} {text}")
     for problem in [] if as_json else report.problems:
-        _echo_err(f"problem: {problem}")
+        echo_err(f"problem: {problem}")
     if not report.ok:
         sys.exit(1)
     if not as_json:

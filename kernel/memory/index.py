@@ -130,14 +130,6 @@ def entry_for(root: Path, path: Path) -> dict[str, Any]:
     )
 
 
-def indexed_files(root: Path) -> Iterable[Path]:
-    from .model import iter_memory_files
-    from ..traces import iter_trace_files
-
-    yield from iter_memory_files(root)
-    yield from iter_trace_files(root)
-
-
 def _stat_all(root: Path) -> Iterator[tuple[str, str, os.stat_result]]:
     """``(rel, path, stat)`` of every indexed file: one ``scandir`` per folder and one stat per file,
     no path objects for the files that did not change (a sync of 10,000 unchanged files is a walk)."""

@@ -54,7 +54,7 @@ def confine(root: Path, rel: str, *, for_write: bool = False) -> Path:
     if resolved != real_root and real_root not in resolved.parents:
         raise Refused(f"path {rel!r} is outside the OS root")
     inside = resolved.relative_to(real_root)
-    if inside.parts and (inside.parts[0].lower() in PRIVATE_FOLDED or _git_name(inside.parts[0])):
+    if inside.parts and inside.parts[0].lower() in PRIVATE_FOLDED:
         raise Refused(f"path {rel!r} is kernel-private ({inside.parts[0]})")
     if any(_git_name(part) for part in inside.parts):
         raise Refused(f"path {rel!r} names a .git folder, which is git's own")
