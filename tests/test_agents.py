@@ -6,7 +6,8 @@ import pytest
 
 from llmos.agents import load_agent
 from llmos.errors import AgentNotFound, DocumentError
-from llmos.kernel import Kernel, check_root
+from llmos.checks import check_root
+from llmos.kernel import Kernel
 from llmos.syscalls import SyscallTable
 from helpers import run_llmos
 

@@ -22,7 +22,7 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("run", {"loop", "memory", "team", "modes"}),
     ("upkeep", {"dream"}),
     ("config", {"config"}),
-    ("spine", {"live", "kernel", "doctor"}),
+    ("spine", {"live", "kernel", "doctor", "checks"}),
     ("clients", {"cli", "__main__", "__init__"}),
 ]
 # The one cycle there is: the BlobStore facade lazily calls check/gc/repack/dicts, which name the

@@ -98,7 +98,7 @@ def boot(
 @click.pass_obj
 def check(obj: Obj) -> None:
     """Validate the whole root (config, agents, souls, traces); exit 1 listing every error."""
-    from ..kernel import check_root, check_warnings
+    from ..checks import check_root, check_warnings
 
     root = obj.root()
     errors = check_root(root)
