@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from llmos.audit import fastcommit
 from llmos.audit.commit import commit_paths
 from llmos.audit.refs import update_ref, identity
 from llmos.audit.objects import Unsupported
+from llmos.errors import RootError
 
 
 def _write(root: Path, rel: str, text: str) -> str:
@@ -130,10 +132,59 @@ def test_ref_moves_only_from_the_expected_value(root: Path):
     who = identity({}, fastcommit.FALLBACK_IDENTITY)
     with pytest.raises(Unsupported, match="moved"):
         update_ref(root / ".git", "refs/heads/main", "1" * 40, "2" * 40, who, "x", True)
-    (root / ".git/refs/heads/main.lock").write_text("")
-    with pytest.raises(Unsupported, match="locked"):
-        update_ref(root / ".git", "refs/heads/main", "1" * 40, head, who, "x", True)
     assert git(root, "rev-parse", "HEAD").strip() == head
+
+
+HOLD = "import sys, time; f = open(sys.argv[1]); print('open', flush=True); time.sleep(60)"
+
+
+def test_a_ref_lock_a_live_git_keeps_is_one_clear_error(root: Path, monkeypatch: pytest.MonkeyPatch):
+    from llmos.audit import refs
+
+    monkeypatch.setattr(refs, "REF_WAIT_S", 0.2)
+    head = git(root, "rev-parse", "HEAD").strip()
+    lock = root / ".git/refs/heads/main.lock"
+    lock.write_text("")
+    os.utime(lock, (time.time() - 60, time.time() - 60))  # old, but a process still has it open
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(lock)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline() == "open\n"
+        who = identity({}, fastcommit.FALLBACK_IDENTITY)
+        with pytest.raises(RootError, match="held for 0s by a git command that is still running") as err:
+            update_ref(root / ".git", "refs/heads/main", "1" * 40, head, who, "x", True)
+        assert str(lock) in err.value.hint and lock.exists()
+    finally:
+        holder.kill()
+        holder.wait()
+    assert git(root, "rev-parse", "HEAD").strip() == head
+
+
+@pytest.mark.parametrize("subprocess_git", [False, True])
+def test_a_ref_lock_left_by_a_killed_git_is_reclaimed(
+    root: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture, subprocess_git: bool
+):
+    """Finding: a stale refs/heads/main.lock made every later run do its work, then fail with a
+    multi-line GitCommandError. Now the commit reclaims it and says so in one line."""
+    if subprocess_git:
+        monkeypatch.setenv("LLMOS_GIT_SUBPROCESS", "1")
+    lock = root / ".git/refs/heads/main.lock"
+    lock.write_text("")
+    os.utime(lock, (time.time() - 30, time.time() - 30))
+    sha = commit_paths(root, [_write(root, "projects/after-kill.md", "x\n")], "llmos: after a kill\n")
+    assert sha and git(root, "rev-parse", "HEAD").strip() == sha and not lock.exists()
+    assert "removed a stale .git/refs/heads/main.lock" in capfd.readouterr().err
+    assert git(root, "status", "--porcelain") == ""
+
+
+def test_an_index_lock_left_by_a_killed_git_is_reclaimed(root: Path, capfd: pytest.CaptureFixture):
+    lock = root / ".git" / "index.lock"
+    lock.write_bytes(b"")
+    os.utime(lock, (time.time() - 30, time.time() - 30))  # what a killed git leaves behind
+    commit_paths(root, [_write(root, "projects/reclaimed.md", "x\n")], "llmos: under a dead lock\n")
+    assert not lock.exists() and "removed a stale .git/index.lock" in capfd.readouterr().err
+    assert git(root, "status", "--porcelain") == ""
+    git(root, "commit", "--allow-empty", "-qm", "a person's next commit")
+    assert "projects/reclaimed.md" in git(root, "ls-tree", "-r", "--name-only", "HEAD")
 
 
 COMMITTER = """
@@ -185,12 +236,12 @@ def test_a_persons_brief_index_lock_is_waited_out(root: Path):
     assert "projects/brief.md" in git(root, "ls-tree", "-r", "--name-only", "HEAD")
 
 
-def test_a_stale_index_lock_is_remembered_and_caught_up_by_the_next_commit(root: Path, monkeypatch):
+def test_an_index_lock_held_past_the_wait_is_remembered_and_caught_up_by_the_next_commit(root: Path, monkeypatch):
     from llmos.audit import commit as audit
 
     monkeypatch.setattr(audit, "INDEX_WAIT_S", 0.2)
     lock = root / ".git" / "index.lock"
-    lock.write_bytes(b"")  # what a killed git leaves behind
+    lock.write_bytes(b"")  # fresh: a git command that may still be running holds it
     commit_paths(root, [_write(root, "projects/stale.md", "x\n")], "llmos: under a stale lock\n")
     assert (root / audit.PENDING).read_text() == "projects/stale.md\n"
     lock.unlink()  # a person removes it, as git's own message tells them to

@@ -18,9 +18,10 @@ from typing import Any
 
 import git
 
-from . import fastcommit
+from . import fastcommit, stale
 from ..atomic import atomic_write, file_lock
 from .gitindex import IndexLocked
+from .refs import REF_WAIT_S
 from ..errors import RootError
 
 TRAILERS = ("Trace-Id", "Agent", "Mode", "Model", "Tokens", "Cost-USD")
@@ -147,11 +148,32 @@ def _commit_batch_git(root: Path, batch: list[_Pending]) -> None:
             for req in batch:
                 tip, tree = _commit_one(repo, root, env, req, tip, tree)
             if tip != head:
-                repo.git.execute(
-                    ["git", "update-ref", "-m", "llmos: run commit", "HEAD", tip] + ([head] if head else [])
-                )
+                _update_head(repo, root, tip, head)
+    except git.GitCommandError as exc:
+        raise RootError(
+            f"git could not write the audit commit in {root}: {_first_line(exc)}",
+            hint="run `git status` there to see what git says; the run's files are on disk and are "
+            "committed by the next run",
+        ) from None
     finally:
         repo.close()
+
+
+def _update_head(repo: git.Repo, root: Path, tip: str, head: str | None) -> None:
+    """``git update-ref HEAD tip head``, waiting for (or reclaiming, if stale) the branch's lock."""
+    git_dir = root / ".git"
+    target = (git_dir / "HEAD").read_text().strip()
+    lock = git_dir / ((target[5:] if target.startswith("ref: ") else "HEAD") + ".lock")
+    deadline = time.monotonic() + REF_WAIT_S
+    while lock.exists() and not stale.reclaim(lock, root) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    repo.git.execute(["git", "update-ref", "-m", "llmos: run commit", "HEAD", tip] + ([head] if head else []))
+
+
+def _first_line(exc: git.GitCommandError) -> str:
+    text = str(exc.stderr or exc).strip().strip("'").strip()
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.strip().startswith("stderr:")]
+    return (lines[0] if lines else text)[:300]
 
 
 def _commit_one(
@@ -188,8 +210,9 @@ def sync_index(root: Path, paths: list[str], entries: dict[str, Any] | None = No
     """Make the real index agree with HEAD for ``paths`` (the caller holds the git lock), so a
     person's next ``git commit`` never records a run's files as deleted. A person's git command
     holds ``index.lock`` for milliseconds: wait up to :data:`INDEX_WAIT_S` for it. A lock that stays
-    (a killed git leaves one) cannot be waited out: the paths are kept in ``.llmos/index-pending``
-    and synced by the next commit, and ``False`` is returned."""
+    (a killed git leaves one) is reclaimed once no process holds it (:mod:`llmos.audit.stale`); one a
+    live git command keeps past the wait (an editor open for ``git commit``) cannot be waited out: the
+    paths are kept in ``.llmos/index-pending`` and synced by the next commit, and ``False`` is returned."""
     pending = root / PENDING
     todo = sorted(set(paths) | set(_read_pending(pending)))
     deadline = time.monotonic() + INDEX_WAIT_S
@@ -200,6 +223,8 @@ def sync_index(root: Path, paths: list[str], entries: dict[str, Any] | None = No
             pending.unlink(missing_ok=True)
             return True
         except IndexLocked:
+            if stale.reclaim(root / ".git" / "index.lock", root):
+                continue
             if time.monotonic() >= deadline:
                 atomic_write(pending, "".join(p + "\n" for p in todo), durable=True)
                 return False

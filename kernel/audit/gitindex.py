@@ -80,7 +80,7 @@ def _clashes(names: list[bytes], name: bytes) -> bool:
 def reset_paths(git_dir: Path, final: dict[str, Entry | None]) -> None:
     """Set the index entries of ``final``'s paths to their HEAD versions (None: not in HEAD)."""
     index = git_dir / "index"
-    with LockFile(index, IndexLocked) as lock:
+    with LockFile(index, IndexLocked, repo=git_dir.parent) as lock:
         try:
             data = index.read_bytes()
         except FileNotFoundError:

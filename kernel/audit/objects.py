@@ -13,9 +13,12 @@ import hashlib
 import os
 import stat
 import tempfile
+import time
 import zlib
 from pathlib import Path
 from typing import Callable
+
+from . import stale
 
 TREE_MODE = b"40000"
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
@@ -33,15 +36,23 @@ class LockFile:
 
     Use as a context manager; if the block ends without :meth:`commit` (nothing to write, or an
     error), the lock is removed and ``PATH`` is untouched. ``locked`` builds the exception raised
-    when someone else holds the lock."""
+    when someone else holds the lock for more than ``wait`` seconds. With ``repo`` (the repository's
+    top folder), a lock left by a killed process is reclaimed (:func:`llmos.audit.stale.reclaim`)."""
 
-    def __init__(self, path: Path, locked: Callable[[], Exception]):
+    def __init__(self, path: Path, locked: Callable[[], Exception], *, wait: float = 0.0, repo: Path | None = None):
         self.path = path
         self.lock = path.with_name(path.name + ".lock")
-        try:
-            self.fd = os.open(self.lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        except FileExistsError:
-            raise locked() from None
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                self.fd = os.open(self.lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+                return
+            except FileExistsError:
+                if repo is not None and stale.reclaim(self.lock, repo):
+                    continue
+                if time.monotonic() >= deadline:
+                    raise locked() from None
+                time.sleep(0.02)
 
     def commit(self, data: bytes) -> None:
         view = memoryview(data)

@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..errors import RootError
 from .objects import LockFile, Unsupported
 
 ZERO = "0" * 40
@@ -161,12 +162,25 @@ def _packed_ref(git_dir: Path, ref: str) -> str | None:
     return None
 
 
+REF_WAIT_S = 10.0  # how long a commit waits for another git command to release a ref's lock
+
+
+def ref_locked(git_dir: Path, ref: str) -> RootError:
+    """The error for a ref whose lock a live git process has held for :data:`REF_WAIT_S`."""
+    lock = git_dir / (ref + ".lock")
+    return RootError(
+        f"cannot move {ref}: {lock} has been held for {REF_WAIT_S:.0f}s by a git command that is still running",
+        hint=f"let that git command finish (is an editor open for `git commit`?); if none is running, remove {lock}",
+    )
+
+
 def update_ref(git_dir: Path, ref: str, new: str, old: str | None, who: Identity, message: str, log_all: bool) -> None:
     """Move ``ref`` from ``old`` to ``new`` if it still holds ``old`` (None: does not exist yet), and
-    log the move in its reflog and HEAD's; :class:`Unsupported` if it moved or is locked."""
+    log the move in its reflog and HEAD's; :class:`Unsupported` if it moved. A lock held by a live git
+    command is waited for, one left by a killed process is reclaimed; :class:`RootError` if neither."""
     path = git_dir / ref
     path.parent.mkdir(parents=True, exist_ok=True)
-    with LockFile(path, lambda: Unsupported(f"{ref} is locked")) as lock:
+    with LockFile(path, lambda: ref_locked(git_dir, ref), wait=REF_WAIT_S, repo=git_dir.parent) as lock:
         if read_ref(git_dir, ref) != old:
             raise Unsupported(f"{ref} moved")
         lock.commit((new + "\n").encode())
