@@ -28,6 +28,7 @@ from .modes.run import execute, learn
 from .modes.slots import step_extras
 from .prompts import render, render_file
 from .root import find_root
+from .team.recover import Recovered, recover
 from .team.scope import RunScope
 from .syscalls import Context, Outcome, SyscallTable
 from .modes.tools import register_tools
@@ -157,6 +158,15 @@ class Kernel:
         self.syscalls = SyscallTable.default()
         self.live: Any = None  # a live.LiveRoot while a watcher keeps this kernel current (llmos shell)
         register_tools(self.syscalls, self.root, self.config)
+        self.recovered = self.recover()
+
+    def recover(self) -> list[Recovered]:
+        """Commit what runs killed in this root wrote (:mod:`llmos.team.recover`); one line each on stderr."""
+        done = recover(self.root, lambda: Budget(self.root, self.config.budget, alert_stream=sys.stderr))
+        for r in done:
+            where = f"commit {r.commit[:10]}" if r.commit else "nothing to commit"
+            print(f"llmos: recovered run {r.id} (its process died): outcome {r.outcome}, {where}", file=sys.stderr)
+        return done
 
     @classmethod
     def open(cls, root: str | Path | None = None) -> "Kernel":
@@ -285,6 +295,8 @@ class Kernel:
                     budget=budget,
                     scope=scope,
                 )
+                if scope.registration is not None:
+                    ctx.written.listener = scope.registration.wrote
                 run = scope.run = Run(
                     writer, scope.watch(on_event), budget, CallRecorder(blobs, agent=spec_agent.name), scope.ceiling()
                 )

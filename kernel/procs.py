@@ -47,3 +47,9 @@ def alive(entry: dict[str, Any]) -> bool:
         pass
     started = entry.get("pstart")
     return started is None or process_start(pid) in (None, started)
+
+
+def temp_prefix(kind: str) -> str:
+    """The name prefix of a temporary folder this process makes, ``llmos-KIND-PID-``: recovery
+    (:func:`llmos.team.recover.sweep_temp_dirs`) removes the ones whose process was killed."""
+    return f"llmos-{kind}-{os.getpid()}-"

@@ -23,6 +23,7 @@ from ..atomic import atomic_write, file_lock
 from .gitindex import IndexLocked
 from .refs import REF_WAIT_S
 from ..errors import RootError
+from ..procs import temp_prefix
 
 TRAILERS = ("Trace-Id", "Agent", "Mode", "Model", "Tokens", "Cost-USD")
 FALLBACK_IDENTITY = {"name": "llmos", "email": "llmos@localhost"}
@@ -139,7 +140,7 @@ def _commit_batch_git(root: Path, batch: list[_Pending]) -> None:
     """The batch written by git subprocesses in a private index (the caller holds the git lock)."""
     repo = open_repo(root)
     try:
-        with tempfile.TemporaryDirectory(prefix="llmos-index-") as tmp:
+        with tempfile.TemporaryDirectory(prefix=temp_prefix("index")) as tmp:
             env = {**os.environ, **_identity_env(repo), "GIT_INDEX_FILE": os.path.join(tmp, "index")}
             head = _head(repo)
             if head:

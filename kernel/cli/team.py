@@ -42,6 +42,7 @@ def ps(as_json: bool) -> None:
     from ..team.claims import held
     from ..team.runs import running
 
+    current().kernel()  # opening the root commits what killed runs left (llmos.team.recover)
     root = _root()
     runs = running(root)
     claims, handoffs = held(root)

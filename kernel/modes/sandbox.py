@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..procs import temp_prefix
 from ..toolapi import ToolRejected, check_source
 from .toolstate import paths
 
@@ -58,7 +59,7 @@ def verify(root: Path, name: str, agent: str, timeout: float = 30.0, *, unsandbo
     except ToolRejected as exc:
         return Report(False, f"rejected before running: {exc}", round(time.monotonic() - started, 3))
     table = SyscallTable.default()
-    with tempfile.TemporaryDirectory(prefix="llmos-sandbox-") as tmp:
+    with tempfile.TemporaryDirectory(prefix=temp_prefix("sandbox")) as tmp:
         copy = copy_root(Path(root), Path(tmp) / "os")
         tool, tests, _ = paths(copy, name)
         ctx = [Context(copy, agent, run_id=f"verify-{name}")]

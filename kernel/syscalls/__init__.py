@@ -51,6 +51,22 @@ class Host(Protocol):
     def run(self, goal: str, **options: Any) -> Any: ...
 
 
+class Written(set):
+    """The paths a run wrote or is about to write. Syscalls add a path *before* writing it, and
+    ``listener`` (the run's registry entry) hears each new one first, so a run killed mid-write still
+    names the file for recovery (:mod:`llmos.team.recover`)."""
+
+    def __init__(self, *paths: str, listener: Callable[[str], None] | None = None):
+        super().__init__(paths)
+        self.listener = listener
+
+    def add(self, rel: str) -> None:
+        if rel not in self:
+            if self.listener is not None:
+                self.listener(rel)
+            super().add(rel)
+
+
 @dataclass
 class Context:
     """What a syscall may touch: the root, the calling agent, and what this run has written."""
@@ -59,7 +75,7 @@ class Context:
     agent: str
     allowed: frozenset[str] | None = None  # None: every syscall
     run_id: str = ""
-    written: set[str] = field(default_factory=set)
+    written: Written = field(default_factory=Written)
     host: Host | None = None  # the kernel running the call: root, config, syscalls, agent(), run()
     budget: Any = None  # the run's budget gate (llmos.budget.gate.Budget), for budget_status
     scope: Any = None  # the run's team scope (llmos.team.scope.RunScope), for delegation and claims

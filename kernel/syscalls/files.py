@@ -49,13 +49,14 @@ def write_file(ctx: Context, path: str, content: str) -> Outcome:
     if target.is_dir():
         return Outcome(False, f"{path} is a directory")
     content = scrub(content)  # a credential never reaches disk (or the audit commit)
+    ctx.written.add(rel)  # before the write: a run killed mid-write still names the file for recovery
     try:  # relative to descriptors, no symlink followed: a folder swapped after the check cannot redirect it
         write_beneath(ctx.path("."), rel, content)
     except OSError as exc:
+        ctx.written.discard(rel)  # nothing was written: the commit must not take what stands there
         if exc.errno in (errno.ELOOP, errno.ENOTDIR, errno.EISDIR):
             return Outcome(False, f"refused: {path}: a symbolic link or a file stands where a folder should be")
         raise
-    ctx.written.add(rel)
     return Outcome(True, f"wrote {len(content.encode('utf-8'))} bytes to {rel}")
 
 

@@ -1,8 +1,9 @@
 """The run registry: one small JSON file per running run under ``.llmos/runs/``.
 
 ``Kernel.run`` writes ``.llmos/runs/<trace id>.json`` when a run starts, updates it after every
-step (step number, tokens, cost) and removes it when the run ends. ``llmos ps`` lists the entries
-whose process is still alive; entries left by a killed process are ignored (and swept).
+step (step number, tokens, cost) and before every file the run writes (``written``), and removes it
+when the run has committed. ``llmos ps`` lists the entries whose process is still alive; an entry
+left by a killed process is what :mod:`llmos.team.recover` commits the run's trace and files from.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ class RunEntry:
     step: int = 0
     tokens: dict[str, int] = field(default_factory=lambda: {"input": 0, "output": 0})
     cost_usd: float = 0.0
+    written: list[str] = field(default_factory=list)  # root-relative paths written or about to be
 
     def as_dict(self) -> dict[str, Any]:
         return {"format": FORMAT, **self.__dict__}
@@ -80,6 +82,12 @@ class Registration:
         e.step, e.tokens, e.cost_usd = step, {"input": tokens["input"], "output": tokens["output"]}, cost_usd
         self._write()
 
+    def wrote(self, rel: str) -> None:
+        """Record ``rel`` before the run writes it, so a kill mid-write still leaves its name here."""
+        if rel not in self.entry.written:
+            self.entry.written.append(rel)
+            self._write()
+
     def remove(self) -> None:
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
@@ -89,23 +97,24 @@ class Registration:
         atomic_write(self.path, json.dumps(self.entry.as_dict(), indent=1) + "\n", durable=False)
 
 
-def running(root: Path, *, sweep: bool = True) -> list[RunEntry]:
-    """Every run whose process is alive, oldest first. Stale entries are skipped (and removed
-    with ``sweep``); unreadable ones are skipped."""
+def entries(root: Path) -> list[tuple[Path, RunEntry]]:
+    """Every readable registry entry, alive or not (unreadable ones are skipped)."""
     out = []
     folder = runs_dir(root)
     for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
             data.pop("format", None)
-            entry = RunEntry(**data)
+            out.append((path, RunEntry(**data)))
         except (OSError, ValueError, TypeError):
             continue
-        if alive(entry.__dict__):
-            out.append(entry)
-        elif sweep:
-            with contextlib.suppress(FileNotFoundError):
-                path.unlink()
+    return out
+
+
+def running(root: Path) -> list[RunEntry]:
+    """Every run whose process is alive, oldest first. Entries of dead processes are left for
+    :func:`llmos.team.recover.recover`."""
+    out = [entry for _, entry in entries(root) if alive(entry.__dict__)]
     return sorted(out, key=lambda e: (e.started, e.id))
 
 

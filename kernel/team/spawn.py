@@ -17,6 +17,7 @@ from ..backends import parse_spec
 from ..docs import dump_frontmatter
 from ..errors import DocumentError, ModelSpecError
 from ..syscalls.hooks import ALWAYS_ALLOWED, Refused
+from ..procs import temp_prefix
 from ..scrub import scrub
 
 
@@ -69,7 +70,7 @@ def create(
             raise Refused(f"model: {exc}") from None
     rel = f"agents/{name}.md"
     text = scrub(agent_text(name, description, instructions, tools, model))
-    with tempfile.TemporaryDirectory(prefix="llmos-agent-") as tmp:
+    with tempfile.TemporaryDirectory(prefix=temp_prefix("agent")) as tmp:
         draft = Path(tmp) / f"{name}.md"
         draft.write_text(text, encoding="utf-8")
         try:
