@@ -219,6 +219,16 @@ class Budget:
             "open_reservations": len(tally.open),
         }
 
+    def settle_dead_run(self, run_id: str) -> float:
+        """For recovery after a kill: charge the open reservations of dead processes (the run's
+        among them) their worst case, and return everything ``run_id`` was charged, in USD."""
+        with self.ledger.locked() as entries:
+            tally = self._fold(entries)
+            alerts = self._expire_dead(tally)
+            spent = self._fold(entries).spent.get(f"run:{run_id}", 0.0)
+        deliver(alerts, self.config, self.root, self.alert_stream)
+        return spent
+
     def verify(self) -> VerifyReport:
         """Check the ledger's whole hash chain (never raises for a broken chain)."""
         return self.ledger.verify()
