@@ -58,7 +58,13 @@ class ModelSpecError(ConfigError):
 
 
 class BackendError(LlmosError):
-    """An LLM backend could not be used: missing package, key, file, or a failed call."""
+    """An LLM backend could not be used: missing package, key, file, or a failed call.
+
+    ``billed`` says whether the provider may have charged for the failed call (a reply that arrived
+    and was then rejected); the budget gate releases the reservation of a call that was not billed
+    (no response, or an error status the provider does not bill)."""
+
+    billed = False
 
 
 class PluginError(LlmosError):

@@ -82,15 +82,19 @@ class Run:
         meta = self.writer.meta
         if self.follow is not None:
             tools = self.follow.refresh(messages, tools)
-        reply, cost = ask(
-            backend,
-            messages,
-            tools,
-            budget=self.budget,
-            agent=meta.agent,
-            run_id=meta.id,
-            agent_ceiling=self.agent_ceiling,
-        )
+        try:
+            reply, cost = ask(
+                backend,
+                messages,
+                tools,
+                budget=self.budget,
+                agent=meta.agent,
+                run_id=meta.id,
+                agent_ceiling=self.agent_ceiling,
+            )
+        except BaseException as exc:  # a failed call the ledger charged is in the trace's cost too
+            meta.cost_usd = round(meta.cost_usd + getattr(exc, "charged_usd", 0.0), 8)
+            raise
         meta.cost_usd = round(meta.cost_usd + cost, 8)
         self.usage.add(reply.usage)
         meta.tokens = Tokens(**self.usage.as_dict())

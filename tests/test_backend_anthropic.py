@@ -48,9 +48,10 @@ def test_run_through_the_messages_api(root: Path, monkeypatch: pytest.MonkeyPatc
     sent = stub.headers[0]
     assert "sk-ant-test-key" in (sent.get("x-api-key", "") + sent.get("authorization", ""))
     t = read_trace(res.trace_path)
-    assert t.model == "claude-sonnet-4-6" and t.tokens.input == 101 + 102 and t.tokens.output == 40
-    assert t.tokens.cached == 14
-    assert t.cost_usd == pytest.approx(203 * 3 / 1e6 + 40 * 15 / 1e6)  # Sonnet 4 prices
+    used_in, used_out = sum(u["input_tokens"] for u in stub.usages), sum(u["output_tokens"] for u in stub.usages)
+    assert t.model == "claude-sonnet-4-6" and t.tokens.input == used_in and t.tokens.output == used_out
+    assert t.cost_usd == pytest.approx(used_in * 3 / 1e6 + used_out * 15 / 1e6)  # Sonnet 4 prices
+    assert len(stub.counts) == 2 and stub.violations == []  # each call's input counted by the API first
     assert f"Cost-USD: {t.cost_usd:.6f}" in git(root, "log", "-1", "--format=%B")
 
 

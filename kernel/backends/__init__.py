@@ -163,3 +163,19 @@ def messages_text(messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -
         for call in m.get("tool_calls") or []:
             parts.append(json.dumps({"name": call["name"], "args": call["args"]}, sort_keys=True))
     return "\n".join(parts)
+
+
+TOOL_PROMPT_TOKENS = 1024  # what a provider adds to a request that carries tools (Claude: 300-500)
+
+
+def bytes_bound(system: str, turns: Any, tools: list[dict[str, Any]]) -> int:
+    """An upper bound of the input tokens of a request, from its bytes alone.
+
+    A byte-level tokenizer never makes more tokens than bytes, so the UTF-8 length of the request
+    serialized as JSON (every text, name and schema, plus its punctuation) bounds the text; a fixed
+    allowance covers the framing a provider adds around tools. Several times more than the real count
+    for prose, never less: the budget gate reserves from it when no token counting is at hand."""
+    import json
+
+    body = json.dumps({"system": system, "messages": turns, "tools": tools}, ensure_ascii=False)
+    return len(body.encode("utf-8")) + (TOOL_PROMPT_TOKENS if tools else 0) + 64

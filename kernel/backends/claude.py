@@ -6,11 +6,15 @@ The key comes from ``ANTHROPIC_API_KEY``; the endpoint from the config's ``anthr
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from typing import Any
 
 from ..errors import BackendError
-from . import Reply, ToolCall, Usage, count_tokens, messages_text
+from . import Reply, ToolCall, Usage, bytes_bound
+
+COUNT_MARGIN = 1.05  # Claude's token count is documented as an estimate: reserve a little above it
 
 
 def to_anthropic(messages: list[dict[str, Any]]) -> tuple[str, list[dict[str, Any]]]:
@@ -64,10 +68,34 @@ class AnthropicBackend:
         timeout = settings.timeout_s if settings else 120.0
         self._sdk = anthropic
         self.client = anthropic.Anthropic(api_key=key, base_url=base_url, timeout=timeout, max_retries=2)
+        self._counted: dict[str, int] = {}
+        self._can_count = True
 
     def estimate_input(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> int:
-        # No network call for an estimate: words and marks over-count Claude's tokenizer for prose.
-        return count_tokens(messages_text(messages, tools)) + 16 * len(messages)
+        """An upper bound of the request's input tokens, for the budget gate: Claude's own count
+        (the free count-tokens endpoint) plus a margin, remembered per request; where the endpoint
+        cannot be reached, the bound from bytes (:func:`bytes_bound`), never a word count."""
+        system, turns = to_anthropic(messages)
+        key = hashlib.sha256(json.dumps([system, turns, tools], sort_keys=True, default=str).encode()).hexdigest()
+        if key in self._counted:
+            return self._counted[key]
+        bound = None
+        if self._can_count:
+            try:
+                counted = self.client.messages.count_tokens(
+                    model=self.model, system=system, messages=turns, tools=tools
+                ).input_tokens
+                bound = int(counted * COUNT_MARGIN) + 32
+            except self._sdk.NotFoundError:
+                self._can_count = False  # a gateway without the endpoint: bytes from now on
+            except (self._sdk.APIError, ValueError, TypeError):
+                pass  # this once: the bound from bytes
+        if bound is None:
+            bound = bytes_bound(system, turns, tools)
+        if len(self._counted) > 256:
+            self._counted.clear()
+        self._counted[key] = bound
+        return bound
 
     def complete(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> Reply:
         system, turns = to_anthropic(messages)

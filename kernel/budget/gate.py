@@ -28,11 +28,11 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator, TextIO
+from typing import Any, Callable, Iterator, TextIO
 
 from .alerts import Alert, crossed_thresholds, deliver
 from .config import BudgetConfig, ModelPrice, cost_usd, price_for
-from ..errors import BudgetExceeded
+from ..errors import BackendError, BudgetExceeded
 from ..halt import check_halt
 from .ledger import Ledger, VerifyReport
 from ..procs import alive, process_start
@@ -110,11 +110,26 @@ class Charge:
         self.closed = False
 
     def settle(self, *, input_tokens: int, output_tokens: int) -> float:
-        """Charge the real usage, close the reservation, fire alerts; returns the cost in USD."""
+        """Charge the real usage, close the reservation, fire alerts; returns the cost in USD.
+
+        The charge never exceeds the reservation: the gate let the call through on that bound, and a
+        provider that reports more than the request allowed (output beyond its ``max_tokens``) has
+        broken the request's contract. The reported usage and its price stay in the ledger entry
+        (``reported_usd``) and a line on stderr says so."""
         if input_tokens < 0 or output_tokens < 0:
             raise ValueError("token counts cannot be negative")
         cost = cost_usd(self.price, input_tokens, output_tokens)
-        self._close(input_tokens, output_tokens, cost, reason="settled")
+        reported = None
+        if cost > self.worst_usd + EPSILON:
+            reported, cost = cost, self.worst_usd
+            e = self.entry
+            print(
+                f"llmos: the provider reported {input_tokens}/{output_tokens} tokens (${reported:.6f}) for a call "
+                f"reserved at {e['input_tokens']}/{e['max_output_tokens']} (${self.worst_usd:.6f}); "
+                "charged the reservation",
+                file=self._budget.alert_stream,
+            )
+        self._close(input_tokens, output_tokens, cost, reason="settled", reported_usd=reported)
         return cost
 
     def release(self) -> None:
@@ -124,7 +139,9 @@ class Charge:
         self._budget._close(self, None)
         self.closed = True
 
-    def _close(self, input_tokens: int, output_tokens: int, cost: float, reason: str) -> None:
+    def _close(
+        self, input_tokens: int, output_tokens: int, cost: float, reason: str, reported_usd: float | None = None
+    ) -> None:
         if self.closed:
             raise RuntimeError(f"reservation {self.reservation_id} is already closed")
         e = self.entry
@@ -141,6 +158,8 @@ class Charge:
             "cost_usd": cost,
             "reason": reason,
         }
+        if reported_usd is not None:
+            charge["reported_usd"] = reported_usd
         self.alerts = self._budget._close(self, charge)
         self.cost_usd = cost
         self.closed = True
@@ -171,24 +190,21 @@ class Budget:
         run_id: str | None,
         agent: str | None,
         model: str,
-        input_tokens: int,
+        input_tokens: int | Callable[[], int],
         max_output_tokens: int,
         kind: str = "run",
         agent_ceiling: float | None = None,
     ) -> Iterator[Charge]:
-        """Reserve the worst case of one model call, or raise :class:`BudgetExceeded`."""
+        """Reserve the worst case of one model call, or raise :class:`BudgetExceeded`.
+        ``input_tokens`` may be a function (a provider's token count): it is called only once the
+        kill switch and the price have been checked."""
         charge = self._reserve(run_id, agent, model, input_tokens, max_output_tokens, kind, agent_ceiling)
         try:
             yield charge
         finally:
             if not charge.closed:
-                price = charge.price
-                charge._close(
-                    input_tokens,
-                    max_output_tokens,
-                    cost_usd(price, input_tokens, max_output_tokens),
-                    reason="abandoned",
-                )
+                e = charge.entry
+                charge._close(e["input_tokens"], max_output_tokens, charge.worst_usd, reason="abandoned")
 
     def status(
         self, run_id: str | None = None, agent: str | None = None, agent_ceiling: float | None = None
@@ -249,13 +265,11 @@ class Budget:
         run_id: str | None,
         agent: str | None,
         model: str,
-        input_tokens: int,
+        input_tokens: int | Callable[[], int],
         max_output_tokens: int,
         kind: str,
         agent_ceiling: float | None,
     ) -> Charge:
-        if input_tokens < 0 or max_output_tokens < 0:
-            raise ValueError("token counts cannot be negative")
         check_halt(self.root)
         price = price_for(self.config, model)
         if price is None and not self.config.allow_unpriced:
@@ -264,6 +278,10 @@ class Budget:
                 ceiling="price",
                 hint="add it under budget.prices in system/llmos.yaml, or set budget.allow_unpriced: true",
             )
+        if callable(input_tokens):
+            input_tokens = input_tokens()
+        if input_tokens < 0 or max_output_tokens < 0:
+            raise ValueError("token counts cannot be negative")
         price = price or ModelPrice(input=0.0, output=0.0)
         worst = cost_usd(price, input_tokens, max_output_tokens)
         day = utc_day()
@@ -393,20 +411,38 @@ def ask(
     kind: str = "run",
     agent_ceiling: float | None = None,
 ) -> tuple[Any, float]:
-    """One budgeted model call: reserve the worst case at the gate, call ``backend`` (anything with
-    ``model``, ``max_output``, ``estimate_input`` and ``complete``: :class:`llmos.backends.Backend`),
-    settle what it used. Returns the reply and its cost in USD; raises ``BudgetExceeded`` before the
-    call when a ceiling would be crossed. The run loop, the rerank, the brief and the dream all call
-    the model through here."""
-    with budget.spend(
-        run_id=run_id,
-        agent=agent,
-        model=backend.model,
-        kind=kind,
-        input_tokens=backend.estimate_input(messages, tools),
-        max_output_tokens=backend.max_output,
-        agent_ceiling=agent_ceiling,
-    ) as charge:
-        reply = backend.complete(messages, tools)
-        cost = charge.settle(input_tokens=reply.usage.input, output_tokens=reply.usage.output)
+    """One budgeted model call: reserve an upper bound of its cost at the gate, call ``backend``
+    (anything with ``model``, ``max_output``, ``estimate_input`` and ``complete``:
+    :class:`llmos.backends.Backend`), settle what it used. Returns the reply and its cost in USD;
+    raises ``BudgetExceeded`` before the call when a ceiling would be crossed. The run loop, the
+    rerank, the brief and the dream all call the model through here.
+
+    ``estimate_input`` must bound the input tokens from above (a provider's token count, or a bound
+    from bytes), and ``max_output`` is the ``max_tokens`` the request itself sets, so the reservation
+    bounds the call. A :class:`BackendError` that was not billed (``billed`` false: no response, or an
+    error status the provider does not charge) releases the reservation; any other failure is charged
+    the worst case. Whatever was charged for a failed call rides on the exception as ``charged_usd``,
+    so the run's trace and commit trailer say what the ledger says."""
+    charge: Charge | None = None
+    try:
+        with budget.spend(
+            run_id=run_id,
+            agent=agent,
+            model=backend.model,
+            kind=kind,
+            input_tokens=lambda: backend.estimate_input(messages, tools),
+            max_output_tokens=backend.max_output,
+            agent_ceiling=agent_ceiling,
+        ) as charge:
+            try:
+                reply = backend.complete(messages, tools)
+            except BackendError as exc:
+                if not exc.billed:
+                    charge.release()
+                raise
+            cost = charge.settle(input_tokens=reply.usage.input, output_tokens=reply.usage.output)
+    except BaseException as exc:
+        if charge is not None and charge.cost_usd:
+            exc.charged_usd = charge.cost_usd  # type: ignore[attr-defined]
+        raise
     return reply, cost
