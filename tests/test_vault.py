@@ -126,8 +126,8 @@ def test_snapshot_seals_head_ledger_and_blobs(root):
 
 
 def test_restore_is_byte_identical(root, tmp_path):
+    want = expected_files(root)  # the ledger as sealed: the snapshot's anchor is appended after it
     info = vault.snapshot(root)
-    want = expected_files(root)
     dest = tmp_path / "restored"
     vault.restore(root, info.id[:12], dest)
     assert tree_files(dest) == want

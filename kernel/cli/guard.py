@@ -127,7 +127,11 @@ def vault_list() -> None:
 @click.argument("ident", required=False)
 @click.option("--all", "all_", is_flag=True, help="Verify every snapshot (the default).")
 def vault_verify(ident: str | None, all_: bool) -> None:
-    """Check every byte of one snapshot (ID) or all; name each changed, missing or added file."""
+    """Check every byte of one snapshot (ID) or all; name each changed, missing or added file.
+
+    Also compares the newest snapshot with its anchor in the ledger: a head that is missing,
+    replaced or behind the anchor is reported. Exits 1 on any damage.
+    """
     if ident and all_:
         raise click.UsageError("give an ID or --all, not both")
     results = _vault().verify(ident)
@@ -138,6 +142,15 @@ def vault_verify(ident: str | None, all_: bool) -> None:
         click.echo("no snapshots")
     if not all(r.ok for r in results):
         raise SystemExit(1)
+
+
+@vault.command("reanchor")
+@click.option("--reason", required=True, help="Why the damage is accepted; kept in the ledger with the anchor.")
+def vault_reanchor(reason: str) -> None:
+    """Accept damage `verify` reported (a lost or replaced newest snapshot): anchor the current head."""
+    head = _vault().reanchor(reason)
+    where = "an empty vault" if head.seq is None else f"snapshot #{head.seq} ({head.id})"
+    click.echo(f"re-anchored the vault at {where}; the ledger keeps the old anchors")
 
 
 @vault.command("restore")

@@ -8,6 +8,10 @@ Library API (the CLI in :mod:`llmos.cli.guard` is a thin client of it)::
     list_snapshots(root, cfg); verify(root, "all" | ID, cfg); restore(root, ID, dest, cfg)
     prune(root, cfg)            # only expired ones; naming an unexpired one raises VaultError
     snapshot_due(root, cfg)     # for `llmos dream`
+    reanchor(root, "manifest lost with disk X", cfg)  # accept damage `verify` reported
+
+The newest snapshot's hash is anchored in the root's ledger (:mod:`.anchor`): ``verify`` reports a
+head that was deleted or replaced, and ``snapshot`` refuses to run until the vault agrees with it.
 
 ``cfg`` is a :class:`VaultConfig` (the ``vault:`` key of system/llmos.yaml); ``None`` = defaults.
 """
@@ -22,13 +26,16 @@ from typing import TYPE_CHECKING, Any
 from .config import VaultConfig
 
 if TYPE_CHECKING:
-    from .snapshots import SnapshotInfo, Vault, VerifyResult
+    from .anchor import Anchor
+    from .records import SnapshotInfo, VerifyResult
+    from .snapshots import Vault
 
 # Loaded on first use: every command reads the ``vault:`` config section, few touch a vault.
 _LAZY = {
     "Vault": "snapshots",
-    "SnapshotInfo": "snapshots",
-    "VerifyResult": "snapshots",
+    "SnapshotInfo": "records",
+    "VerifyResult": "records",
+    "Anchor": "anchor",
     "VaultStore": "store",
     "LocalStore": "store",
 }
@@ -45,6 +52,7 @@ __all__ = [
     "Vault",
     "SnapshotInfo",
     "VerifyResult",
+    "Anchor",
     "VaultStore",
     "LocalStore",
     "snapshot",
@@ -53,6 +61,7 @@ __all__ = [
     "restore",
     "prune",
     "snapshot_due",
+    "reanchor",
 ]
 
 
@@ -98,3 +107,10 @@ def snapshot_due(root: Path, config: VaultConfig | None = None) -> bool:
     from .snapshots import Vault
 
     return Vault(root, config).due()
+
+
+def reanchor(root: Path, reason: str, config: VaultConfig | None = None) -> Anchor:
+    """Accept damage ``verify`` reported: anchor the vault's current head, with ``reason``, in the ledger."""
+    from .snapshots import Vault
+
+    return Vault(root, config).reanchor(reason)

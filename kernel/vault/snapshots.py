@@ -10,6 +10,11 @@ A snapshot ``ID`` is three write-once objects in the store, put in this order:
 The header is written last: a snapshot without one was cut short and is never listed (its leftovers
 are removed by the next snapshot). Pruning leaves a ``ID.pruned.json`` tombstone carrying the pruned
 header's hash, so the chain still verifies across the gap.
+
+The newest manifest's hash is anchored outside the vault, in the root's ledger (see :mod:`.anchor`):
+``verify`` reports a head that is missing, replaced or behind its anchor, and ``snapshot`` refuses to
+run (deleting nothing) while the vault disagrees with its anchor, so the leftovers it removes are
+only ever those of a snapshot that was never anchored.
 """
 
 from __future__ import annotations
@@ -17,7 +22,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from itertools import chain
 from pathlib import Path
@@ -26,9 +30,11 @@ from typing import Any
 import blake3
 
 from ..scrub import scrub
-from ..errors import VaultError
+from ..errors import LedgerBroken, VaultError
+from . import anchor
 from .archive import Source, git_sources, head_commit, local_sources, read_archive, write_archive
 from .config import VaultConfig
+from .records import SnapshotInfo, VerifyResult
 from .store import LocalStore, VaultStore
 
 FORMAT = "llmos-vault/1"
@@ -39,7 +45,13 @@ ARCHIVE, FILES, MANIFEST, TOMBSTONE = (
     ".sealed.manifest.json",
     ".pruned.json",
 )
+KINDS = {"archive": ARCHIVE, "files": FILES, "manifest": MANIFEST, "tombstone": TOMBSTONE}
 FOREVER = datetime(9999, 1, 1, tzinfo=timezone.utc)
+REPAIR_HINT = (
+    "run `llmos vault verify` to see the damage; put the missing or replaced manifest back from a backup, "
+    "or move what is left of the lost snapshot out of the vault and accept the loss with "
+    "`llmos vault reanchor --reason TEXT`"
+)
 
 
 def _canon(obj: Any) -> bytes:
@@ -49,67 +61,6 @@ def _canon(obj: Any) -> bytes:
 def header_hash(header: dict[str, Any]) -> str:
     """blake3 of a manifest header's canonical JSON without its ``hash`` field."""
     return blake3.blake3(_canon({k: v for k, v in header.items() if k != "hash"})).hexdigest()
-
-
-@dataclass
-class SnapshotInfo:
-    """One listed snapshot (from its manifest header)."""
-
-    id: str
-    seq: int
-    label: str | None
-    created: datetime
-    retain_until: datetime
-    commit: str
-    files: int
-    bytes: int
-    archive_bytes: int
-    hash: str
-    prev: str | None
-
-    @classmethod
-    def from_header(cls, h: dict[str, Any]) -> "SnapshotInfo":
-        return cls(
-            h["id"],
-            h["seq"],
-            h.get("label"),
-            datetime.fromisoformat(h["created"]),
-            datetime.fromisoformat(h["retain_until"]),
-            h["commit"],
-            h["files"],
-            h["bytes"],
-            h["archive"]["size"],
-            h["hash"],
-            h["prev"],
-        )
-
-    def expired(self, now: datetime | None = None) -> bool:
-        return (now or datetime.now(timezone.utc)) >= self.retain_until
-
-
-@dataclass
-class VerifyResult:
-    """What :meth:`Vault.verify` found for one snapshot; ``ok`` when nothing at all differs."""
-
-    id: str
-    changed: list[str] = field(default_factory=list)
-    missing: list[str] = field(default_factory=list)
-    added: list[str] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not (self.changed or self.missing or self.added or self.problems)
-
-    def lines(self) -> list[str]:
-        if self.ok:
-            return [f"{self.id}: ok"]
-        return (
-            [f"{self.id}: {p}" for p in self.problems]
-            + [f"{self.id}: changed: {p}" for p in self.changed]
-            + [f"{self.id}: missing: {p}" for p in self.missing]
-            + [f"{self.id}: added: {p}" for p in self.added]
-        )
 
 
 class Vault:
@@ -146,6 +97,21 @@ class Vault:
                 out[t["seq"]] = t
         return out
 
+    def _objects(self) -> dict[str, set[str]]:
+        """Snapshot id -> the kinds of its objects in the store (``archive``, ``manifest``...)."""
+        out: dict[str, set[str]] = {}
+        for name in self.store.names():
+            for kind, suffix in KINDS.items():
+                if name.endswith(suffix):
+                    out.setdefault(name[: -len(suffix)], set()).add(kind)
+        return out
+
+    def _links(self, headers: dict[str, dict[str, Any]]) -> dict[int, str]:
+        """Sequence number -> manifest hash of every sealed or pruned snapshot."""
+        links = {h["seq"]: h["hash"] for h in headers.values() if "seq" in h}
+        links.update({seq: t["hash"] for seq, t in self._tombstones().items()})
+        return links
+
     def list(self) -> list[SnapshotInfo]:
         """Sealed snapshots, oldest first (damaged manifests are left out: see :meth:`verify`)."""
         out = []
@@ -169,10 +135,14 @@ class Vault:
     # -- snapshot ------------------------------------------------------------------------------
 
     def snapshot(self, label: str | None = None) -> SnapshotInfo:
+        """Seal HEAD's tree, the ledger and the blobs into a new snapshot chained to the last.
+
+        Raises :class:`VaultError`, deleting nothing, when the vault disagrees with its anchor.
+        """
         label = scrub(label) if label else label  # sealed for years: no secret goes in
-        """Seal HEAD's tree, the ledger and the blobs into a new snapshot chained to the last."""
         commit, commit_time = head_commit(self.root)
         with self.store.lock():
+            self._check_anchor()
             self.store.clear_staging()
             self._remove_leftovers()
             seq, prev = self._chain_head()
@@ -210,35 +180,67 @@ class Vault:
             retain = datetime.fromisoformat(header["retain_until"])
             for suffix in (ARCHIVE, FILES, MANIFEST):  # the manifest last: it lists the snapshot
                 self.store.put(ident + suffix, stage / (ident + suffix), retain)
+            anchor.record(self.root, anchor.Anchor(seq, header["hash"], ident))  # killed before: next one is
         return SnapshotInfo.from_header(header)
+
+    def _check_anchor(self) -> None:
+        """Raise :class:`VaultError` if the vault disagrees with its anchor (call under the lock)."""
+        found = anchor.problems(anchor.read_anchors(self.root), self._links(self._headers()[0]), self._objects())
+        if found:
+            more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+            raise VaultError(f"refusing to snapshot, nothing was deleted: {found[0]}{more}", hint=REPAIR_HINT)
 
     def _chain_head(self) -> tuple[int, str | None]:
         """The next sequence number and the hash the new snapshot chains to."""
-        links = {h["seq"]: h["hash"] for h in self._headers()[0].values()}
-        links.update({seq: t["hash"] for seq, t in self._tombstones().items()})
+        links = self._links(self._headers()[0])
         if not links:
             return 0, None
         last = max(links)
         return last + 1, links[last]
 
     def _remove_leftovers(self) -> None:
-        """Delete objects of snapshots that were cut short (no manifest): call under the lock."""
-        names = self.store.names()
-        sealed = {n[: -len(MANIFEST)] for n in names if n.endswith(MANIFEST)}
-        for name in names:
-            for suffix in (ARCHIVE, FILES):
-                if name.endswith(suffix) and name[: -len(suffix)] not in sealed:
-                    self.store.delete(name)
+        """Delete objects of snapshots that were cut short (no manifest): call under the lock.
+
+        Only after :meth:`_check_anchor` passed: a snapshot the ledger anchored is never a leftover.
+        """
+        for ident, kinds in self._objects().items():
+            if "manifest" not in kinds:
+                for kind in kinds & {"archive", "files"}:
+                    self.store.delete(ident + KINDS[kind])
+
+    # -- anchor --------------------------------------------------------------------------------
+
+    def _anchor_report(self, links: dict[int, str]) -> list[str]:
+        """Where the vault disagrees with its anchor in the ledger (an unreadable ledger is one)."""
+        try:
+            anchors = anchor.read_anchors(self.root)
+        except LedgerBroken as exc:
+            return [f"cannot compare the vault with its anchor: {exc}"]
+        return anchor.problems(anchors, links, self._objects())
+
+    def reanchor(self, reason: str) -> anchor.Anchor:
+        """Accept the vault as it is after damage :meth:`verify` reported: anchor its current head.
+
+        The new anchor carries ``reason``; the ledger keeps the old ones. See :func:`.anchor.accept`.
+        """
+        with self.store.lock():
+            headers = self._headers()[0]
+            ids = {h["seq"]: i for i, h in headers.items() if "seq" in h}
+            ids.update({seq: t.get("id") for seq, t in self._tombstones().items()})
+            anchors = anchor.read_anchors(self.root)
+            head = anchor.accept(anchors, self._links(headers), self._objects(), ids, scrub(reason))
+            anchor.record(self.root, head)
+        return head
 
     # -- verify --------------------------------------------------------------------------------
 
     def verify(self, ident: str | None = None) -> list[VerifyResult]:
         """Check one snapshot (``ident``) or all of them: chain, manifest, every byte of every file."""
         headers, problems = self._headers()
+        links = self._links(headers)
+        problems += self._anchor_report(links)
         results = [VerifyResult(id="vault", problems=problems)] if problems else []
         ids = [self.resolve(ident).id] if ident else sorted(headers, key=lambda i: headers[i]["seq"])
-        links = {h["seq"]: h["hash"] for h in headers.values() if "seq" in h}
-        links.update({seq: t["hash"] for seq, t in self._tombstones().items()})
         for i in ids:
             results.append(self._verify_one(headers[i], links))
         return results
