@@ -253,7 +253,9 @@ class Kernel:
             model or (lineage.model if lineage and spec_agent.model in (None, "inherit") else None), spec_agent
         )
         trace_id = new_trace_id()
-        budget = (lineage and lineage.budget) or Budget(self.root, self.config.budget, alert_stream=sys.stderr)
+        budget = (lineage and lineage.budget) or Budget(
+            self.root, self.config.budget, alert_stream=sys.stderr, reload=lambda: load_config(self.root).budget
+        )
         plan = choose_mode(self, ng, spec_agent, mode, budget=budget, run_id=trace_id)
         backend = plan.backend(lambda: make_backend(spec, config=self.config, root=self.root))
         meta = TraceMeta(

@@ -150,3 +150,23 @@ def test_the_kill_switch_and_price_are_checked_before_counting(tmp_path: Path):
     assert counted == []
     reply, cost = ask(_Billed(), [], [], budget=budget, agent="a")
     assert cost == pytest.approx((10 * 3 + 5 * 15) / 1e6)
+
+
+def test_a_ceiling_lowered_while_a_run_goes_holds_from_its_next_call(root: Path, script):
+    """A person who lowers budget.per_run mid-run expects it to hold now, not at the next run."""
+    _configure(root, free_models=["local"], prices={"scripted": {"input": 100.0, "output": 100.0}})
+    config = root / "system/llmos.yaml"
+    lower = yaml.safe_load(config.read_text())
+    lower["budget"]["per_run"] = 0.000001
+    edit = {"tool_calls": [{"name": "list_dir", "args": {"path": "."}}]}
+    model = script(edit, edit, {"tool_calls": [{"name": "finish", "args": {"result": "x"}}]})
+    events = []
+
+    def on_event(kind, data):
+        if kind == "step" and not events:
+            config.write_text(yaml.safe_dump(lower))  # the person's edit, between two model calls
+            events.append(kind)
+
+    with pytest.raises(BudgetExceeded, match="per_run") as info:
+        Kernel(root).run("list twice", model=model, on_event=on_event)
+    assert read_trace(info.value.run.trace_path).model_calls == 1

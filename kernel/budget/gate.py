@@ -38,6 +38,7 @@ from .ledger import Ledger, VerifyReport
 from ..procs import alive, process_start
 
 EPSILON = 1e-9
+CONFIG_FILE = "system/llmos.yaml"  # where a person edits the ceilings (read through ``reload``)
 CEILINGS = ("per_run", "per_agent_day", "per_day", "total")
 
 
@@ -168,13 +169,44 @@ class Charge:
 class Budget:
     """The spend gate of one OS root. Safe to use from many processes at once."""
 
-    def __init__(self, root: Path, config: BudgetConfig, *, alert_stream: TextIO | None = None):
+    def __init__(
+        self,
+        root: Path,
+        config: BudgetConfig,
+        *,
+        alert_stream: TextIO | None = None,
+        reload: Callable[[], BudgetConfig] | None = None,
+    ):
         self.root = Path(root)
         self.config = config
         self.ledger = Ledger(self.root)
         self.alert_stream = alert_stream if alert_stream is not None else sys.stderr
         self._tally = Tally()
         self._tally_of: int | None = None
+        self._reload = reload
+        self._config_mark = self._mark() if reload is not None else None
+
+    def _mark(self) -> tuple[int, int] | None:
+        try:
+            st = os.stat(self.root / CONFIG_FILE)
+        except OSError:
+            return None
+        return st.st_mtime_ns, st.st_size
+
+    def _follow_config(self) -> None:
+        """With ``reload``, a ceiling a person changes in system/llmos.yaml applies from the next call,
+        also to runs already going (a lowered ceiling must hold now). An edit that does not validate
+        keeps the ceilings in force (``llmos check`` names the error)."""
+        if self._reload is None:
+            return
+        mark = self._mark()
+        if mark == self._config_mark:
+            return
+        self._config_mark = mark
+        try:
+            self.config = self._reload()
+        except Exception:  # noqa: BLE001 - an invalid edit: the ceilings in force stay
+            pass
 
     def limits(self, agent_ceiling: float | None = None) -> dict[str, float | None]:
         """Ceiling name -> limit in USD; ``agent_ceiling`` can only lower ``per_run``."""
@@ -271,6 +303,7 @@ class Budget:
         agent_ceiling: float | None,
     ) -> Charge:
         check_halt(self.root)
+        self._follow_config()
         price = price_for(self.config, model)
         if price is None and not self.config.allow_unpriced:
             raise BudgetExceeded(
