@@ -20,19 +20,125 @@ M = TypeVar("M", bound=BaseModel)
 
 _handler = frontmatter.YAMLHandler()
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: ~10x faster
-_Dumper = getattr(
-    yaml, "CSafeDumper", yaml.SafeDumper
-)  # libyaml: same text, ~7x faster (traces are rewritten per step)
 
 
-def _load_yaml(text: str) -> tuple[yaml.Node | None, object]:
-    """Parse once: the node tree (for key lines) and the Python value built from it."""
+class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # libyaml: ~7x faster (traces are rewritten per step)
+    """Writes a value shared by two keys out twice: files llmos writes hold no ``&anchor``/``*alias``."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+# What one YAML text may make llmos walk. Aliases are shared when parsed, but every walk over the
+# value (key lines, validation, JSON) expands them: nine lines of ``b: &b [*a,*a,...]`` are 10^9
+# nodes. Nesting is bounded for the walks too, and because libyaml's composer recurses in C: about
+# 25,000 nested ``[`` crash the process. Hand-written files with a few anchors are far below these.
+MAX_DEPTH = 100  # nested mappings and lists
+MAX_ALIASES = 1_000  # ``*name`` uses
+MAX_ALIAS_NODES = 10_000  # nodes reached through aliases, counted every time they are reached
+_C_SAFE_DEPTH = 2_000  # nesting libyaml composes safely; deeper texts are scanned first
+
+
+def _bounds_error(problem: str, mark: yaml.Mark | None) -> yaml.MarkedYAMLError:
+    return yaml.MarkedYAMLError(problem=problem, problem_mark=mark)
+
+
+def _too_deep(mark: yaml.Mark | None) -> yaml.MarkedYAMLError:
+    return _bounds_error(f"nested more than {MAX_DEPTH} levels deep; flatten it", mark)
+
+
+def _check_depth(text: str) -> None:
+    """Scan the events of ``text`` (flat, no recursion) for nesting deeper than :data:`MAX_DEPTH`.
+    Needed only where libyaml's composer could exhaust the C stack; everything else is checked
+    on the node tree."""
+    widest = max(map(len, text.split("\n")), default=0)
+    if text.count("[") + text.count("{") + 2 * widest + 2 < _C_SAFE_DEPTH:
+        return  # a flow level takes a bracket, a block level an indentation column (two at most)
+    loader = _Loader(text)
+    try:
+        depth = 0
+        while loader.check_event():
+            event = loader.get_event()
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    raise _too_deep(event.start_mark)
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+    finally:
+        loader.dispose()
+
+
+class _Walk:
+    """Walk a node tree once, aliases expanded, within the bounds above; collect each key's line.
+
+    Keys are dotted through mappings and list indexes (``local.n_ctx``, ``replies.0.tool_calls``),
+    as pydantic error locations are. A node met a second time was reached through an alias."""
+
+    def __init__(self, offset: int):
+        self.offset = offset
+        self.lines: dict[str, int] = {}
+        self.seen: set[int] = set()
+        self.open: set[int] = set()  # collections being walked: meeting one again is a recursive alias
+        self.aliases = 0
+        self.expanded = 0
+
+    def node(self, node: yaml.Node, prefix: str, depth: int, at: yaml.Mark, aliased: bool = False) -> None:
+        if id(node) in self.open:
+            raise _bounds_error("an alias refers to the anchor it is inside (a loop); write the value out", at)
+        if aliased:
+            self.expanded += 1
+        elif id(node) in self.seen:
+            self.aliases += 1
+            aliased = True
+            self.expanded += 1
+        if self.aliases > MAX_ALIASES:
+            raise _bounds_error(f"more than {MAX_ALIASES} aliases (*name); write the repeated values out", at)
+        if self.expanded > MAX_ALIAS_NODES:
+            raise _bounds_error(
+                f"aliases (*name) expand to more than {MAX_ALIAS_NODES} values (an alias bomb?); "
+                "write the repeated values out, or use fewer aliases",
+                at,
+            )
+        self.seen.add(id(node))
+        if isinstance(node, yaml.ScalarNode):
+            return
+        if depth >= MAX_DEPTH:
+            raise _too_deep(node.start_mark)
+        self.open.add(id(node))
+        if isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                self.lines[prefix + str(i)] = item.start_mark.line + 1 + self.offset
+                # an alias item's own mark is its anchor's: name the line of the list holding it
+                self.node(item, f"{prefix}{i}.", depth + 1, at if id(item) in self.seen else item.start_mark, aliased)
+        elif isinstance(node, yaml.MappingNode):
+            for k, v in node.value:
+                self.node(k, prefix, depth + 1, k.start_mark, aliased)
+                name = prefix + (str(k.value) if isinstance(k, yaml.ScalarNode) else "?")
+                self.lines[name] = k.start_mark.line + 1 + self.offset
+                self.node(v, name + ".", depth + 1, k.start_mark, aliased)
+        self.open.discard(id(node))
+
+
+def _load_yaml(text: str, offset: int = 0) -> tuple[object, dict[str, int]]:
+    """Parse once, within the bounds above: the Python value, and the line of each key
+    (``offset`` lines before ``text`` in its file). A text past a bound is a ``yaml.YAMLError``."""
+    _check_depth(text)
     loader = _Loader(text)
     try:
         node = loader.get_single_node()
-        return node, (loader.construct_document(node) if node is not None else None)
+        if node is None:
+            return None, {}
+        walk = _Walk(offset)
+        walk.node(node, "", 0, node.start_mark)
+        return loader.construct_document(node), walk.lines
     finally:
         loader.dispose()
+
+
+def load_yaml(text: str) -> object:
+    """The value of a YAML text, parsed with the bounds above (``yaml.YAMLError`` past them)."""
+    return _load_yaml(text)[0]
 
 
 @dataclass
@@ -43,7 +149,7 @@ class Document:
     meta: dict[str, Any]
     body: str
     key_lines: dict[str, int] = field(default_factory=dict)
-    body_line: int = 1
+    body_line: int = 1  # the line of the file where ``body`` starts
 
     def line_of(self, loc: list[str]) -> int | None:
         """Line of the deepest key along ``loc`` (a pydantic error location) that the file has."""
@@ -62,23 +168,6 @@ def _yaml_problem(path: Path, exc: yaml.YAMLError, offset: int) -> DocumentError
     return DocumentError(str(path), [(line, None, f"bad YAML: {problem}")])
 
 
-def _key_lines(node: yaml.Node, offset: int, prefix: str = "") -> dict[str, int]:
-    """Map each key to its 1-based line, dotted through mappings and list indexes
-    (``local.n_ctx``, ``replies.0.tool_calls``), as pydantic error locations are."""
-    lines: dict[str, int] = {}
-    if isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            lines[prefix + str(i)] = item.start_mark.line + 1 + offset
-            lines.update(_key_lines(item, offset, f"{prefix}{i}."))
-    elif isinstance(node, yaml.MappingNode):
-        for k, v in node.value:
-            if isinstance(k, yaml.ScalarNode):
-                name = prefix + str(k.value)
-                lines[name] = k.start_mark.line + 1 + offset
-                lines.update(_key_lines(v, offset, name + "."))
-    return lines
-
-
 def parse_text(text: str, path: Path, *, require_frontmatter: bool = True) -> Document:
     """Split ``text`` into frontmatter and body; raise :class:`DocumentError` with a line on bad YAML."""
     if "\x00" in text:
@@ -93,15 +182,15 @@ def parse_text(text: str, path: Path, *, require_frontmatter: bool = True) -> Do
         raise DocumentError(str(path), [(1, None, "frontmatter is not closed: add a '---' line after it")]) from None
     offset = text[: text.find(fm)].count("\n") if fm else 1  # lines before the YAML starts
     try:
-        node, meta = _load_yaml(fm)
+        meta, key_lines = _load_yaml(fm, offset)
     except yaml.YAMLError as exc:
         raise _yaml_problem(path, exc, offset) from None
     if meta is None:
         meta = {}
     if not isinstance(meta, dict):
         raise DocumentError(str(path), [(2, None, "frontmatter must be a mapping of 'key: value' lines")])
-    body_line = offset + fm.count("\n") + 3
-    return Document(path, meta, body.lstrip("\n"), _key_lines(node, offset), body_line)
+    body = body.lstrip("\n")  # a suffix of text: the lines before it are the body's first line
+    return Document(path, meta, body, key_lines, text.count("\n", 0, len(text) - len(body)) + 1)
 
 
 def read_yaml(path: Path) -> Document:
@@ -111,13 +200,13 @@ def read_yaml(path: Path) -> Document:
     except (OSError, UnicodeDecodeError) as exc:
         raise DocumentError(str(path), [(None, None, f"cannot read: {exc}")]) from None
     try:
-        node, meta = _load_yaml(text)
+        meta, key_lines = _load_yaml(text)
         meta = meta or {}
     except yaml.YAMLError as exc:
         raise _yaml_problem(path, exc, 0) from None
     if not isinstance(meta, dict):
         raise DocumentError(str(path), [(1, None, "must be a mapping of 'key: value' lines")])
-    return Document(path, meta, "", _key_lines(node, 0))
+    return Document(path, meta, "", key_lines)
 
 
 def read_document(path: Path, *, require_frontmatter: bool = True) -> Document:
