@@ -5,30 +5,72 @@ from __future__ import annotations
 from pathlib import Path
 
 from .config import load_config
+from .docs import read_document, read_yaml, validate
 from .errors import DocumentError
 from .kernel import Kernel
 
 
 def check_root(root: Path) -> list[DocumentError]:
     """Every problem in ``root``: config first (nothing else can load without it), then the rest."""
-    from .errors import ConfigError
-    from .prompts import load_prompt
-
     try:
         kernel = Kernel(root)
     except DocumentError as exc:
         return [exc]
-    errors = kernel.check()
-    for name in ("agent", "local", "handoff"):
+    return [*kernel.check(), *prompt_problems(kernel.root), *tool_state_problems(kernel.root)]
+
+
+# Templates the kernel renders with no built-in fallback: a root without one fails some command.
+REQUIRED_PROMPTS = ("agent", "local", "handoff", "mixed", "rerank", "brief", "dream")
+
+
+def prompt_problems(root: Path) -> list[DocumentError]:
+    """Each of :data:`REQUIRED_PROMPTS` must exist; each template in system/prompts/ must parse and use
+    only the ``${placeholders}`` the kernel provides for it (an unknown one fails every render)."""
+    from .prompts import check_template
+
+    folder = Path(root) / "system" / "prompts"
+    errors = []
+    for name in sorted({*REQUIRED_PROMPTS, *(p.stem for p in folder.glob("*.md"))}):
+        path = folder / f"{name}.md"
+        if not path.is_file():
+            fix = "prompt template missing: restore it from a fresh `llmos init` root or the llmos repository"
+            errors.append(DocumentError(str(path), [(None, None, fix)]))
+            continue
         try:
-            load_prompt(kernel.root, name)
-        except (ConfigError, DocumentError) as exc:
-            errors.append(exc if isinstance(exc, DocumentError) else DocumentError(name, [(None, None, str(exc))]))
+            doc = read_document(path, require_frontmatter=False)
+        except DocumentError as exc:
+            errors.append(exc)
+            continue
+        problems = [(doc.body_line + n - 1 if n else None, None, m) for n, m in check_template(name, doc.body)]
+        if problems:
+            errors.append(DocumentError(str(path), problems))
     return errors
 
 
+def tool_state_problems(root: Path) -> list[DocumentError]:
+    """Each ``crystallized/NAME.yaml`` must parse, fit the tool-state schema and name its own tool."""
+    from .modes.toolstate import FOLDER, ToolState
+
+    errors = []
+    for path in sorted((Path(root) / FOLDER).glob("*.yaml")):
+        try:
+            doc = read_yaml(path)
+            state = validate(doc, ToolState)
+        except DocumentError as exc:
+            errors.append(exc)
+            continue
+        if state.name != path.stem:
+            why = f"is {state.name!r} but the file is {path.name}: the kernel looks for {state.name}.py; rename one"
+            errors.append(DocumentError(str(path), [(doc.key_lines.get("name"), "name", why)]))
+    return errors
+
+
+CEILINGS = ("per_run", "per_agent_day", "per_day", "total")  # USD ceilings of the budget: section
+
+
 def check_warnings(root: Path) -> list[str]:
-    """What ``llmos check`` warns about without failing: an unsandboxed or over-privileged setup."""
+    """What ``llmos check`` warns about without failing: no spending ceiling, an unsandboxed or
+    over-privileged setup."""
     from fnmatch import fnmatchcase
 
     from .modes.jail import bwrap_path
@@ -38,6 +80,11 @@ def check_warnings(root: Path) -> list[str]:
     except DocumentError:
         return []  # check_root reports it
     out = []
+    if all(getattr(config.budget, c) is None for c in CEILINGS):
+        out.append(
+            f"no spending ceiling is set: system/llmos.yaml has none of {', '.join('budget.' + c for c in CEILINGS)}, "
+            "so runs on a paid model can spend without limit; set at least budget.per_run and budget.per_day (USD)"
+        )
     if bwrap_path() is None:
         if config.crystallize.unsandboxed:
             out.append(

@@ -41,10 +41,16 @@ def render_file(root: Path, name: str, **values: str) -> str:
     return render(template, path, **values)
 
 
-# The values the kernel passes to each template it renders (checked when a template is edited live).
+# The values the kernel passes to each template it renders (checked by `llmos check` and when a template
+# is edited live).
 PLACEHOLDERS: dict[str, frozenset[str]] = {
     "agent": frozenset({"agent", "description", "soul", "instructions", "date", "working_memory", "whats_new"}),
     "local": frozenset({"system", "tools", "transcript"}),
+    "handoff": frozenset({"notes"}),
+    "mixed": frozenset({"similar_goal", "similar_slots", "slots", "steps", "done"}),
+    "rerank": frozenset({"goal", "candidates"}),
+    "brief": frozenset({"agent", "brief", "max_chars"}),
+    "dream": frozenset({"kind", "title", "text"}),
 }
 
 
