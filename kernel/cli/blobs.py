@@ -87,9 +87,8 @@ def stats(as_json: bool) -> None:
 @blobs.command()
 @click.option("--read-data", is_flag=True, help="Also decompress and hash every blob.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-@click.pass_context
-def check(ctx: click.Context, read_data: bool, as_json: bool) -> None:
-    """Verify packs, indexes, manifests and trace references; exit 1 if anything is wrong."""
+def check(read_data: bool, as_json: bool) -> None:
+    """Verify packs, indexes, manifests and trace references; exit 1 if anything is wrong (also with --json)."""
     with _store() as store, _bar("checking packs", as_json) as progress:
         report = store.check(read_data=read_data, progress=progress)
     if as_json:
@@ -105,7 +104,7 @@ def check(ctx: click.Context, read_data: bool, as_json: bool) -> None:
             click.echo(f"problem: {problem}")
         click.echo("ok" if report.ok else f"{len(report.problems)} problems")
     if not report.ok:
-        ctx.exit(1)
+        sys.exit(1)  # not ctx.exit: `llmos` runs click with standalone_mode=False, which drops its code
 
 
 @blobs.command()
