@@ -1,4 +1,5 @@
 """Kill switch: while a file named ``HALT`` exists at the OS root, no model call or syscall runs.
+Anything else by that name (a directory, a broken link, an unreadable file) halts too: fail closed.
 
 The kernel calls :func:`check_halt` before every model call and every syscall, so a run in progress
 stops at its next step. The file is plain text: the first line is the reason, then who and when.
@@ -13,7 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .atomic import atomic_write
-from .errors import Halted
+from .errors import Halted, RootError
 
 HALT_NAME = "HALT"
 DEFAULT_REASON = "halted by a person (no reason given)"
@@ -38,16 +39,35 @@ def halt(root: Path, reason: str | None = None) -> Path:
         "# Remove it with `llmos resume`.\n"
     )
     path = halt_path(root)
-    atomic_write(path, text)
+    try:
+        atomic_write(path, text)
+    except IsADirectoryError:
+        raise RootError(
+            f"{path} is a directory: the root is halted all the same, but the reason cannot be written",
+            hint=f"to record one, remove it (rm -r {path}) and run `llmos halt` again",
+        ) from None
     return path
 
 
 def resume(root: Path) -> bool:
-    """Lift the kill switch. Returns False if it was not set."""
+    """Lift the kill switch. Returns False if it was not set. A directory named ``HALT`` (which halts
+    too) is removed if empty; one holding files is a :class:`RootError` saying what to remove."""
+    path = halt_path(root)
     try:
-        halt_path(root).unlink()
+        path.unlink()
     except FileNotFoundError:
         return False
+    except OSError as exc:  # a directory: EISDIR on Linux, EPERM on macOS
+        if not path.is_dir() or path.is_symlink():
+            raise RootError(f"cannot remove {path}: {exc.strerror}", hint="remove it by hand to resume") from None
+        try:
+            path.rmdir()
+        except OSError as exc:
+            raise RootError(
+                f"{path} is a directory holding files ({exc.strerror}); it halts this root, and llmos does not "
+                "delete what it did not write",
+                hint=f"look at it, then remove it: rm -r {path}",
+            ) from None
     return True
 
 
@@ -57,9 +77,9 @@ def halt_reason(root: Path) -> str | None:
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
     except FileNotFoundError:
-        return None
+        return f"{path} is a link to nothing" if path.is_symlink() else None
     except IsADirectoryError:
-        return f"{path} exists (a directory)"
+        return f"{path} is a directory"
     except OSError as exc:  # exists but unreadable: still halted (fail closed)
         return f"{path} exists but cannot be read ({exc.strerror})"
     first = text.strip().splitlines()[0].strip() if text.strip() else ""
