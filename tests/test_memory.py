@@ -165,9 +165,8 @@ def test_corrupt_index_is_rebuilt(root: Path):
     m, _ = remember(root, "Pellinor owns the billing service")
     index = open_index(root)
     index.close()
-    for f in (root / ".llmos/index").iterdir():
-        if f.suffix in (".seg", ".toc") or f.name.startswith("_MAIN"):
-            f.write_bytes(b"garbage")
+    for f in (root / ".llmos/index").iterdir():  # the database and its write-ahead log
+        f.write_bytes(b"garbage" * 100)
     report = index.sync()
     assert report.rebuilt
     assert ids(recall(root, "Pellinor billing")) == [m.id]

@@ -49,7 +49,10 @@ def recall(
     history: bool,
     as_json: bool,
 ) -> None:
-    """Search memories and past runs (BM25, weighted by tier, confidence, recency, validity)."""
+    """Search memories and past runs (BM25, weighted by tier, confidence, recency, validity).
+
+    The index catches up with files added, removed or replaced since the last call (folder mtimes);
+    an edit in place that keeps the folder's mtime is seen after `llmos memory reindex`."""
     from ..memory.recall import format_hits, recall as do_recall
 
     cfg = _config().memory.recall
@@ -66,6 +69,7 @@ def recall(
             history=history,
             k=k,
             config=cfg,
+            sync="quick",
         )
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None

@@ -1,4 +1,5 @@
 """Settings of the memory system (the ``memory:`` section of system/llmos.yaml)."""
+
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -11,21 +12,26 @@ class _Strict(BaseModel):
 class RecallConfig(_Strict):
     """How recall weighs a BM25 match: by tier, confidence, recency and validity."""
 
-    tier_weights: dict[str, float] = Field(default_factory=lambda: {
-        "delta": 1.3, "alpha": 1.2, "beta": 1.0, "gamma": 0.7}, description="multiplier per tier")
+    tier_weights: dict[str, float] = Field(
+        default_factory=lambda: {"delta": 1.3, "alpha": 1.2, "beta": 1.0, "gamma": 0.7},
+        description="multiplier per tier",
+    )
     half_life_days: float = Field(180.0, gt=0, description="age at which the recency weight is halfway to its floor")
     recency_floor: float = Field(0.6, ge=0, le=1, description="weight of a very old memory (1.0 = age ignored)")
     superseded_weight: float = Field(0.3, ge=0, le=1, description="multiplier of a superseded memory (history only)")
-    min_match: float = Field(0.5, ge=0, le=1, description="top match below this = 'nothing relevant' (abstain)")
+    min_match: float = Field(
+        0.3, ge=0, le=1, description="top match below this = 'nothing relevant' (abstain); 0.3: see bench/recall.py"
+    )
     k: int = Field(5, ge=1, le=100, description="results per recall when k is not given")
 
 
 class ContextConfig(_Strict):
     """Context assembly: the token budget of the system prompt (L0 + L1 + L2) per model."""
 
-    budgets: dict[str, int] = Field(default_factory=lambda: {
-        "local*": 1500, "claude-*": 6000, "default": 3000},
-        description="model name glob -> tokens; the first match wins, else 'default'")
+    budgets: dict[str, int] = Field(
+        default_factory=lambda: {"local*": 1500, "claude-*": 6000, "default": 3000},
+        description="model name glob -> tokens; the first match wins, else 'default'",
+    )
     whats_new_lines: int = Field(8, ge=0, le=50, description="most lines in L2 'what's new'")
     brief_in_l2: bool = Field(False, description="put the cold-start brief's open threads in L2")
 

@@ -80,8 +80,20 @@ def _small_talk(rng: random.Random, chat: str, speaker: str, others: tuple[str, 
     return text
 
 
-def build(seed: int = SEED) -> Conversations:
-    """Every turn of the three chats (fixed seed) and the questions, evidence as memory ids."""
+def build(seed: int = SEED, copies: int = 1) -> Conversations:
+    """Every turn of the three chats (fixed seed) and the questions, evidence as memory ids. With
+    ``copies`` > 1 the chats go on for more years with other small talk (the same facts again): an
+    archive to time recall on, not to score it."""
+    out = _build(seed, "")
+    for c in range(1, copies):
+        more = _build(seed + c, f"y{c}-")
+        for t in more.turns:
+            t.time = t.time.replace(year=t.time.year + c)
+        out.turns += more.turns
+    return out
+
+
+def _build(seed: int, prefix: str) -> Conversations:
     rng = random.Random(seed)
     facts = defaultdict(list)
     for key, chat, session, speaker, text in FACTS:
@@ -94,7 +106,7 @@ def build(seed: int = SEED) -> Conversations:
                 lines.insert(rng.randint(1, len(lines)), (key, speaker, text))
             when = session_time(chat, s)
             for n, (key, speaker, text) in enumerate(lines):
-                tid = f"{chat}-s{s:02d}-t{n:02d}"
+                tid = f"{prefix}{chat}-s{s:02d}-t{n:02d}"
                 text = text or _small_talk(rng, chat, speaker, people)
                 out.turns.append(Turn(tid, chat, s, speaker, text, when + timedelta(minutes=2 * n)))
                 if key:

@@ -1,10 +1,12 @@
-"""Recall: BM25 over title, body and tags, weighted by tier, confidence, recency and validity.
+"""Recall: BM25 over the body (and title and tags where they add words), weighted by tier, confidence,
+recency and validity; the exact top k.
 
 Superseded memories are left out unless history is asked for (or a point in time, ``as_of``, at
 which they were still valid). Every hit carries ``score`` (the ranking: BM25 x weights) and
 ``match`` (0..1: the share of the query's information, by idf, that the memory contains); when the
 best match is below ``min_match`` the result says so (``abstain``): nothing relevant is known.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
@@ -12,7 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable
 
-from .index import all_of, any_of, between, open_index, query_terms, ts
+from .index import Cond, all_of, any_of, between, open_index, query_terms, ts
 from .config import RecallConfig
 from .model import ALL_TIERS
 
@@ -35,6 +37,7 @@ class Hit:
     created: str
     current: bool
     superseded_by: str | None = None
+    date: str = ""  # when what it says happened or became true (valid_from), else when it was written
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -48,8 +51,12 @@ class RecallResult:
     skipped: list[str] = field(default_factory=list)  # memory files with errors, 'file:line: problem'
 
     def as_dict(self) -> dict[str, Any]:
-        return {"query": self.query, "abstain": self.abstain, "hits": [h.as_dict() for h in self.hits],
-                "skipped": self.skipped}
+        return {
+            "query": self.query,
+            "abstain": self.abstain,
+            "hits": [h.as_dict() for h in self.hits],
+            "skipped": self.skipped,
+        }
 
 
 def parse_when(value: str | datetime | None, name: str) -> datetime | None:
@@ -68,8 +75,7 @@ def parse_when(value: str | datetime | None, name: str) -> datetime | None:
 
 @dataclass
 class Filters:
-    """What a hit must satisfy. Checked on the best candidates in Python (cheap); only when too few
-    pass does the index compute the exact filter (costly on a large archive)."""
+    """What a hit must satisfy: a condition the index evaluates exactly, before ranking."""
 
     tiers: list[str]
     agent: str | None
@@ -78,29 +84,27 @@ class Filters:
     since: datetime | None
     as_of: datetime | None
 
-    def __bool__(self) -> bool:
-        return bool(self.tiers or self.agent or self.project or self.tags or self.since or self.as_of)
-
-    def accepts(self, d: dict[str, Any]) -> bool:
-        tags = {t.strip().lower() for t in (d.get("tags") or "").split(",")}
-        return ((not self.tiers or d["tier"] in self.tiers) and (not self.agent or d["agent"] == self.agent)
-                and (not self.project or d["project"] == self.project) and all(t in tags for t in self.tags)
-                and (not self.since or d["created"] >= ts(self.since))
-                and (not self.as_of or d["start"] <= ts(self.as_of) < d["end"]))
-
-    def query(self) -> Any:
-        parts = [any_of("tier", self.tiers) if self.tiers else None,
-                 any_of("agent", [self.agent]) if self.agent else None,
-                 any_of("project", [self.project]) if self.project else None,
-                 *(any_of("tags", [t]) for t in self.tags),
-                 between("created", ts(self.since), None) if self.since else None]
+    def query(self) -> Cond | None:
+        parts = [
+            any_of("tier", self.tiers) if self.tiers else None,
+            any_of("agent", [self.agent]) if self.agent else None,
+            any_of("project", [self.project]) if self.project else None,
+            *(any_of("tags", [t]) for t in self.tags),
+            between("created", ts(self.since), None) if self.since else None,
+        ]
         if self.as_of is not None:
             parts += [between("start", None, ts(self.as_of)), between("end", ts(self.as_of) + 1, None)]
         return all_of(parts)
 
 
-def _filters(tiers: Iterable[str] | None, agent: str | None, project: str | None, tags: Iterable[str],
-             since: datetime | None, as_of: datetime | None) -> Filters:
+def _filters(
+    tiers: Iterable[str] | None,
+    agent: str | None,
+    project: str | None,
+    tags: Iterable[str],
+    since: datetime | None,
+    as_of: datetime | None,
+) -> Filters:
     tiers = [t for t in (tiers or []) if t]
     bad = [t for t in tiers if t not in ALL_TIERS]
     if bad:
@@ -108,23 +112,39 @@ def _filters(tiers: Iterable[str] | None, agent: str | None, project: str | None
     return Filters(tiers, agent, project, [t.lower() for t in tags if t], since, as_of)
 
 
-def _candidates(index: Any, terms: list[str], filt: Filters, mask: Any, k: int) -> list[tuple[float, dict]]:
-    if not filt:
-        return index.search(terms, mask=mask, limit=max(50, k * 10))
-    limit = max(200, k * 40)
-    pool = index.search(terms, mask=mask, limit=limit)
-    found = [c for c in pool if filt.accepts(c[1])]
-    if len(found) >= k or len(pool) < limit:  # enough, or every match was seen already
-        return found
-    return index.search(terms, filter=filt.query(), mask=mask, limit=max(50, k * 10))
+def weights(index: Any, rids: Any, cfg: RecallConfig, ref: float, in_time: bool, current_only: bool) -> Any:
+    """tier x confidence x validity x recency of documents ``rids`` (numpy): what multiplies BM25.
+    Superseded documents get 0 when only current ones are asked for."""
+    import numpy as np
 
-
-def _weight(doc: dict[str, Any], cfg: RecallConfig, ref: float, in_time: bool) -> float:
-    age_days = max(0.0, (ref - doc["start"]) / DAY)
+    cols = index.columns()
+    tier_w = np.array([cfg.tier_weights.get(t, 1.0) for t in cols["tiers"]] or [1.0])
+    age_days = np.maximum(0.0, (ref - cols["start"][rids]) / DAY)
     recency = cfg.recency_floor + (1 - cfg.recency_floor) * 0.5 ** (age_days / cfg.half_life_days)
-    validity = 1.0 if (doc["current"] == "yes" or in_time) else cfg.superseded_weight
-    confidence = 0.5 + 0.5 * float(doc.get("confidence") or 0.0)
-    return cfg.tier_weights.get(doc["tier"], 1.0) * confidence * recency * validity
+    current = cols["end"][rids] > datetime.now(timezone.utc).timestamp()
+    validity = np.where(current | in_time, 1.0, 0.0 if current_only else cfg.superseded_weight)
+    return tier_w[cols["tier"][rids]] * (0.5 + 0.5 * cols["confidence"][rids]) * validity * recency
+
+
+def ranked(
+    index: Any,
+    terms: list[str],
+    where: Cond | None,
+    cfg: RecallConfig,
+    ref: float,
+    in_time: bool,
+    k: int,
+    current_only: bool,
+) -> list[tuple[float, dict[str, Any]]]:
+    """The exact top ``k`` by BM25 x weight: every matching document is scored, then cut."""
+    import numpy as np
+
+    rids, bm25 = index.matches(terms, where)
+    score = bm25 * weights(index, rids, cfg, ref, in_time, current_only)
+    keep = score > 0
+    rids, score = rids[keep], score[keep]
+    top = np.argsort(-score, kind="stable")[:k] if len(score) > k else np.argsort(-score, kind="stable")
+    return list(zip(score[top].tolist(), index.docs(rids[top].tolist())))
 
 
 def _snippet(text: str, terms: list[str]) -> str:
@@ -132,41 +152,71 @@ def _snippet(text: str, terms: list[str]) -> str:
     low = flat.lower()
     pos = min((i for i in (low.find(t[:5]) for t in terms) if i >= 0), default=0)
     start = max(0, pos - SNIPPET // 4)
-    cut = flat[start:start + SNIPPET]
+    cut = flat[start : start + SNIPPET]
     return ("…" if start else "") + cut + ("…" if start + SNIPPET < len(flat) else "")
 
 
-def _match(doc: dict[str, Any], terms: list[str], idf: dict[str, float]) -> float:
-    present = set(query_terms(f"{doc['title']} {doc.get('body') or ''} {doc.get('tags') or ''}"))
+def _match(present: set[str], terms: list[str], idf: dict[str, float]) -> float:
     total = sum(idf.values()) or 1.0
     return sum(idf[t] for t in terms if t in present) / total
 
 
-def recall(root: Path, query: str, *, tiers: Iterable[str] | None = None, agent: str | None = None,
-           project: str | None = None, tags: Iterable[str] = (), since: str | datetime | None = None,
-           as_of: str | datetime | None = None, history: bool = False, k: int | None = None,
-           config: RecallConfig | None = None, sync: bool | Iterable[Path] = True) -> RecallResult:
-    """The ``k`` memories (and traces) that best answer ``query``; see the module docstring."""
+def _iso(stamp: int) -> str:
+    return datetime.fromtimestamp(stamp, timezone.utc).isoformat()[:19] + "Z"
+
+
+def recall(
+    root: Path,
+    query: str,
+    *,
+    tiers: Iterable[str] | None = None,
+    agent: str | None = None,
+    project: str | None = None,
+    tags: Iterable[str] = (),
+    since: str | datetime | None = None,
+    as_of: str | datetime | None = None,
+    history: bool = False,
+    k: int | None = None,
+    config: RecallConfig | None = None,
+    sync: bool | str | Iterable[Path] = True,
+) -> RecallResult:
+    """The ``k`` memories (and traces) that best answer ``query``; see the module docstring.
+
+    ``sync``: True (stat every file), ``"quick"`` (only folders whose mtime moved), False, or paths."""
     cfg = config or RecallConfig()
     k = k or cfg.k
     when = parse_when(as_of, "as_of")
     filt = _filters(tiers, agent, project, tags, parse_when(since, "since"), when)
     index = open_index(root)
-    if sync is True:
+    if sync == "quick":
+        index.quick_sync()
+    elif sync is True:
         index.sync()
     elif sync:
         index.sync(sync)
     terms = query_terms(query)
-    mask = None if (history or when) else any_of("current", ["no"])
-    candidates = _candidates(index, terms, filt, mask, k)
     ref = ts(when) if when else datetime.now(timezone.utc).timestamp()
-    idf = {t: index.idf(t) for t in terms}
-    ranked = sorted(((s * _weight(d, cfg, ref, when is not None), d) for s, d in candidates),
-                    key=lambda x: -x[0])[:k]
-    hits = [Hit(id=d["id"], tier=d["tier"], kind=d["kind"], title=d["title"], snippet=_snippet(d.get("body") or "", terms),
-                score=round(score, 4), match=round(_match(d, terms, idf), 3), path=d["path"], agent=d["agent"],
-                project=d["project"], created=datetime.fromtimestamp(d["created"], timezone.utc).isoformat()[:19] + "Z",
-                current=d["current"] == "yes", superseded_by=d.get("superseded_by")) for score, d in ranked]
+    top = ranked(index, terms, filt.query(), cfg, ref, when is not None, k, current_only=not (history or when))
+    idf = index.idfs(terms)
+    hits = [
+        Hit(
+            id=d["id"],
+            tier=d["tier"],
+            kind=d["kind"],
+            title=d["title"],
+            snippet=_snippet(d.get("body") or "", terms),
+            score=round(score, 4),
+            match=round(_match(set(d["terms"].split()), terms, idf), 3),
+            path=d["path"],
+            agent=d["agent"],
+            project=d["project"],
+            created=_iso(d["created"]),
+            current=d["current"] == "yes",
+            superseded_by=d.get("superseded_by"),
+            date=_iso(d["start"]),
+        )
+        for score, d in top
+    ]
     abstain = not hits or hits[0].match < cfg.min_match
     return RecallResult(query, hits, abstain, index.problems())
 
@@ -176,12 +226,17 @@ def format_hits(result: RecallResult, min_match: float) -> str:
     if not result.hits:
         lines = ["No memory matches this query."]
     else:
-        lines = [f"Nothing relevant is known (best match {result.hits[0].match:.2f} < {min_match}); the closest:"] \
-            if result.abstain else []
+        lines = (
+            [f"Nothing relevant is known (best match {result.hits[0].match:.2f} < {min_match}); the closest:"]
+            if result.abstain
+            else []
+        )
         for n, h in enumerate(result.hits, 1):
             old = f" superseded by {h.superseded_by}" if not h.current else ""
-            lines.append(f"{n}. [{h.tier}] {h.id} (score {h.score:.2f}, match {h.match:.2f}, {h.created[:10]}{old})"
-                         f"\n   {h.title}\n   {h.snippet}")
+            lines.append(
+                f"{n}. [{h.tier}] {h.id} (score {h.score:.2f}, match {h.match:.2f}, {h.created[:10]}{old})"
+                f"\n   {h.title}\n   {h.snippet}"
+            )
     if result.skipped:
         lines.append(f"({len(result.skipped)} memory file(s) skipped, broken: {'; '.join(result.skipped[:3])})")
     return "\n".join(lines)

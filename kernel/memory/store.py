@@ -3,6 +3,7 @@
 Every write is atomic and lands in the index at once; superseding takes ``.llmos/locks/memory.lock``
 so two processes updating one memory cannot lose each other's change.
 """
+
 from __future__ import annotations
 
 import re
@@ -13,7 +14,18 @@ from typing import Iterable
 from ..atomic import file_lock
 from ..errors import DocumentError, MemoryNotFound
 from ..scrub import scrub
-from .model import TIERS, Memory, MemoryMeta, folder_for, iter_memory_files, memory_folders, new_id, now, read_memory, write_memory
+from .model import (
+    TIERS,
+    Memory,
+    MemoryMeta,
+    folder_for,
+    iter_memory_files,
+    memory_folders,
+    new_id,
+    now,
+    read_memory,
+    write_memory,
+)
 
 NAME = re.compile(r"^[A-Za-z0-9][\w.-]{0,63}$")
 TITLE_CHARS = 80
@@ -23,7 +35,7 @@ def default_title(text: str) -> str:
     """The first sentence (or line) of ``text``, shortened."""
     first = text.strip().splitlines()[0] if text.strip() else "memory"
     first = re.split(r"(?<=[.!?])\s", first, maxsplit=1)[0].strip().rstrip(".")
-    return first if len(first) <= TITLE_CHARS else first[:TITLE_CHARS - 1].rstrip() + "…"
+    return first if len(first) <= TITLE_CHARS else first[: TITLE_CHARS - 1].rstrip() + "…"
 
 
 def find_memory(root: Path, memory_id: str) -> Memory:
@@ -33,8 +45,9 @@ def find_memory(root: Path, memory_id: str) -> Memory:
             path = folder / f"{memory_id}.md"
             if path.is_file():
                 return read_memory(path, root)
-    raise MemoryNotFound(f"no memory with id {memory_id!r}",
-                         hint="list them with `llmos memory list` or find one with `llmos recall`")
+    raise MemoryNotFound(
+        f"no memory with id {memory_id!r}", hint="list them with `llmos memory list` or find one with `llmos recall`"
+    )
 
 
 def _check_args(tier: str, project: str | None, text: str) -> None:
@@ -46,11 +59,23 @@ def _check_args(tier: str, project: str | None, text: str) -> None:
         raise ValueError("nothing to remember: the text is empty")
 
 
-def remember(root: Path, text: str, *, title: str | None = None, kind: str = "fact", tags: Iterable[str] = (),
-             tier: str = "beta", agent: str | None = None, project: str | None = None,
-             supersedes: Iterable[str] = (), sources: Iterable[str] = (), confidence: float = 0.8,
-             valid_from: datetime | None = None, index: bool = True,
-             commit: bool = False) -> tuple[Memory, list[str]]:
+def remember(
+    root: Path,
+    text: str,
+    *,
+    title: str | None = None,
+    kind: str = "fact",
+    tags: Iterable[str] = (),
+    tier: str = "beta",
+    agent: str | None = None,
+    project: str | None = None,
+    supersedes: Iterable[str] = (),
+    sources: Iterable[str] = (),
+    confidence: float = 0.8,
+    valid_from: datetime | None = None,
+    index: bool = True,
+    commit: bool = False,
+) -> tuple[Memory, list[str]]:
     """Write a new memory (superseding ``supersedes``); return it and every path written (relative).
 
     With ``commit`` the files are committed to git at once (what ``llmos remember`` does; in a run,
@@ -64,10 +89,21 @@ def remember(root: Path, text: str, *, title: str | None = None, kind: str = "fa
     mid = new_id(title)
     while (folder / f"{mid}.md").exists():
         mid = new_id(title)
-    meta = MemoryMeta(id=mid, tier=tier, kind=kind, title=title, agent=agent, project=project,
-                      tags=[t.strip() for t in tags if t.strip()], created=stamp, updated=stamp,
-                      valid_from=valid_from, supersedes=list(dict.fromkeys(supersedes)),
-                      sources=list(sources), confidence=confidence)
+    meta = MemoryMeta(
+        id=mid,
+        tier=tier,
+        kind=kind,
+        title=title,
+        agent=agent,
+        project=project,
+        tags=[t.strip() for t in tags if t.strip()],
+        created=stamp,
+        updated=stamp,
+        valid_from=valid_from,
+        supersedes=list(dict.fromkeys(supersedes)),
+        sources=list(sources),
+        confidence=confidence,
+    )
     memory = Memory(meta, text, folder / f"{mid}.md")
     with file_lock(root / ".llmos" / "locks" / "memory.lock"):
         old = [_claim(root, sid, memory) for sid in meta.supersedes]
@@ -98,8 +134,9 @@ def _claim(root: Path, old_id: str, new: Memory) -> Memory:
     return old
 
 
-def list_memories(root: Path, tier: str | None = None,
-                  project: str | None = None) -> tuple[list[Memory], list[DocumentError]]:
+def list_memories(
+    root: Path, tier: str | None = None, project: str | None = None
+) -> tuple[list[Memory], list[DocumentError]]:
     """Every readable memory (newest first) and the problems of the files that are not."""
     found, errors = [], []
     for path in iter_memory_files(Path(root)):
