@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import string
 import sys
 import time
 from dataclasses import dataclass, field
@@ -16,7 +17,8 @@ from .backends import Backend, ModelSpec, Reply, Usage, default_spec, make_backe
 from .config import Config, load_config
 from .blobs import CallRecorder, ref
 from .budget.gate import Budget, ask
-from .errors import BudgetExceeded, DocumentError, Halted, LlmosError
+from .compact import compact
+from .errors import BudgetExceeded, ConfigError, DocumentError, Halted, LlmosError
 from .halt import check_halt
 from .scrub import scrub
 from .goals import normalize
@@ -26,13 +28,25 @@ from .team.lineage import Lineage
 from .modes.choose import ZERO_TOKEN, choose_mode
 from .modes.run import execute, learn
 from .modes.slots import step_extras
-from .prompts import render, render_file
+from .prompts import load_prompt, render
 from .root import find_root
 from .team.recover import Recovered, recover
 from .team.scope import RunScope
 from .syscalls import Context, Outcome, SyscallTable
 from .modes.tools import register_tools
-from .traces import Step, Tokens, TraceMeta, TraceWriter, iter_trace_files, new_trace_id, now_iso, offload, read_trace
+from .traces import (
+    Step,
+    Tokens,
+    TraceMeta,
+    TraceWriter,
+    iter_trace_files,
+    new_trace_id,
+    now_iso,
+    offload,
+    read_trace,
+    tokens_text,
+)
+from .memory.context import DEFAULT_CONTEXT, NO_WORKING, NOTHING_NEW, render_layers
 from .memory.store import memory_problems
 
 EventHandler = Callable[[str, dict[str, Any]], None]
@@ -82,6 +96,10 @@ class Run:
         meta = self.writer.meta
         if self.follow is not None:
             tools = self.follow.refresh(messages, tools)
+        done = compact(messages, tools, backend, self.writer.blobs, at_call=meta.model_calls + 1)
+        if done is not None:
+            meta.compactions.append(done)
+            self.on_event("compacted", done)
         try:
             reply, cost = ask(
                 backend,
@@ -205,6 +223,8 @@ class Kernel:
         return parse_spec(spec, self.config.models)
 
     def system_prompt(self, agent: Agent, working_memory: str = "(none)", whats_new: str = "(nothing new)") -> str:
+        """The agent's system prompt (``system/prompts/agent.md``): the stable prefix of every call of a
+        run. ``working_memory``/``whats_new`` fill an agent.md written before they moved to context.md."""
         values = dict(
             agent=agent.name,
             description=agent.description,
@@ -214,20 +234,49 @@ class Kernel:
             working_memory=working_memory,
             whats_new=whats_new,
         )
+        return render(*self._template("agent"), **values)
+
+    def _template(self, name: str) -> tuple[str, Path]:
         if self.live is not None:  # the last good template, not a half-saved one
-            return render(*self.live.registry.prompt("agent"), **values)
-        return render_file(self.root, "agent", **values)
+            return self.live.registry.prompt(name)
+        return load_prompt(self.root, name)
+
+    def prompt_parts(
+        self, agent: Agent, working_memory: str = NO_WORKING, whats_new: str = NOTHING_NEW
+    ) -> tuple[str, str]:
+        """(system prompt, context told with the goal). Layers 1 and 2 go with the goal
+        (``system/prompts/context.md``), so the system prompt stays byte for byte the same across the
+        calls of a run and across runs of an unchanged agent (a provider's prompt cache reuses it). A
+        root whose agent.md still has ``${working_memory}``/``${whats_new}`` keeps them there."""
+        template, _ = self._template("agent")
+        if {"working_memory", "whats_new"} & set(string.Template(template).get_identifiers()):
+            return self.system_prompt(agent, working_memory, whats_new), ""
+        system = self.system_prompt(agent)
+        try:
+            context = render(*self._template("context"), working_memory=working_memory, whats_new=whats_new)
+        except ConfigError:
+            if (self.root / "system/prompts/context.md").exists():
+                raise
+            context = render(
+                DEFAULT_CONTEXT, "(built-in context.md)", working_memory=working_memory, whats_new=whats_new
+            )
+        return system, context
 
     def assemble_context(self, agent: Agent, model: str) -> Any:
-        """The system prompt with L0-L2 under ``model``'s budget (syncs the memory index first)."""
-        from .memory.context import assemble
+        """Layers 0-2 under ``model``'s budget (syncs the memory index first): ``.text`` is the system
+        prompt, ``.context`` what is told with the goal."""
+        from .memory.context import assemble, render_layers
         from .memory.index import open_index
 
         index = open_index(self.root)
         index.sync()
-        return assemble(
-            self.root, agent, self.config.memory, model, lambda **layers: self.system_prompt(agent, **layers), index
-        )
+
+        def both(**layers: str) -> str:
+            return "\n\n".join(self.prompt_parts(agent, **layers))
+
+        assembled = assemble(self.root, agent, self.config.memory, model, both, index)
+        assembled.text, assembled.context = self.prompt_parts(agent, **render_layers(assembled))
+        return assembled
 
     def run(
         self,
@@ -275,12 +324,18 @@ class Kernel:
         context_model = spec.arg if spec.kind == "anthropic" and spec.arg else str(spec)
         scope = RunScope(self, meta, spec_agent, lineage, model=str(spec))
 
+        layers: dict[str, str] = {}
+
         def build_messages() -> list[dict[str, Any]]:
             assembled = self.assemble_context(spec_agent, context_model)
             meta.context = assembled.info
+            layers.update(render_layers(assembled))  # fixed for the run: edits during it are tool results
             return [
                 {"role": "system", "content": assembled.text},
-                {"role": "user", "content": scope.goal_message(ng.goal)},
+                {
+                    "role": "user",
+                    "content": "\n\n".join(filter(None, [scope.goal_message(ng.goal), assembled.context.strip()])),
+                },
             ]
 
         try:
@@ -307,7 +362,7 @@ class Kernel:
                     writer, scope.watch(on_event), budget, CallRecorder(blobs, agent=spec_agent.name), scope.ceiling()
                 )
                 run.follow = follower_for(
-                    self, spec_agent, ctx, on_event, render=lambda a: self.assemble_context(a, context_model).text
+                    self, spec_agent, ctx, on_event, render=lambda a: self.prompt_parts(a, **layers)[0]
                 )
                 on_event("start", {"trace": meta, "path": writer.path})
                 with hold(self, spec_agent.name):
@@ -367,7 +422,7 @@ class Kernel:
 
     def _commit(self, writer: TraceWriter, ctx: Context) -> str | None:
         m = writer.meta
-        values = (m.id, m.agent, m.mode, m.model, f"{m.tokens.input}/{m.tokens.output}", f"{m.cost_usd:.6f}")
+        values = (m.id, m.agent, m.mode, m.model, tokens_text(m.tokens), f"{m.cost_usd:.6f}")
         trailers = {**dict(zip(TRAILERS, values)), **ctx.scope.trailers()}
         message = scrub(
             format_message(f"llmos: {m.goal}", trailers, body=f"Outcome: {m.outcome}; {len(m.steps)} steps.")

@@ -44,7 +44,9 @@ def render_file(root: Path, name: str, **values: str) -> str:
 # The values the kernel passes to each template it renders (checked by `llmos check` and when a template
 # is edited live).
 PLACEHOLDERS: dict[str, frozenset[str]] = {
+    # working_memory and whats_new: still filled for an agent.md written before they moved to context.md
     "agent": frozenset({"agent", "description", "soul", "instructions", "date", "working_memory", "whats_new"}),
+    "context": frozenset({"working_memory", "whats_new"}),
     "local": frozenset({"system", "tools", "transcript"}),
     "handoff": frozenset({"notes"}),
     "mixed": frozenset({"similar_goal", "similar_slots", "slots", "steps", "done"}),

@@ -22,14 +22,24 @@ from .atomic import atomic_write
 from .docs import dump_frontmatter, read_document, validate
 
 FORMAT = "llmos-trace/1"
-Outcome = Literal["success", "failure", "aborted", "budget", "halted"]
+Outcome = Literal["success", "failure", "aborted", "budget", "halted", "refused"]
 
 
 class Tokens(BaseModel):
+    """``input``: uncached input tokens; ``cached``: read from the provider's prompt cache;
+    ``cache_write``: written to it (kept in the file only when not zero); ``output``."""
+
     model_config = ConfigDict(extra="forbid")
     input: int = 0
     output: int = 0
     cached: int = 0
+    cache_write: int = 0
+
+
+def tokens_text(t: Tokens) -> str:
+    """The ``Tokens:`` trailer: ``IN/OUT``, then the prompt cache's reads and writes when there were any."""
+    text = f"{t.input}/{t.output}"
+    return text + (f" cache {t.cached}r/{t.cache_write}w" if t.cached or t.cache_write else "")
 
 
 class Step(BaseModel):
@@ -86,6 +96,7 @@ class TraceMeta(BaseModel):
     error: str | None = None
     valence: dict[str, Any] | None = None  # state, influences and update of the valence policy
     context: ContextInfo | None = None
+    compactions: list[dict[str, Any]] = Field(default_factory=list)  # long runs: what was compacted, when
     steps: list[Step] = Field(default_factory=list)
 
 
@@ -175,7 +186,11 @@ class TraceWriter:
             for optional in ("agent_hash", "request", "response", "slot_args", "post"):
                 if step.get(optional) is None:
                     step.pop(optional, None)
-        for optional in ("children", "valence"):  # only runs that delegate / use valence have them
+            if not step["tokens"].get("cache_write"):
+                step["tokens"].pop("cache_write", None)
+        if not data["tokens"].get("cache_write"):
+            data["tokens"].pop("cache_write", None)
+        for optional in ("children", "valence", "compactions"):  # only runs that delegate / use valence / compact
             if not data.get(optional):
                 data.pop(optional, None)
         if self.blobs is not None:

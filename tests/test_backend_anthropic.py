@@ -28,7 +28,9 @@ def test_run_through_the_messages_api(root: Path, monkeypatch: pytest.MonkeyPatc
         res = Kernel(root).run("Write a poem into projects/demo/poem.md", model="anthropic:claude-sonnet-4-6")
     assert res.outcome == "success" and (root / "projects/demo/poem.md").read_text() == "git remembers"
     first, second = stub.requests
-    assert first["model"] == "claude-sonnet-4-6" and "You are assistant" in first["system"]
+    [system] = first["system"]
+    assert first["model"] == "claude-sonnet-4-6" and "You are assistant" in system["text"]
+    assert system["cache_control"] == {"type": "ephemeral"} and first["tools"][-1]["cache_control"]
     assert {t["name"] for t in first["tools"]} == {
         "read_file",
         "write_file",
@@ -39,9 +41,10 @@ def test_run_through_the_messages_api(root: Path, monkeypatch: pytest.MonkeyPatc
         "rewrite_working_memory",
         "finish",
     }
-    assert first["messages"] == [
-        {"role": "user", "content": [{"type": "text", "text": "Write a poem into projects/demo/poem.md"}]}
-    ]
+    [goal] = first["messages"]
+    assert goal["role"] == "user" and goal["content"][0]["text"].startswith("Write a poem into projects/demo/poem.md")
+    assert "# Your working memory" in goal["content"][0]["text"] and goal["content"][-1]["cache_control"]
+    assert second["system"] == first["system"]  # the cached prefix is the same, byte for byte
     result_block = second["messages"][-1]["content"][0]
     assert result_block["type"] == "tool_result" and result_block["tool_use_id"] == "tu_1"
     assert result_block["is_error"] is False and "wrote 13 bytes" in result_block["content"]
@@ -50,7 +53,11 @@ def test_run_through_the_messages_api(root: Path, monkeypatch: pytest.MonkeyPatc
     t = read_trace(res.trace_path)
     used_in, used_out = sum(u["input_tokens"] for u in stub.usages), sum(u["output_tokens"] for u in stub.usages)
     assert t.model == "claude-sonnet-4-6" and t.tokens.input == used_in and t.tokens.output == used_out
-    assert t.cost_usd == pytest.approx(used_in * 3 / 1e6 + used_out * 15 / 1e6)  # Sonnet 4 prices
+    read = sum(u["cache_read_input_tokens"] for u in stub.usages)
+    wrote = sum(u["cache_creation_input_tokens"] for u in stub.usages)
+    assert t.tokens.cached == read > 0 and t.tokens.cache_write == wrote > 0  # the second call read the first's
+    # Sonnet 4 prices: $3 in, $15 out, cache writes 1.25x and reads 0.1x the input price
+    assert t.cost_usd == pytest.approx((used_in * 3 + used_out * 15 + wrote * 3.75 + read * 0.3) / 1e6)
     assert len(stub.counts) == 2 and stub.violations == []  # each call's input counted by the API first
     assert f"Cost-USD: {t.cost_usd:.6f}" in git(root, "log", "-1", "--format=%B")
 

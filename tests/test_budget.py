@@ -76,7 +76,14 @@ def test_free_models_count_tokens_at_zero_cost(tmp_path):
     with budget.spend(run_id="r", agent="a", model="local", input_tokens=100, max_output_tokens=50) as charge:
         charge.settle(input_tokens=100, output_tokens=20)
     row = budget.status()["by_model"]["local"]
-    assert row == {"calls": 1, "input_tokens": 100, "output_tokens": 20, "cost_usd": 0.0}
+    assert row == {
+        "calls": 1,
+        "input_tokens": 100,
+        "output_tokens": 20,
+        "cached_tokens": 0,
+        "cache_write_tokens": 0,
+        "cost_usd": 0.0,
+    }
 
 
 def test_worst_case_must_fit_and_real_usage_is_charged(tmp_path):

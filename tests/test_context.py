@@ -15,6 +15,11 @@ from helpers import call, git
 FINISH = call("finish", result="ok")
 
 
+def seen(assembled) -> str:
+    """All the model is told before its goal: the system prompt and the context given with the goal."""
+    return assembled.text + assembled.context
+
+
 def set_budget(root: Path, tokens: int) -> None:
     cfg = yaml.safe_load((root / "system/llmos.yaml").read_text())
     cfg["memory"]["context"]["budgets"] = {"default": tokens}
@@ -32,8 +37,8 @@ def test_first_and_second_run_see_working_memory_and_whats_new(root: Path, scrip
     kernel = Kernel(root)
     agent = kernel.agent("assistant")
     first = kernel.assemble_context(agent, "scripted")
-    assert "- deploying demo" in first.text and "This is your first run." in first.text
-    assert "I am careful and plain-spoken" in first.text  # L0 soul
+    assert "- deploying demo" in seen(first) and "This is your first run." in seen(first)
+    assert "I am careful and plain-spoken" in seen(first)  # L0 soul
     res = kernel.run("Say hi", model=script(FINISH))
     t = read_trace(res.trace_path)
     assert t.context is not None and t.context.tokens > 0 and t.context.budget == 3000 and t.context.dropped == []
@@ -41,10 +46,10 @@ def test_first_and_second_run_see_working_memory_and_whats_new(root: Path, scrip
     remember(root, "Ops moved the demo to port 9090")
     (root / "agents/assistant.md").write_text((root / "agents/assistant.md").read_text() + "\nBe brief.\n")
     second = Kernel(root).assemble_context(Kernel(root).agent("assistant"), "scripted")
-    assert "Your last run" in second.text and "Say hi" in second.text
-    assert "Your agent file (instructions) changed" in second.text
-    assert "1 new memory since" in second.text and "Ops moved the demo to port 9090" in second.text
-    assert "Ops moved" not in first.text
+    assert "Your last run" in seen(second) and "Say hi" in seen(second)
+    assert "Your agent file (instructions) changed" in seen(second)
+    assert "1 new memory since" in seen(second) and "Ops moved the demo to port 9090" in seen(second)
+    assert "Ops moved" not in seen(first)
 
 
 def test_context_size_is_flat_as_the_archive_grows(root: Path):
@@ -70,12 +75,12 @@ def test_trimming_keeps_soul_and_instructions_and_says_what_it_dropped(root: Pat
     assert info.tokens <= 450 and info.dropped
     assert any(d.startswith("L2:") for d in info.dropped) or any(d.startswith("L1:") for d in info.dropped)
     assert any("working-memory lines" in d for d in info.dropped)
-    text = Kernel(root).assemble_context(Kernel(root).agent("assistant"), "scripted").text
+    text = seen(Kernel(root).assemble_context(Kernel(root).agent("assistant"), "scripted"))
     assert "I am careful and plain-spoken" in text and "Work toward the goal" in text and "- note 0:" in text
     assert "- note 39:" not in text  # the end of the notes went first
     set_budget(root, 50)  # smaller than the soul and instructions: they stay whole anyway
     tiny = Kernel(root).assemble_context(Kernel(root).agent("assistant"), "scripted")
-    assert "I am careful and plain-spoken" in tiny.text and "Work toward the goal" in tiny.text
+    assert "I am careful and plain-spoken" in seen(tiny) and "Work toward the goal" in seen(tiny)
     assert any("instructions and soul are never trimmed" in d for d in tiny.info.dropped)
 
 

@@ -19,7 +19,7 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("formats", {"docs", "goals", "prompts", "agents", "traces", "toolapi"}),
     ("stores", {"root", "audit", "blobs", "budget", "vault"}),
     ("calls", {"backends", "syscalls"}),
-    ("run", {"loop", "memory", "team", "modes"}),
+    ("run", {"loop", "compact", "memory", "team", "modes"}),
     ("upkeep", {"dream"}),
     ("config", {"config"}),
     ("spine", {"live", "kernel", "doctor", "checks"}),

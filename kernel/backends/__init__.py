@@ -30,17 +30,23 @@ from ..errors import BackendError, ModelSpecError, PluginError
 
 @dataclass
 class Usage:
+    """Tokens of one call (or summed over a run). ``input`` is the uncached input; ``cached`` the
+    input read from the provider's prompt cache; ``cache_write`` the input written to it. The three
+    are priced differently (see :mod:`llmos.budget.config`)."""
+
     input: int = 0
     output: int = 0
     cached: int = 0
+    cache_write: int = 0
 
     def add(self, other: "Usage") -> None:
         self.input += other.input
         self.output += other.output
         self.cached += other.cached
+        self.cache_write += other.cache_write
 
     def as_dict(self) -> dict[str, int]:
-        return {"input": self.input, "output": self.output, "cached": self.cached}
+        return {"input": self.input, "output": self.output, "cached": self.cached, "cache_write": self.cache_write}
 
 
 @dataclass
@@ -52,10 +58,17 @@ class ToolCall:
 
 @dataclass
 class Reply:
+    """One model reply. ``blocks``: its text and tool calls in the order the model wrote them
+    (``{"type": "text", "text"}`` / ``{"type": "tool_use", "id"}``), where the provider keeps one;
+    ``stop_reason``: ``end_turn``, ``tool_use``, ``max_tokens`` (cut off: its tool calls are never
+    run), ``refusal``, ``pause_turn`` (continue it), or a backend's own."""
+
     text: str = ""
     tool_calls: list[ToolCall] = field(default_factory=list)
     usage: Usage = field(default_factory=Usage)
     stop_reason: str | None = None
+    blocks: list[dict[str, Any]] | None = None
+    max_tokens: int | None = None  # the output limit the request set (the budget gate may lower it)
 
 
 @runtime_checkable

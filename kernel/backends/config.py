@@ -30,7 +30,28 @@ class LocalConfig(Strict):
     )
 
 
+class AnthropicModel(Strict):
+    """Per-model settings under ``anthropic.models.<model id or prefix>``."""
+
+    max_tokens: int | None = Field(None, ge=16, description="first max_tokens of a call")
+    max_output: int | None = Field(None, ge=16, description="the model's own output limit")
+    context_window: int | None = Field(None, ge=1024)
+
+
 class AnthropicConfig(Strict):
-    max_tokens: int = Field(1024, ge=16)
+    """The ``anthropic:`` section: Claude through the Messages API."""
+
+    max_tokens: int | None = Field(
+        None, ge=16, description="first max_tokens of a call; default 8192 (a reply cut off is retried larger)"
+    )
     base_url: str | None = None
-    timeout_s: float = Field(120.0, gt=0)
+    timeout_s: float = Field(120.0, gt=0, description="longest wait for one reply (streamed replies: per chunk)")
+    max_retries: int = Field(2, ge=0, le=10, description="the SDK's retries of 408/409/429/5xx with backoff")
+    overloaded_retries: int = Field(4, ge=0, le=20, description="further retries of 529 overloaded")
+    retry_base_s: float = Field(2.0, ge=0, description="first wait before an overloaded retry; doubles")
+    cache: bool = Field(True, description="prompt caching: breakpoints after the tools, the system prompt, the turn")
+    compact_share: float = Field(
+        0.5, gt=0, le=1, description="compact older tool results when a request passes this share of the window"
+    )
+    max_input_tokens: int | None = Field(None, ge=1024, description="compact above this many input tokens too")
+    models: dict[str, AnthropicModel] = Field(default_factory=dict)

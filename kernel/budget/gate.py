@@ -31,13 +31,14 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, TextIO
 
 from .alerts import Alert, crossed_thresholds, deliver
-from .config import BudgetConfig, ModelPrice, cost_usd, price_for
+from .config import BudgetConfig, ModelPrice, cost_usd, price_for, worst_usd
 from ..errors import BackendError, BudgetExceeded
 from ..halt import check_halt
 from .ledger import Ledger, VerifyReport
 from ..procs import alive, process_start
 
 EPSILON = 1e-9
+MIN_OUTPUT = 1024  # the shortest reply a call near a ceiling may be cut down to (see Budget.spend)
 CONFIG_FILE = "system/llmos.yaml"  # where a person edits the ceilings (read through ``reload``)
 CEILINGS = ("per_run", "per_agent_day", "per_day", "total")
 
@@ -71,11 +72,21 @@ class Tally:
                 self.spent[scope] = self.spent.get(scope, 0.0) + e["cost_usd"]
             for group in ("model", "agent", "kind", "day"):
                 row = self.groups.setdefault(group, {}).setdefault(
-                    str(e[group]), {"calls": 0, "input_tokens": 0, "output_tokens": 0, "cost_usd": 0.0}
+                    str(e[group]),
+                    {
+                        "calls": 0,
+                        "input_tokens": 0,
+                        "output_tokens": 0,
+                        "cached_tokens": 0,
+                        "cache_write_tokens": 0,
+                        "cost_usd": 0.0,
+                    },
                 )
                 row["calls"] += 1
                 row["input_tokens"] += e["input_tokens"]
                 row["output_tokens"] += e["output_tokens"]
+                row["cached_tokens"] += e.get("cached_tokens", 0)
+                row["cache_write_tokens"] += e.get("cache_write_tokens", 0)
                 row["cost_usd"] += e["cost_usd"]
 
     def reserved(self, scope: str) -> float:
@@ -104,22 +115,23 @@ class Charge:
         self.entry = reserve
         self.reservation_id: str = reserve["id"]
         self.worst_usd: float = reserve["worst_usd"]
+        self.max_output: int = reserve["max_output_tokens"]
         self.price = price
         self.agent_ceiling = agent_ceiling
         self.cost_usd: float | None = None
         self.alerts: list[Alert] = []
         self.closed = False
 
-    def settle(self, *, input_tokens: int, output_tokens: int) -> float:
+    def settle(self, *, input_tokens: int, output_tokens: int, cached: int = 0, cache_write: int = 0) -> float:
         """Charge the real usage, close the reservation, fire alerts; returns the cost in USD.
 
         The charge never exceeds the reservation: the gate let the call through on that bound, and a
         provider that reports more than the request allowed (output beyond its ``max_tokens``) has
         broken the request's contract. The reported usage and its price stay in the ledger entry
         (``reported_usd``) and a line on stderr says so."""
-        if input_tokens < 0 or output_tokens < 0:
+        if min(input_tokens, output_tokens, cached, cache_write) < 0:
             raise ValueError("token counts cannot be negative")
-        cost = cost_usd(self.price, input_tokens, output_tokens)
+        cost = cost_usd(self.price, input_tokens, output_tokens, cached, cache_write)
         reported = None
         if cost > self.worst_usd + EPSILON:
             reported, cost = cost, self.worst_usd
@@ -130,7 +142,7 @@ class Charge:
                 "charged the reservation",
                 file=self._budget.alert_stream,
             )
-        self._close(input_tokens, output_tokens, cost, reason="settled", reported_usd=reported)
+        self._close(input_tokens, output_tokens, cost, "settled", reported, cached, cache_write)
         return cost
 
     def release(self) -> None:
@@ -141,7 +153,14 @@ class Charge:
         self.closed = True
 
     def _close(
-        self, input_tokens: int, output_tokens: int, cost: float, reason: str, reported_usd: float | None = None
+        self,
+        input_tokens: int,
+        output_tokens: int,
+        cost: float,
+        reason: str,
+        reported_usd: float | None = None,
+        cached: int = 0,
+        cache_write: int = 0,
     ) -> None:
         if self.closed:
             raise RuntimeError(f"reservation {self.reservation_id} is already closed")
@@ -159,6 +178,8 @@ class Charge:
             "cost_usd": cost,
             "reason": reason,
         }
+        if cached or cache_write:
+            charge["cached_tokens"], charge["cache_write_tokens"] = cached, cache_write
         if reported_usd is not None:
             charge["reported_usd"] = reported_usd
         self.alerts = self._budget._close(self, charge)
@@ -226,11 +247,17 @@ class Budget:
         max_output_tokens: int,
         kind: str = "run",
         agent_ceiling: float | None = None,
+        caching: bool = False,
+        min_output_tokens: int | None = None,
     ) -> Iterator[Charge]:
         """Reserve the worst case of one model call, or raise :class:`BudgetExceeded`.
         ``input_tokens`` may be a function (a provider's token count): it is called only once the
-        kill switch and the price have been checked."""
-        charge = self._reserve(run_id, agent, model, input_tokens, max_output_tokens, kind, agent_ceiling)
+        kill switch and the price have been checked. With ``min_output_tokens``, a call whose full
+        ``max_output_tokens`` does not fit is let through with the largest output that does (at least
+        that many): :attr:`Charge.max_output` is the ``max_tokens`` the request must then set."""
+        charge = self._reserve(
+            run_id, agent, model, input_tokens, max_output_tokens, kind, agent_ceiling, caching, min_output_tokens
+        )
         try:
             yield charge
         finally:
@@ -301,6 +328,8 @@ class Budget:
         max_output_tokens: int,
         kind: str,
         agent_ceiling: float | None,
+        caching: bool = False,
+        min_output_tokens: int | None = None,
     ) -> Charge:
         check_halt(self.root)
         self._follow_config()
@@ -316,12 +345,19 @@ class Budget:
         if input_tokens < 0 or max_output_tokens < 0:
             raise ValueError("token counts cannot be negative")
         price = price or ModelPrice(input=0.0, output=0.0)
-        worst = cost_usd(price, input_tokens, max_output_tokens)
+        worst = worst_usd(price, input_tokens, max_output_tokens, caching)
         day = utc_day()
         alerts: list[Alert] = []
         with self.ledger.locked() as entries:
             tally = self._fold(entries)
             alerts += self._expire_dead(tally)
+            room = self._room(tally, run_id, agent, day, agent_ceiling)
+            if min_output_tokens is not None and worst > room and price.output > 0:
+                # the request may ask for a shorter reply: as long a one as the ceilings still allow
+                fits = int((room - worst_usd(price, input_tokens, 0, caching)) / price.output * 1_000_000)
+                if fits >= min_output_tokens:
+                    max_output_tokens = min(max_output_tokens, fits)
+                    worst = worst_usd(price, input_tokens, max_output_tokens, caching)
             refusal = self._first_refusal(tally, run_id, agent, day, worst, agent_ceiling)
             if refusal is not None:
                 alerts += self._record_alerts(tally, run_id, agent, day, agent_ceiling, refused=refusal.ceiling)
@@ -349,6 +385,16 @@ class Budget:
             refusal.alerts = alerts
             raise refusal
         return Charge(self, entry, price, agent_ceiling)
+
+    def _room(self, tally: Tally, run: str | None, agent: str | None, day: str, agent_ceiling: float | None) -> float:
+        """USD a new call may still cost under every ceiling that applies (inf: none applies)."""
+        limits = self.limits(agent_ceiling)
+        rooms = [
+            limits[name] - tally.spent.get(scope, 0.0) - tally.reserved(scope)
+            for name, scope in scopes(run, agent, day).items()
+            if limits[name] is not None
+        ]
+        return min(rooms, default=float("inf"))
 
     def _first_refusal(
         self, tally: Tally, run: str | None, agent: str | None, day: str, worst: float, agent_ceiling: float | None
@@ -466,14 +512,23 @@ def ask(
             input_tokens=lambda: backend.estimate_input(messages, tools),
             max_output_tokens=backend.max_output,
             agent_ceiling=agent_ceiling,
+            caching=bool(getattr(backend, "cache", False)),
+            min_output_tokens=min(MIN_OUTPUT, backend.max_output),
         ) as charge:
+            full, backend.max_output = backend.max_output, charge.max_output
             try:
                 reply = backend.complete(messages, tools)
             except BackendError as exc:
                 if not exc.billed:
                     charge.release()
                 raise
-            cost = charge.settle(input_tokens=reply.usage.input, output_tokens=reply.usage.output)
+            finally:
+                backend.max_output = full
+            reply.max_tokens = charge.max_output
+            u = reply.usage
+            cost = charge.settle(
+                input_tokens=u.input, output_tokens=u.output, cached=u.cached, cache_write=u.cache_write
+            )
     except BaseException as exc:
         if charge is not None and charge.cost_usd:
             exc.charged_usd = charge.cost_usd  # type: ignore[attr-defined]

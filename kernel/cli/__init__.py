@@ -70,7 +70,9 @@ def cli(ctx: click.Context, root_flag: str | None) -> None:
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: one-line errors, tracebacks only with LLMOS_DEBUG=1."""
     try:
-        cli.main(args=argv, prog_name="llmos", standalone_mode=False)
+        code = cli.main(args=argv, prog_name="llmos", standalone_mode=False)
+        if isinstance(code, int) and code:  # a command's ctx.exit(n): click returns it, the process must too
+            sys.exit(code)
     except click.exceptions.Abort:
         echo_err("aborted")
         sys.exit(130)

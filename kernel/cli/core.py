@@ -40,6 +40,11 @@ def _print_event(kind: str, data: dict[str, Any]) -> None:
         echo_err(f"  (run now uses agent {data['agent'].name} {data['old_hash']} -> {data['agent'].hash})")
     elif kind == "reload":
         echo_err(f"  [reload] {data['event'].line()}")
+    elif kind == "compacted":  # a long run: older turns shrunk to stay within the model's window
+        echo_err(
+            f"  (compacted before call {data['at_call']}: {data['before']} -> {data['after']} input tokens; "
+            f"{data['results']} old tool results, {data['turns']} old turns)"
+        )
 
 
 @click.command()
@@ -84,8 +89,10 @@ def boot(
         return
     rel = res.trace_path.relative_to(kernel.root)
     click.echo(f"{res.outcome}: {res.result or res.error or ''}".strip())
+    t = res.tokens
+    cache = f" cache {t['cached']}r/{t['cache_write']}w" if t.get("cached") or t.get("cache_write") else ""
     click.echo(
-        f"trace {rel}  steps={res.steps}  tokens={res.tokens['input']}/{res.tokens['output']}  "
+        f"trace {rel}  steps={res.steps}  tokens={t['input']}/{t['output']}{cache}  "
         f"commit={(res.commit or '-')[:10]}  {res.seconds:.1f}s"
     )
     for note in res.learned:

@@ -55,9 +55,11 @@ def budget(ctx: click.Context, run_id: str | None, agent: str | None, as_json: b
         if status[group]:
             click.echo(f"{group.replace('_', ' ')}:")
         for key, row in sorted(status[group].items()):
+            cache = row.get("cached_tokens", 0), row.get("cache_write_tokens", 0)
+            cache_text = f"  cache read {cache[0]:>10}  write {cache[1]:>10}" if any(cache) else ""
             click.echo(
                 f"  {key:<32} {row['calls']:>6} calls  in {row['input_tokens']:>10}  "
-                f"out {row['output_tokens']:>10}  {_usd(row['cost_usd'])}"
+                f"out {row['output_tokens']:>10}{cache_text}  {_usd(row['cost_usd'])}"
             )
 
 

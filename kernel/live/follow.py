@@ -1,8 +1,9 @@
 """Hot reload, part 3: a run in progress moves to the newest valid version of its agent.
 
-Before every model call the run's :class:`AgentFollower` fetches the agent and re-renders the system
-message. If the agent (instructions, description, tools) or the prompt template changed, the next
-model call sees the new version, and the next trace step records the new ``agent_hash``. What a run
+Before every model call the run's :class:`AgentFollower` fetches the agent; only if the agent
+(instructions, description, tools) or the prompt template changed does it render the system message
+again (it is the prefix a provider caches: unchanged, it is never rebuilt). The next model call sees
+the new version, and the next trace step records the new ``agent_hash``. What a run
 fixed when it started stays fixed: its model, backend, ``max_steps``, budget and soul; its tools can
 only narrow (an edit that lists fewer tools takes them away, one that lists more or drops ``tools``
 gives nothing: rights are fixed at run start).
@@ -95,15 +96,19 @@ class AgentFollower:
         self.tools: list[dict[str, Any]] | None = None
         self.pending_hash: str | None = None
         self.render_error: str | None = None
+        self.templates = (Path(ctx.root) / "system" / "prompts" / "agent.md",)
+        self.template_sig = signature(self.templates)
 
     def refresh(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Update ``messages[0]`` (the system message) in place; return the tools for this call."""
         new = self.fetch() or self.seen
+        changed = False
         if new is not self.seen and (new.hash, new.soul_hash, new.tools) != (
             self.seen.hash,
             self.seen.soul_hash,
             self.seen.tools,
         ):
+            changed = True
             self.seen = new
             soul, soul_hash = self.start_soul
             old, self.agent = self.agent, dataclasses.replace(new, soul=soul, soul_hash=soul_hash)
@@ -112,7 +117,11 @@ class AgentFollower:
             if new.hash != old.hash:
                 self.pending_hash = new.hash
             self.on_event("agent", {"agent": new, "old_hash": old.hash})
-        self._render(messages)
+        sig = signature(self.templates)
+        if changed or sig != self.template_sig or self.render_error is not None:
+            # only then: the system prompt is the cached prefix, rendered once per version
+            self.template_sig = sig
+            self._render(messages)
         return self.tools if self.tools is not None else tools
 
     def _render(self, messages: list[dict[str, Any]]) -> None:

@@ -29,12 +29,32 @@ NO_WORKING = "(empty: rewrite_working_memory keeps notes for your next run)"
 NOTHING_NEW = "(nothing new)"
 
 
+# What an agent is told with its goal when the root has no system/prompts/context.md (made before it).
+DEFAULT_CONTEXT = """
+
+# Your working memory
+${working_memory}
+
+# What's new since your last run
+${whats_new}
+"""
+
+
 @dataclass
 class Assembled:
-    text: str
+    text: str  # the system prompt
     info: ContextInfo
     working: str = ""
     whats_new: list[str] = field(default_factory=list)
+    context: str = ""  # Layers 1 and 2 as told with the goal (empty when the system prompt holds them)
+
+
+def render_layers(assembled: Assembled) -> dict[str, str]:
+    """The ``working_memory`` and ``whats_new`` values of an assembled context, as templates take them."""
+    return {
+        "working_memory": assembled.working or NO_WORKING,
+        "whats_new": "\n".join(f"- {x}" for x in assembled.whats_new) or NOTHING_NEW,
+    }
 
 
 def budget_for(model: str, cfg: MemoryConfig) -> int:
@@ -56,13 +76,15 @@ def short(text: str | None, n: int = 70) -> str:
 
 
 def _last_run(index: MemoryIndex, root: Path, agent: Agent) -> tuple[dict | None, object | None]:
-    last = index.latest(all_of([any_of("tier", ["gamma"]), any_of("agent", [agent.name])]))
-    if not last:
-        return None, None
-    try:
-        return last[0], read_trace(root / last[0]["path"])
-    except DocumentError:
-        return last[0], None
+    """The agent's last *finished* run: runs still going (this one among them) are not its last run."""
+    for doc in index.latest(all_of([any_of("tier", ["gamma"]), any_of("agent", [agent.name])]), limit=8):
+        try:
+            trace = read_trace(root / doc["path"])
+        except DocumentError:
+            return doc, None
+        if trace.ended:
+            return doc, trace
+    return None, None
 
 
 def whats_new(root: Path, agent: Agent, cfg: MemoryConfig, index: MemoryIndex | None = None) -> list[str]:

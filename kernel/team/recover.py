@@ -33,7 +33,7 @@ from ..audit.commit import TRAILERS, commit_paths, format_message
 from ..errors import DocumentError
 from ..procs import alive
 from ..scrub import scrub
-from ..traces import TraceWriter, now_iso, read_trace, trace_path
+from ..traces import TraceWriter, now_iso, read_trace, tokens_text, trace_path
 from .runs import RunEntry, entries
 
 TEMP_PREFIXES = ("llmos-sandbox-", "llmos-agent-", "llmos-index-")
@@ -112,7 +112,7 @@ def _message(entry: RunEntry, meta: Any, outcome: str) -> str:
             meta.agent,
             meta.mode,
             meta.model,
-            f"{meta.tokens.input}/{meta.tokens.output}",
+            tokens_text(meta.tokens),
             f"{meta.cost_usd:.6f}",
         )
         steps = len(meta.steps)
