@@ -52,26 +52,9 @@ def _block_tokens(block: Any) -> int:
     return tokens(json.dumps(block, ensure_ascii=False))
 
 
-def _pieces(body: dict[str, Any]) -> list[tuple[int, bool]]:
-    """The request in prompt order (tools, system, messages) as (tokens, ends a cache breakpoint)."""
-    out = []
-    for tool in body.get("tools") or []:
-        out.append((8 + tokens(json.dumps(tool, ensure_ascii=False, sort_keys=True)), "cache_control" in tool))
-    system = body.get("system")
-    if isinstance(system, str) and system:
-        out.append((tokens(system), False))
-    elif isinstance(system, list):
-        out += [(_block_tokens(b), "cache_control" in b) for b in system]
-    for message in body.get("messages", []):
-        content = message["content"]
-        blocks = [content] if isinstance(content, str) else content
-        out.append((4, False))
-        out += [(_block_tokens(b), isinstance(b, dict) and "cache_control" in b) for b in blocks]
-    return out
-
-
 def count_request(body: dict[str, Any]) -> int:
-    return sum(n for n, _ in _pieces(body)) + (TOOL_FRAMING if body.get("tools") else 0)
+    """Input tokens of a request, as the usage of a reply counts them (cache breakpoints aside)."""
+    return sum(n for n, _, _ in _blocks(body)) + (TOOL_FRAMING if body.get("tools") else 0)
 
 
 def _violations(body: dict[str, Any]) -> list[str]:
@@ -170,7 +153,43 @@ class StubServer:
                             reply.get("message", "error"),
                             reply.get("headers"),
                         )
-                    self._send(200, stub._message(body, reply))
+                    message = stub._message(body, reply)
+                    if body.get("stream"):
+                        return self._stream(message)
+                    self._send(200, message)
+
+            def _stream(self, message: dict[str, Any]) -> None:
+                """The reply as server-sent events, as the API streams one."""
+                events = [("message_start", {"message": {**message, "content": [], "stop_reason": None}})]
+                for i, block in enumerate(message["content"]):
+                    if block["type"] == "tool_use":
+                        start, delta = (
+                            {**block, "input": {}},
+                            {"type": "input_json_delta", "partial_json": json.dumps(block["input"])},
+                        )
+                    else:
+                        start, delta = {"type": "text", "text": ""}, {"type": "text_delta", "text": block["text"]}
+                    events += [
+                        ("content_block_start", {"index": i, "content_block": start}),
+                        ("content_block_delta", {"index": i, "delta": delta}),
+                        ("content_block_stop", {"index": i}),
+                    ]
+                events += [
+                    (
+                        "message_delta",
+                        {
+                            "delta": {"stop_reason": message["stop_reason"], "stop_sequence": None},
+                            "usage": {"output_tokens": message["usage"]["output_tokens"]},
+                        },
+                    ),
+                    ("message_stop", {}),
+                ]
+                raw = "".join(f"event: {name}\ndata: {json.dumps({'type': name, **data})}\n\n" for name, data in events)
+                self.send_response(200)
+                self.send_header("content-type", "text/event-stream")
+                self.send_header("content-length", str(len(raw.encode())))
+                self.end_headers()
+                self.wfile.write(raw.encode())
 
             def _error(self, status: int, kind: str, message: str, headers: dict | None = None) -> None:
                 self._send(status, {"type": "error", "error": {"type": kind, "message": message}}, headers)
@@ -190,25 +209,39 @@ class StubServer:
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     def _usage(self, body: dict[str, Any]) -> dict[str, int]:
-        pieces = _pieces(body)
-        total = sum(n for n, _ in pieces) + (TOOL_FRAMING if body.get("tools") else 0)
-        usage = {"input_tokens": total, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}
-        ends = [i for i, (_, mark) in enumerate(pieces) if mark]
-        if not ends:
-            return usage
-        best_read, written = 0, 0
-        prefix = (TOOL_FRAMING if body.get("tools") else 0) + sum(n for n, _ in pieces[: ends[-1] + 1])
-        key = hashlib.sha256(json.dumps(_prefix_body(body), sort_keys=True).encode()).hexdigest()
-        if prefix >= MIN_CACHEABLE:
-            if key in self.cache:
-                best_read = prefix
-            else:
-                written = prefix
-                self.cache.add(key)
-        usage["cache_read_input_tokens"] = best_read
-        usage["cache_creation_input_tokens"] = written
-        usage["input_tokens"] = total - best_read - written
-        return usage
+        """Usage as the API reports it. The prompt is a sequence of blocks (tools, system, message
+        blocks); a request writes a cache entry at each of its breakpoints and reads the longest
+        cached prefix that ends at a breakpoint or up to 20 blocks before one. ``cache_read`` is that
+        prefix, ``cache_creation`` the rest up to the last breakpoint, ``input_tokens`` what follows."""
+        blocks = _blocks(body)
+        framing = TOOL_FRAMING if body.get("tools") else 0
+        cum, hashes, h = [framing], [hashlib.sha256(b"start").hexdigest()], hashlib.sha256(b"start").hexdigest()
+        for tokens_, material, _ in blocks:
+            h = hashlib.sha256((h + material).encode()).hexdigest()
+            cum.append(cum[-1] + tokens_)
+            hashes.append(h)
+        marks = [i + 1 for i, (_, _, mark) in enumerate(blocks) if mark]
+        total = cum[-1]
+        if not marks:
+            return {"input_tokens": total, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}
+        read_at = 0
+        for b in marks:
+            for j in range(b, max(0, b - 20) - 1, -1):
+                if hashes[j] in self.cache:
+                    read_at = max(read_at, j)
+                    break
+        last = marks[-1]
+        for b in marks:
+            if cum[b] >= MIN_CACHEABLE:
+                self.cache.add(hashes[b])
+        read = cum[read_at] if read_at else 0
+        if cum[last] < MIN_CACHEABLE:  # too short to cache: all of it is plain input
+            return {"input_tokens": total, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}
+        return {
+            "input_tokens": total - cum[last],
+            "cache_creation_input_tokens": cum[last] - read,
+            "cache_read_input_tokens": read,
+        }
 
     def _message(self, body: dict[str, Any], reply: dict[str, Any]) -> dict[str, Any]:
         content = reply.get("content") or [{"type": "text", "text": reply.get("text", "")}]
@@ -237,30 +270,30 @@ class StubServer:
         self.server.server_close()
 
 
-def _prefix_body(body: dict[str, Any]) -> list[Any]:
-    """The request in prompt order cut after its last cache breakpoint (what the cache is keyed by)."""
-    parts: list[Any] = [{"tool": t} for t in body.get("tools") or []]
+def _blocks(body: dict[str, Any]) -> list[tuple[int, str, bool]]:
+    """The prompt in order as (tokens, what the cache keys it by, carries a breakpoint)."""
+    out = []
+
+    def add(tokens_: int, part: Any, mark: bool) -> None:
+        clean = {k: v for k, v in part.items() if k != "cache_control"} if isinstance(part, dict) else part
+        out.append((tokens_, json.dumps(clean, sort_keys=True, ensure_ascii=False), mark))
+
+    for tool in body.get("tools") or []:
+        add(
+            8 + tokens(json.dumps({k: v for k, v in tool.items() if k != "cache_control"}, sort_keys=True)),
+            tool,
+            "cache_control" in tool,
+        )
     system = body.get("system")
-    parts += [{"system": b} for b in (system if isinstance(system, list) else [system] if system else [])]
+    if isinstance(system, str) and system:
+        add(tokens(system), {"system": system}, False)
+    for b in system if isinstance(system, list) else []:
+        add(_block_tokens(b), b, "cache_control" in b)
     for m in body.get("messages", []):
         content = m["content"]
-        parts += [{"role": m["role"], "block": b} for b in ([content] if isinstance(content, str) else content)]
-    last = max(
-        (
-            i
-            for i, p in enumerate(parts)
-            if isinstance(next(iter(p.values())), dict) and "cache_control" in next(iter(p.values()))
-        ),
-        default=-1,
-    )
-    return [_strip_cache(p) for p in parts[: last + 1]]
-
-
-def _strip_cache(part: dict[str, Any]) -> dict[str, Any]:
-    return {
-        k: ({kk: vv for kk, vv in v.items() if kk != "cache_control"} if isinstance(v, dict) else v)
-        for k, v in part.items()
-    }
+        for i, b in enumerate([{"type": "text", "text": content}] if isinstance(content, str) else content):
+            add(_block_tokens(b) + (4 if i == 0 else 0), {"role": m["role"], **b}, "cache_control" in b)
+    return out
 
 
 def tool_use(id_: str, name: str, **args: Any) -> dict[str, Any]:
