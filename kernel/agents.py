@@ -36,6 +36,7 @@ class AgentMeta(BaseModel):
     mode: Literal[MODES] | None = None  # type: ignore[valid-type]
     extends: str | None = None
     max_steps: int | None = Field(None, ge=1, le=1000)
+    max_tokens: int | None = Field(None, ge=16, le=128000, description="first output limit of a model call")
     color: str | None = None  # Claude Code cosmetic field, accepted and ignored
 
     @field_validator("tools", mode="before")
@@ -76,6 +77,7 @@ class Agent:
     soul_hash: str | None
     system: bool = False
     deps: tuple[Path, ...] = ()  # files this version was built from (own, soul or its default place, bases)
+    max_tokens: int | None = None  # the first max_tokens of its model calls (the backend's default if None)
 
 
 def content_hash(*parts: str) -> str:
@@ -183,6 +185,7 @@ class AgentLoader:
             budget=meta.budget if meta.budget is not None else (base.budget if base else None),
             mode=meta.mode or (base.mode if base else None),
             max_steps=meta.max_steps or (base.max_steps if base else None),
+            max_tokens=meta.max_tokens or (base.max_tokens if base else None),
             path=path,
             hash=content_hash(path.read_text(encoding="utf-8"), base.hash if base else ""),
             soul_hash=content_hash(soul_text) if soul_text else None,

@@ -278,6 +278,13 @@ class Kernel:
         assembled.text, assembled.context = self.prompt_parts(agent, **render_layers(assembled))
         return assembled
 
+    def _backend(self, spec: ModelSpec, agent: Agent) -> Backend:
+        """The backend of a run: the agent's ``max_tokens:`` (within the model's limit) if it sets one."""
+        backend = make_backend(spec, config=self.config, root=self.root)
+        if agent.max_tokens:
+            backend.max_output = min(agent.max_tokens, getattr(backend, "output_limit", agent.max_tokens))
+        return backend
+
     def run(
         self,
         goal: str,
@@ -306,7 +313,7 @@ class Kernel:
             self.root, self.config.budget, alert_stream=sys.stderr, reload=lambda: load_config(self.root).budget
         )
         plan = choose_mode(self, ng, spec_agent, mode, budget=budget, run_id=trace_id)
-        backend = plan.backend(lambda: make_backend(spec, config=self.config, root=self.root))
+        backend = plan.backend(lambda: self._backend(spec, spec_agent))
         meta = TraceMeta(
             id=trace_id,
             goal=ng.goal,

@@ -335,3 +335,12 @@ def test_the_oldest_turns_are_summarized_and_every_tool_use_stays_answered():
     assert "read_file(path='f0') -> ok: text 0" in messages[2]["content"]
     system, turns = to_anthropic(messages)
     assert _violations({"model": "claude-sonnet-4-6", "max_tokens": 100, "system": system, "messages": turns}) == []
+
+
+def test_an_agent_sets_its_own_max_tokens(root: Path, claude):
+    (root / "agents/brief.md").write_text(
+        "---\nname: brief\ndescription: short answers\nmax_tokens: 2000\n---\nBe brief.\n"
+    )
+    stub = claude([tool_use("a", "finish", result="ok")])
+    Kernel(root).run("Answer", agent="brief", model=SONNET)
+    assert stub.requests[0]["max_tokens"] == 2000
