@@ -47,4 +47,4 @@ def test_turns_are_written_as_dated_memories(tmp_path: Path):
     convsuite.write(conv, tmp_path)
     t = conv.turns[0]
     m = read_memory(tmp_path / "memory" / "beta" / f"{t.id}.md", tmp_path)
-    assert m.body == t.body and m.meta.valid_from == t.time and m.meta.tags == [t.chat]
+    assert m.body == t.body and m.meta.valid_from == t.time and m.meta.sources == [f"conversation:{t.chat}"]

@@ -1,4 +1,4 @@
-"""``llmos recall``, ``llmos remember``, ``llmos memory list|show|history|reindex``, ``llmos brief``."""
+"""``llmos recall``, ``llmos remember``, ``llmos memory list|show|history|import|reindex``, ``llmos brief``."""
 
 from __future__ import annotations
 
@@ -90,6 +90,7 @@ def recall(
 @click.option("--project", default=None, help="Project scope: stored in projects/NAME/memory/.")
 @click.option("--supersedes", multiple=True, help="Id of a memory this one replaces (repeatable).")
 @click.option("--confidence", type=click.FloatRange(0, 1), default=0.8, show_default=True)
+@click.option("--valid-from", "valid_from", default=None, help="When it happened or became true (YYYY-MM-DD).")
 def remember(
     text: str,
     title: str | None,
@@ -100,8 +101,10 @@ def remember(
     project: str | None,
     supersedes: tuple[str, ...],
     confidence: float,
+    valid_from: str | None,
 ) -> None:
     """Write a memory file (superseding others if asked) and commit it to git."""
+    from ..memory.recall import parse_when
     from ..memory.store import remember as do_remember
 
     root = _root()
@@ -117,6 +120,7 @@ def remember(
             project=project,
             supersedes=supersedes,
             confidence=confidence,
+            valid_from=parse_when(valid_from, "--valid-from"),
             commit=True,
         )
     except ValueError as exc:
@@ -171,6 +175,32 @@ def history(memory_id: str) -> None:
         until = f"{m.meta.valid_to:%Y-%m-%d %H:%M}" if m.meta.valid_to else "now"
         mark = "*" if m.id == memory_id else " "
         click.echo(f"{mark} {m.meta.start:%Y-%m-%d %H:%M} .. {until:<16} {m.id}  {m.meta.title}")
+
+
+@memory.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--name", default=None, help="The conversation's name (default: the file's stem).")
+@click.option("--tier", type=click.Choice(TIERS), default="beta", show_default=True)
+@click.option("--project", default=None, help="Project scope: stored in projects/NAME/memory/.")
+def import_cmd(file: Path, name: str | None, tier: str, project: str | None) -> None:
+    """Store a conversation (JSON lines: speaker, time, text) as memories, one per turn, in one commit."""
+    import time
+
+    from ..memory.importer import import_conversation
+
+    started = time.perf_counter()
+    try:
+        memories = import_conversation(_root(), file, tier=tier, project=project, source=name, commit=True)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    if not memories:
+        click.echo(f"nothing to import: {file} has no turn with text")
+        return
+    dates = sorted(m.meta.start for m in memories)
+    click.echo(
+        f"imported {len(memories)} turns ({dates[0]:%Y-%m-%d}..{dates[-1]:%Y-%m-%d}) "
+        f"into {memories[0].rel(_root()).rsplit('/', 1)[0]}/ in {time.perf_counter() - started:.2f}s"
+    )
 
 
 @memory.command()

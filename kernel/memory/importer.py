@@ -2,7 +2,9 @@
 per turn, dated by the turn (``valid_from``), in one commit and one batched index update.
 
 A turn's body is ``Speaker: text``; its title is the body's first sentence (as ``remember`` makes it);
-its tags hold the conversation's name (the file's stem, or ``--tag``).
+its ``sources`` name the conversation (``conversation:NAME``, NAME the file's stem unless given).
+The files are written without an fsync each; their folder is synced once at the end (a crash before
+the commit leaves files that a second import of the same file would write again, never a broken one).
 """
 
 from __future__ import annotations
@@ -10,8 +12,6 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from pathlib import Path
-from typing import Iterable
-
 from ..scrub import scrub
 from .model import Memory, MemoryMeta, folder_for, new_id, now, slug, write_memory
 from .recall import parse_when
@@ -29,22 +29,25 @@ def turn_memory(
     project: str | None = None,
     mid: str | None = None,
     stamp: datetime | None = None,
+    taken: set[str] | None = None,
 ) -> Memory:
-    """The memory of one turn (not written yet)."""
+    """The memory of one turn (not written yet); ``taken``: ids already given in this batch."""
     body = scrub(f"{speaker.strip()}: {' '.join(text.split())}")
     title = default_title(body)
     folder = folder_for(Path(root), tier, project)
     mid = mid or new_id(title)
-    while (folder / f"{mid}.md").exists():
+    while (folder / f"{mid}.md").exists() or mid in (taken or ()):
         mid = new_id(title)
+    if taken is not None:
+        taken.add(mid)
     meta = MemoryMeta(
         id=mid,
         tier=tier,
         title=title,
         project=project,
-        tags=[source],
         created=stamp or when,
         valid_from=when,
+        sources=[f"conversation:{source}"],
         confidence=0.8,
     )
     return Memory(meta, body, folder / f"{mid}.md")
@@ -82,9 +85,10 @@ def import_conversation(
     turns = [t for t in read_turns(path) if t[1].strip()]
     _check_args(tier, project, "x")
     source = source or slug(Path(path).stem, 30)
-    stamp = now()
+    stamp, taken = now(), set()
     memories = [
-        turn_memory(root, sp, text, when, source, tier=tier, project=project, stamp=stamp) for sp, text, when in turns
+        turn_memory(root, sp, text, when, source, tier=tier, project=project, stamp=stamp, taken=taken)
+        for sp, text, when in turns
     ]
     _write_all(memories)
     written = [m.rel(root) for m in memories]
@@ -104,7 +108,10 @@ def import_conversation(
     return memories
 
 
-def _write_all(memories: Iterable[Memory]) -> None:
+def _write_all(memories: list[Memory]) -> None:
+    from ..atomic import fsync_dir
+
     for m in memories:
-        m.path.parent.mkdir(parents=True, exist_ok=True)
-        write_memory(m)
+        write_memory(m, durable=False)
+    for folder in {m.path.parent for m in memories}:
+        fsync_dir(folder)

@@ -471,9 +471,9 @@ class MemoryIndex:
         """Index memories just written (import): from the objects in hand, one transaction, no re-parse."""
         started = time.perf_counter()
         report = SyncReport()
+        if not self._usable():  # a new or damaged index: the full build reads these files too
+            return self._sync(None, None)
         with file_lock(self.lock_path, timeout=300):
-            if not self._usable():
-                return self.sync()
             db = self.db()
             db.execute("BEGIN IMMEDIATE")
             try:

@@ -4,6 +4,7 @@ Where they live: ``memory/{beta,alpha,delta}/ID.md`` and, scoped to a project,
 ``projects/NAME/memory/ID.md``. Working memory (``memory/working/AGENT.md``) is in
 :mod:`.working`; traces (the gamma tier) in :mod:`llmos.traces`.
 """
+
 from __future__ import annotations
 
 import os
@@ -20,6 +21,7 @@ from ..docs import Document, dump_frontmatter, read_document, validate
 from ..errors import DocumentError
 
 from .names import ALL_TIERS, KINDS, TIERS, memory_folders  # noqa: F401  (re-exported: the format's vocabulary)
+
 ID_PATTERN = r"^[a-z0-9][a-z0-9-]{2,80}$"
 
 
@@ -127,8 +129,13 @@ def _check_place(doc: Document, meta: MemoryMeta, root: Path | None) -> None:
     folder = doc.path.parent
     if root is not None and folder.parent.parent == root / "projects":
         if meta.project not in (None, folder.parent.name):
-            problems.append((doc.line_of(["project"]), "project",
-                             f"{meta.project!r} but the file is in projects/{folder.parent.name}/memory"))
+            problems.append(
+                (
+                    doc.line_of(["project"]),
+                    "project",
+                    f"{meta.project!r} but the file is in projects/{folder.parent.name}/memory",
+                )
+            )
     elif folder.name in TIERS and folder.name != meta.tier:
         problems.append((doc.line_of(["tier"]), "tier", f"{meta.tier!r} but the file is in memory/{folder.name}/"))
     if problems:
@@ -158,7 +165,7 @@ def render_memory(meta: MemoryMeta) -> dict:
     return out
 
 
-def write_memory(memory: Memory) -> None:
+def write_memory(memory: Memory, durable: bool = True) -> None:
     from ..atomic import atomic_write
 
-    atomic_write(memory.path, dump_frontmatter(render_memory(memory.meta), memory.body))
+    atomic_write(memory.path, dump_frontmatter(render_memory(memory.meta), memory.body), durable=durable)

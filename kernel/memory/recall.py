@@ -234,7 +234,7 @@ def format_hits(result: RecallResult, min_match: float) -> str:
         for n, h in enumerate(result.hits, 1):
             old = f" superseded by {h.superseded_by}" if not h.current else ""
             lines.append(
-                f"{n}. [{h.tier}] {h.id} (score {h.score:.2f}, match {h.match:.2f}, {h.created[:10]}{old})"
+                f"{n}. [{h.tier}] {h.id} (score {h.score:.2f}, match {h.match:.2f}, {h.date[:10]}{old})"
                 f"\n   {h.title}\n   {h.snippet}"
             )
     if result.skipped:

@@ -3,6 +3,7 @@
 Agents write beta memories only (alpha and delta are reached by promotion, reviewed in a PR). Every
 file a call writes is added to the run's audit commit (``ctx.written``).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -27,9 +28,17 @@ def _memory_paths(ctx: Context) -> list[Path]:
 
 
 @syscall
-def remember(ctx: Context, text: str, title: str = "", kind: Literal["fact", "workflow", "lesson", "pattern"] = "fact",
-             tags: list[str] = [], project: str = "", supersedes: list[str] = [],  # noqa: B006 (copied by pydantic)
-             confidence: float = 0.8) -> Outcome:
+def remember(
+    ctx: Context,
+    text: str,
+    title: str = "",
+    kind: Literal["fact", "workflow", "lesson", "pattern"] = "fact",
+    tags: list[str] = [],  # noqa: B006 (copied by pydantic)
+    project: str = "",
+    supersedes: list[str] = [],  # noqa: B006
+    confidence: float = 0.8,
+    valid_from: str = "",
+) -> Outcome:
     """Save a memory for later runs (of any agent) to recall. To update something already remembered,
     pass the old memory's id in supersedes: the old one is kept as history, not deleted.
 
@@ -41,15 +50,31 @@ def remember(ctx: Context, text: str, title: str = "", kind: Literal["fact", "wo
         project: project name when the memory only concerns projects/NAME
         supersedes: ids of memories this one replaces (e.g. a fact that changed)
         confidence: 0..1, how sure you are
+        valid_from: when what it says happened or became true (YYYY-MM-DD or an ISO time); default: now
     """
+    from .recall import parse_when
     from .store import remember as store_remember
 
     if not 0.0 <= confidence <= 1.0:
         return Outcome(False, "confidence must be between 0 and 1")
     try:
-        memory, written = store_remember(ctx.root, text, title=title or None, kind=kind, tags=tags,
-                                         agent=ctx.agent, project=project or None, supersedes=supersedes,
-                                         sources=[ctx.run_id] if ctx.run_id else [], confidence=confidence)
+        when = parse_when(valid_from, "valid_from")
+    except ValueError as exc:
+        return Outcome(False, str(exc))
+    try:
+        memory, written = store_remember(
+            ctx.root,
+            text,
+            title=title or None,
+            kind=kind,
+            tags=tags,
+            agent=ctx.agent,
+            project=project or None,
+            supersedes=supersedes,
+            sources=[ctx.run_id] if ctx.run_id else [],
+            confidence=confidence,
+            valid_from=when,
+        )
     except LlmosError as exc:
         return Outcome(False, str(exc))
     ctx.written.update(written)
@@ -58,8 +83,18 @@ def remember(ctx: Context, text: str, title: str = "", kind: Literal["fact", "wo
 
 
 @syscall
-def recall(ctx: Context, query: str, tiers: list[str] = [], agent: str = "", project: str = "",  # noqa: B006
-           tags: list[str] = [], since: str = "", as_of: str = "", history: bool = False, k: int = 5) -> Outcome:  # noqa: B006
+def recall(
+    ctx: Context,
+    query: str,
+    tiers: list[str] = [],  # noqa: B006
+    agent: str = "",
+    project: str = "",
+    tags: list[str] = [],  # noqa: B006
+    since: str = "",
+    as_of: str = "",
+    history: bool = False,
+    k: int = 5,
+) -> Outcome:  # noqa: B006
     """Search long-term memory (memories and past runs) for what is relevant to a question.
 
     Args:
@@ -76,9 +111,20 @@ def recall(ctx: Context, query: str, tiers: list[str] = [], agent: str = "", pro
     from .recall import format_hits, recall as do_recall
 
     cfg = _config(ctx).recall
-    result = do_recall(ctx.root, query, tiers=tiers, agent=agent or None, project=project or None, tags=tags,
-                       since=since or None, as_of=as_of or None, history=history, k=max(1, min(k, 20)),
-                       config=cfg, sync=_memory_paths(ctx) or False)
+    result = do_recall(
+        ctx.root,
+        query,
+        tiers=tiers,
+        agent=agent or None,
+        project=project or None,
+        tags=tags,
+        since=since or None,
+        as_of=as_of or None,
+        history=history,
+        k=max(1, min(k, 20)),
+        config=cfg,
+        sync=_memory_paths(ctx) or False,
+    )
     return Outcome(True, format_hits(result, cfg.min_match))
 
 
