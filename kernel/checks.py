@@ -111,4 +111,6 @@ def check_warnings(root: Path) -> list[str]:
                 f"protection.grants lets agent {grant.agent!r} write {', '.join(hits)}: it can raise its own "
                 "rights or forge history in later runs"
             )
-    return out
+    from .modes.evidence import ignored_traces
+
+    return out + ignored_traces(root)  # traces that are not what their run committed
