@@ -22,3 +22,14 @@ def test_quoted_urls_numbers_dates():
 
 def test_different_work_differs():
     assert normalize("Write a haiku into a.md").signature != normalize("Delete a.md").signature
+
+
+def test_short_values_are_slots_where_they_stand_in_the_goal():
+    room = normalize("Write the note for room 4")
+    assert room.template == "write the note for room {num1}" and room.slots == {"num1": "4"}
+    stub = normalize("Write x.md under projects/two")
+    assert stub.template == "write {path1} under {path2}" and stub.slots == {"path1": "x.md", "path2": "projects/two"}
+    letter = normalize('Grade essay "b" into projects/grades/b.md')
+    assert letter.slots == {"text1": "b", "path1": "projects/grades/b.md"}
+    # a digit inside a word is part of the words: room3 and room4 are different goals, never one template
+    assert normalize("Write the note for room3").signature != normalize("Write the note for room4").signature

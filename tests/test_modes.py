@@ -1,5 +1,6 @@
 """Execution modes end to end: matching, FOLLOWER replay, MIXED guidance, forced modes, statistics,
-and the bad inputs (files gone, slots that try to leave the root)."""
+and the bad inputs (files gone, slots that try to leave the root). A replay needs two runs with
+different slot values (``modes.min_sources``); the rules themselves are in tests/test_replay_*.py."""
 
 import json
 from pathlib import Path
@@ -11,13 +12,14 @@ from llmos.blobs import BlobStore, load_request
 from llmos.errors import ScriptError
 from llmos.kernel import Kernel
 from llmos.modes.learned import trace_rows
-from llmos.modes.slots import abstract, fill, fill_args, slot_args
+from llmos.modes.slots import abstract, fill, slot_args
 from llmos.modes.traceindex import TraceIndex
 from llmos.traces import read_trace
 from helpers import call, git
 
 TEMPLATE_FILE = "projects/shared/style.md"
 NEVER = call("write_file", path="projects/WRONG.md", content="the model was called")
+FINISH = call("finish", result="ok")
 
 
 def poem_goal(n: int, path: str | None = None) -> tuple[str, str]:
@@ -64,79 +66,94 @@ def test_slot_templates_round_trip():
         "path": "{path1}",
         "offset": "{num1}",
     }
-    assert fill_args({"path": "projects/a/x.md", "offset": 3}, {"offset": "{num1}"}, {"num1": "7"})["offset"] == 7
     with pytest.raises(KeyError):
         fill("{path2}", slots)
 
 
-def test_second_run_is_a_zero_token_replay_with_new_values(styled: Path, script):
+def test_third_run_is_a_zero_token_replay_with_new_values(styled: Path, script):
+    no_auto_crystallize(styled)
     first = run_poem(styled, script, 1)
     t1 = read_trace(first.trace_path)
     assert first.mode == "LEARNER" and t1.decision["reason"] == "no earlier run matches this goal"
     write = t1.steps[1]
     assert write.slot_args == {"path": "{path1}", "content": "# {text1}\n\nA poem about {text1}.\n"}
-    assert {"file_exists": "{path1}"} in write.post and "result_hash" in t1.steps[0].post[1]
-
-    second = run_poem(styled, script, 2, NEVER)  # the model would write WRONG.md if it were called
-    assert second.mode == "FOLLOWER" and second.outcome == "success" and second.tokens["input"] == 0
-    assert (styled / "projects/p2/poem.md").read_text() == "# cat 2\n\nA poem about cat 2.\n"
-    assert not (styled / "projects/WRONG.md").exists() and second.result == "wrote projects/p2/poem.md"
+    second = run_poem(styled, script, 2)  # one run is not evidence enough: the model, guided by it
     t2 = read_trace(second.trace_path)
-    d = t2.decision
-    assert d["source"] == t1.id and d["mode"] == "FOLLOWER" and d["thresholds"]["follower"] == 0.92
-    assert d["candidates"][0]["trace"] == t1.id and d["candidates"][0]["match"] == "exact"
-    assert d["candidates"][0]["confidence"] == pytest.approx((1 + 2 * 0.95) / 3, abs=1e-4)
-    assert "proven" in d["reason"] and t2.model == "none" and t2.model_calls == 0
+    assert second.mode == "MIXED" and second.tokens["input"] > 0 and t2.decision["source"] == t1.id
+    assert t2.decision["replay"]["reason"].startswith("1 successful run(s) of this template")
+
+    third = run_poem(styled, script, 3, NEVER)  # the model would write WRONG.md if it were called
+    assert third.mode == "FOLLOWER" and third.outcome == "success" and third.tokens["input"] == 0
+    assert (styled / "projects/p3/poem.md").read_text() == "# cat 3\n\nA poem about cat 3.\n"
+    assert not (styled / "projects/WRONG.md").exists() and third.result == "wrote projects/p3/poem.md"
+    t3 = read_trace(third.trace_path)
+    d = t3.decision
+    assert d["source"] == t2.id and d["mode"] == "FOLLOWER" and d["thresholds"]["follower"] == 0.92
+    replay = d["replay"]
+    assert (
+        replay["sources"] == [t2.id, t1.id] and replay["explained"] and (replay["uses"], replay["successes"]) == (2, 2)
+    )
+    assert replay["confidence"] == pytest.approx((2 + 0.25 * 0.5) / 2.25, abs=1e-4)
+    assert replay["steps"][1] == {
+        "n": 2,
+        "tool": "write_file",
+        "args": {"path": {"from": "{path1}"}, "content": {"from": "# {text1}\n\nA poem about {text1}.\n"}},
+    }
+    assert replay["steps"][0]["args"] == {"path": {"constant": 2}}
+    assert "explain every argument" in d["reason"] and t3.model == "none" and t3.model_calls == 0
     trailers = parse_trailers(git(styled, "log", "-1", "--format=%B"))
-    assert trailers["Mode"] == "FOLLOWER" and trailers["Tokens"] == "0/0" and trailers["Trace-Id"] == t2.id
+    assert trailers["Mode"] == "FOLLOWER" and trailers["Tokens"] == "0/0" and trailers["Trace-Id"] == t3.id
     assert sorted(git(styled, "show", "--name-only", "--format=", "HEAD").split()) == sorted(
-        ["projects/p2/poem.md", second.trace_path.relative_to(styled).as_posix()]
+        ["projects/p3/poem.md", third.trace_path.relative_to(styled).as_posix()]
     )
 
 
-def test_statistics_move_and_a_file_gone_falls_back_to_mixed(styled: Path, script):
+def test_a_changed_file_stops_the_replay_and_the_new_way_is_learned(styled: Path, script):
     no_auto_crystallize(styled)
     first = run_poem(styled, script, 1)
-    run_poem(styled, script, 2, NEVER)
+    run_poem(styled, script, 2)
+    run_poem(styled, script, 3, NEVER)
     row = next(r for r in trace_rows(Kernel(styled)) if r["id"] == first.trace_id)
-    assert (row["uses"], row["successes"], row["demoted"]) == (2, 2, False)
-    assert row["confidence"] == pytest.approx((2 + 1.9) / 4, abs=1e-4)
-    # the shared file the trace read is gone: replay stops at that step, the model takes over (MIXED)
+    assert (row["uses"], row["successes"], row["demoted"]) == (2, 2, False)  # its run and the run it guided
+    # the shared file the runs read is gone: replay stops at that step, the model takes over (MIXED)
     (styled / TEMPLATE_FILE).unlink()
-    fallback = [call("write_file", path="projects/p3/poem.md", content="# cat 3\n"), call("finish", result="ok")]
-    third = run_poem(styled, script, 3, *fallback)
-    t3 = read_trace(third.trace_path)
-    assert third.mode == "MIXED" and third.outcome == "success" and third.tokens["input"] > 0
-    assert t3.decision["fallbacks"][0]["mode"] == "FOLLOWER" and "no such file" in t3.decision["fallbacks"][0]["error"]
-    assert t3.steps[0].tool == "read_file" and not t3.steps[0].ok  # what was done before falling back
+    fallback = [call("write_file", path="projects/p4/poem.md", content="# cat 4\n"), call("finish", result="ok")]
+    fourth = run_poem(styled, script, 4, *fallback)
+    t4 = read_trace(fourth.trace_path)
+    assert fourth.mode == "MIXED" and fourth.outcome == "success" and fourth.tokens["input"] > 0
+    assert t4.decision["fallbacks"][0]["mode"] == "FOLLOWER" and "no such file" in t4.decision["fallbacks"][0]["error"]
+    assert t4.steps[0].tool == "read_file" and not t4.steps[0].ok  # what was done before falling back
     with BlobStore.open(styled / ".llmos" / "blobs") as store:
-        request = load_request(store, t3.steps[1].request.removeprefix("blob:"))
-    guidance = [m["content"] for m in request["messages"] if m["role"] == "system"][1]
-    assert "A similar goal was done before" in guidance and "write_file" in guidance
-    assert "read_file projects/shared/style.md" not in guidance.split("Already done")[1]  # it failed
-    assert request["messages"][2] == {"role": "user", "content": poem_goal(3)[0]}  # the goal stays the goal
-    row = next(r for r in trace_rows(Kernel(styled)) if r["id"] == first.trace_id)
-    assert (row["uses"], row["successes"]) == (3, 2) and row["confidence"] < 0.92
-    # the run that coped without the file is now the proven way: the next goal replays it
-    fourth = run_poem(styled, script, 4, NEVER)
-    assert fourth.mode == "FOLLOWER" and read_trace(fourth.trace_path).decision["source"] == t3.id
+        request = load_request(store, t4.steps[1].request.removeprefix("blob:"))
+    texts = [str(m["content"]) for m in request["messages"]]
+    guidance = next(t for t in texts if "A similar goal was done before" in t)
+    assert "write_file" in guidance and "read_file projects/shared/style.md" not in guidance.split("Already done")[1]
+    assert any(t.startswith(poem_goal(4)[0]) for t in texts)  # the goal stays the goal
+    # the failed replay cost the old way its confidence: the next run is the model's again
+    fifth = run_poem(styled, script, 5, call("write_file", path="projects/p5/poem.md", content="# cat 5\n"), FINISH)
+    d5 = read_trace(fifth.trace_path).decision
+    assert fifth.mode == "MIXED" and d5["fallbacks"] == [] and d5["replay"]["reason"].startswith("confidence 0.7")
+    # two runs that coped without the file are now the proven way: the next goal replays them
+    sixth = run_poem(styled, script, 6, NEVER)
+    assert sixth.mode == "FOLLOWER" and read_trace(sixth.trace_path).decision["replay"]["sources"][1] == t4.id
+    assert (styled / "projects/p6/poem.md").read_text() == "# cat 6\n"
 
 
-def test_repeated_failure_demotes_a_trace(styled: Path, script):
+def test_repeated_failed_replays_demote_the_way(styled: Path, script):
     no_auto_crystallize(styled)
-    first = run_poem(styled, script, 1)
-    for n in range(2, 6):
-        assert run_poem(styled, script, n, NEVER).mode == "FOLLOWER"
+    for n in (1, 2):
+        run_poem(styled, script, n)
+    assert run_poem(styled, script, 3, NEVER).mode == "FOLLOWER"
     (styled / TEMPLATE_FILE).unlink()
-    for n, mode in ((6, "MIXED"), (7, "MIXED")):  # the model fails too (its script runs out)
+    for n in (4, 5):  # forced: confidence is not asked, the evidence rules still are; the model fails too
         with pytest.raises(ScriptError) as info:
-            run_poem(styled, script, n, call("list_dir", path="."))
+            run_poem(styled, script, n, call("list_dir", path="."), mode="FOLLOWER")
         t = read_trace(info.value.run.trace_path)
-        assert t.mode == mode and t.outcome == "failure" and t.decision["source"] == first.trace_id
-    row = next(r for r in trace_rows(Kernel(styled)) if r["id"] == first.trace_id)
-    assert (row["uses"], row["successes"], row["demoted"]) == (7, 5, True) and row["confidence"] >= 0.75
-    eighth = run_poem(styled, script, 8, call("finish", result="done by hand"))
-    assert eighth.mode == "LEARNER" and read_trace(eighth.trace_path).decision["candidates"][0]["demoted"]
+        assert t.mode == "MIXED" and t.outcome == "failure" and t.decision["fallbacks"][0]["mode"] == "FOLLOWER"
+    sixth = run_poem(styled, script, 6, call("finish", result="done by hand"), mode="FOLLOWER")
+    replay = read_trace(sixth.trace_path).decision["replay"]
+    assert sixth.mode != "FOLLOWER" and replay["demoted"] and replay["reason"] == "its last 2 replays failed"
+    assert (replay["uses"], replay["successes"]) == (5, 3)
 
 
 def test_forced_modes(styled: Path, script):
@@ -166,7 +183,9 @@ def test_lexically_similar_goal_is_guided_not_replayed(styled: Path, script):
 
 
 def test_slots_cannot_escape_the_root(styled: Path, script):
+    no_auto_crystallize(styled)
     run_poem(styled, script, 1)
+    run_poem(styled, script, 2)
     shell = "$(touch /tmp/llmos-pwned); rm -rf ~ #"
     res = Kernel(styled).run(f'Write a poem about "{shell}" into projects/p9/poem.md', model=script(NEVER))
     assert res.mode == "FOLLOWER" and not Path("/tmp/llmos-pwned").exists()
@@ -178,8 +197,8 @@ def test_slots_cannot_escape_the_root(styled: Path, script):
         assert t.slots["path1"] == path and t.mode == "MIXED"
         if why:  # the replay's write was refused
             assert t.decision["fallbacks"][0]["mode"] == "FOLLOWER" and why in t.decision["fallbacks"][0]["error"]
-        else:  # that failure cost the trace its FOLLOWER confidence: straight to MIXED
-            assert t.decision["fallbacks"] == [] and t.decision["candidates"][0]["confidence"] < 0.92
+        else:  # that failure cost the replay its confidence: straight to MIXED
+            assert t.decision["fallbacks"] == [] and t.decision["replay"]["confidence"] < 0.92
     assert not (styled.parent / "escape").exists() and not (styled / ".git/hooks/poem.md").exists()
 
 
@@ -207,23 +226,15 @@ def test_part_of_a_slot_used_on_its_own_is_never_replayed(root: Path, script):
 
     def define(name: str, *replies):
         goal = f'Define the term "{name} protocol" in projects/g/{name}.md'
-        return Kernel(root).run(
-            goal,
-            model=script(
-                *replies
-                or (
-                    call(
-                        "write_file",
-                        path=f"projects/g/{name}.md",
-                        content=f"# {name} protocol\n\nNamed after {name}.\n",
-                    ),
-                    call("finish", result="defined"),
-                )
-            ),
-        )
+        content = f"# {name} protocol\n\nNamed after {name}.\n"
+        default = (call("write_file", path=f"projects/g/{name}.md", content=content), FINISH)
+        return Kernel(root).run(goal, model=script(*(replies or default)))
 
     first = define("ada")
     assert read_trace(first.trace_path).steps[0].post[0] == {"unexplained": ["ada"]}
-    second = define("grace")
-    assert second.mode == "MIXED" and second.tokens["input"] > 0  # guided, not replayed
-    assert (root / "projects/g/grace.md").read_text() == "# grace protocol\n\nNamed after grace.\n"
+    define("grace")
+    third = define("alan")
+    assert third.mode == "MIXED" and third.tokens["input"] > 0  # guided, not replayed
+    assert (root / "projects/g/alan.md").read_text() == "# alan protocol\n\nNamed after alan.\n"
+    replay = read_trace(third.trace_path).decision["replay"]
+    assert not replay["explained"] and "step 1 (write_file) argument.content is not made from" in replay["reason"]

@@ -318,9 +318,10 @@ def test_an_edited_trace_is_never_replayed(root: Path, script, commit_the_forger
     second = _poem_run(root, script, 2)
     assert second.mode != "FOLLOWER" and second.tokens["input"] > 0
     decision = read_trace(second.trace_path).decision
-    assert "untrusted" in decision and ("differs" in decision["untrusted"] or "changed after" in decision["untrusted"])
+    assert "untrusted" in decision and "differs from what its run committed" in str(decision["untrusted"])
 
 
 def test_a_trace_as_its_run_committed_it_is_replayed(root: Path, script):
     _poem_run(root, script, 1)
-    assert _poem_run(root, script, 2, call("write_file", path="projects/WRONG.md", content="x")).mode == "FOLLOWER"
+    _poem_run(root, script, 2)  # a replay needs two runs with different slot values
+    assert _poem_run(root, script, 3, call("write_file", path="projects/WRONG.md", content="x")).mode == "FOLLOWER"

@@ -1,10 +1,13 @@
 """Choosing how to run a goal: CRYSTALLIZED -> FOLLOWER -> MIXED -> LEARNER, cheapest first.
 
-Matching is cheap first: the exact goal signature, then a lexical top-k over the templates of
-past traces (:class:`~llmos.modes.traceindex.TraceIndex`), then, only if ``modes.rerank_model`` is set,
-one LLM call that reranks a handful of lexical candidates (charged to the run through the budget).
-Confidence comes from counted reuses (see traceindex); thresholds come from ``modes:`` in
-system/llmos.yaml. The decision (candidates, scores, thresholds, reason) is written into the trace.
+Matching is cheap first: the exact goal signature, then the most similar templates of past traces
+(:func:`~llmos.modes.candidates.find_candidates`, the seam for matching by meaning), then, only if
+``modes.rerank_model`` is set, one LLM call that reranks a handful of candidates (charged to the run
+through the budget). Only traces that are what their run committed are read
+(:mod:`~llmos.modes.evidence`). A goal is replayed only if its own template's runs allow a script in which
+every argument is explained (:mod:`~llmos.modes.follow`); a tool runs only where its tests cover the goal.
+Thresholds come from ``modes:`` in system/llmos.yaml. The decision (candidates, scores, thresholds, the
+replay's evidence and substitution, reason) is written into the trace.
 """
 
 from __future__ import annotations
@@ -16,10 +19,14 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from ..backends import Backend, Usage, make_backend, parse_spec
 from ..budget.gate import Budget, ask
+from .candidates import Match, find_candidates
 from .crystallize import ensure_verified
-from ..audit.log import trace_is_committed
+from .evidence import Evidence
+from .follow import family_of, follow
 from ..goals import NormalGoal
 from ..prompts import render_file
+from .script import Script
+from .slots import fill
 from .traceindex import Entry, TraceIndex
 from . import toolstate
 from .toolstate import ToolState
@@ -39,7 +46,8 @@ class Plan:
     mode: str
     decision: dict[str, Any]
     tool: ToolState | None = None
-    follow: Entry | None = None  # a proven trace of the same template
+    follow: Entry | None = None  # the newest source of the replay script
+    script: Script | None = None  # what FOLLOWER replays, every argument explained
     guide: Entry | None = None  # the trace whose steps guide MIXED
     usage: Usage = field(default_factory=Usage)
     cost_usd: float = 0.0
@@ -73,6 +81,10 @@ class LazyBackend:
     def max_output(self) -> int:
         return self.real().max_output
 
+    @max_output.setter
+    def max_output(self, value: int) -> None:  # the budget gate bounds one call's output this way
+        self.real().max_output = value
+
     def complete(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]):
         return self.real().complete(messages, tools)
 
@@ -92,18 +104,10 @@ def _row(idx: TraceIndex, e: Entry, match: str, similarity: float, cfg: Any) -> 
     }
 
 
-def _best_of(idx: TraceIndex, signature: str, agent: str, similarity: float, match: str, cfg: Any):
+def _best_of(idx: TraceIndex, entries: list[Entry], m: Match, cfg: Any):
     # Origins only: a FOLLOWER or CRYSTALLIZED run repeats its source, whose statistics it feeds.
-    runs = [
-        e
-        for e in idx.exact(signature)
-        if e.agent == agent
-        and e.ended
-        and e.mode in ("LEARNER", "MIXED")
-        and e.outcome == "success"
-        and e.replayable > 0
-    ]
-    rows = [(_row(idx, e, match, similarity, cfg), e) for e in runs]
+    runs = [e for e in entries if e.mode in ("LEARNER", "MIXED") and e.outcome == "success" and e.replayable > 0]
+    rows = [(_row(idx, e, m.match, m.similarity, cfg), e) for e in runs]
     rows.sort(key=lambda r: (not r[0]["demoted"], r[0]["confidence"], r[0]["uses"], r[1].id), reverse=True)
     return rows[0] if rows else None
 
@@ -118,7 +122,24 @@ def _tool_row(kernel: "Host", idx: TraceIndex, ng: NormalGoal, agent: str) -> tu
     st = idx.tool_stats(tool.name, since, cfg.prior, cfg.prior_weight, cfg.demote_after)
     fresh = toolstate.files_hash(kernel.root, tool.name) == tool.hash
     row = {"name": tool.name, "state": tool.state, "verified": fresh and tool.state == "active", **st.as_dict()}
-    return (tool if row["verified"] and not st.demoted else None), row
+    changed = sorted(k for k, v in tool.fixed.items() if ng.slots.get(k) != v)
+    split = [pair for pair in tool.ambiguous if len({_filled(t, ng.slots) for t in pair}) > 1]
+    need = kernel.config.crystallize.min_assignments
+    if tool.assignments < need:
+        row["why_not"] = f"its tests cover {tool.assignments} slot assignment(s); {need} are needed"
+    elif changed:
+        row["why_not"] = f"its tests never varied {', '.join(changed)}, which this goal changes"
+    elif split:
+        row["why_not"] = f"its runs fit {split[0][0]!r} and {split[0][1]!r} alike, which differ for this goal"
+    usable = row["verified"] and not st.demoted and "why_not" not in row
+    return (tool if usable else None), row
+
+
+def _filled(template: str, slots: dict[str, str]) -> str | None:
+    try:
+        return fill(template, slots)
+    except KeyError:
+        return None
 
 
 def choose_mode(
@@ -136,7 +157,12 @@ def choose_mode(
     forced = forced or agent.mode
     decision: dict[str, Any] = {
         "forced": forced,
-        "thresholds": {"follower": cfg.follower, "mixed": cfg.mixed, "similarity": cfg.similarity},
+        "thresholds": {
+            "follower": cfg.follower,
+            "mixed": cfg.mixed,
+            "similarity": cfg.similarity,
+            "min_sources": cfg.min_sources,
+        },
         "candidates": [],
         "tool_candidate": None,
         "reason": "",
@@ -147,23 +173,23 @@ def choose_mode(
         decision["reason"] = f"mode {forced} forced"
         return _finish(Plan(forced, decision), started)
     idx = TraceIndex.for_root(kernel.root)
+    evidence = Evidence.for_root(kernel.root)
+    untrusted: dict[str, str] = {}
     tool, decision["tool_candidate"] = _tool_row(kernel, idx, ng, agent.name)
-    exact = _best_of(idx, ng.signature, agent.name, 1.0, "exact", cfg)
-    lexical = _lexical(idx, ng, agent.name, cfg)
-    rows = ([exact[0]] if exact else []) + [r for r, _ in lexical]
-    decision["candidates"] = rows
+    family = evidence.trusted(family_of(idx, ng.signature, agent.name), untrusted)
+    found = []
+    for m in find_candidates(idx, ng, cfg.top_k):
+        entries = family if m.match == "exact" else evidence.trusted(family_of(idx, m.signature, agent.name), untrusted)
+        best = _best_of(idx, entries, m, cfg)
+        if best:
+            found.append(best)
+    exact = next((r for r in found if r[0]["match"] == "exact"), None)
+    lexical = sorted((r for r in found if r[0]["match"] != "exact"), key=lambda r: -r[0]["score"])[: cfg.top_k]
+    decision["candidates"] = ([exact[0]] if exact else []) + [r for r, _ in lexical]
     plan = Plan("LEARNER", decision, tool=tool)
-    if (
-        exact
-        and not exact[0]["demoted"]
-        and not exact[1].derived
-        and (exact[0]["confidence"] >= cfg.follower or forced == "FOLLOWER")
-    ):
-        distrust = trace_is_committed(kernel.root, exact[1].rel, exact[1].id)
-        if distrust is None:  # only a trace that is what its run committed is replayed
-            plan.follow = exact[1]
-        else:
-            decision["untrusted"] = distrust
+    plan.script, plan.follow, decision["replay"] = follow(kernel.root, family, ng.slots, cfg, forced == "FOLLOWER")
+    if untrusted:  # ignored: not what their runs committed
+        decision["untrusted"] = dict(list(untrusted.items())[:10])
     guides = [
         (r, e)
         for r, e in ([exact] if exact else []) + lexical
@@ -176,28 +202,17 @@ def choose_mode(
     return _finish(_pick(plan, forced), started)
 
 
-def _lexical(idx: TraceIndex, ng: NormalGoal, agent: str, cfg: Any) -> list[tuple[dict, Entry]]:
-    out = []
-    for sig, score in idx.similar(ng.template, cfg.top_k + 1):
-        if sig != ng.signature:
-            best = _best_of(idx, sig, agent, score, "lexical", cfg)
-            if best:
-                out.append(best)
-    out.sort(key=lambda r: -r[0]["score"])
-    return out[: cfg.top_k]
-
-
 def _pick(plan: Plan, forced: str | None) -> Plan:
     d = plan.decision
     why_forced = f"mode {forced} forced; " if forced else ""
     if plan.tool is not None and forced in (None, "CRYSTALLIZED"):
         plan.mode, d["tool"] = "CRYSTALLIZED", plan.tool.name
         d["reason"] = why_forced + f"verified tool {plan.tool.name} matches the template"
-    elif plan.follow is not None and forced in (None, "CRYSTALLIZED", "FOLLOWER"):
+    elif plan.script is not None and plan.follow is not None and forced in (None, "CRYSTALLIZED", "FOLLOWER"):
         plan.mode, d["source"] = "FOLLOWER", plan.follow.id
-        d["reason"] = (
-            why_forced + f"trace {plan.follow.id} of the same template is proven "
-            f"(confidence >= {d['thresholds']['follower']})"
+        d["reason"] = why_forced + (
+            f"{len(plan.script.sources)} runs of the same template with different slot values explain every "
+            f"argument (confidence {d['replay']['confidence']}, threshold {d['thresholds']['follower']})"
         )
     elif plan.guide is not None and forced != "LEARNER":
         plan.mode, d["source"] = "MIXED", plan.guide.id

@@ -1,16 +1,20 @@
 """Crystallization: repeated successful traces of one template become a verified Python tool.
 
-When a template has ``crystallize.min_runs`` successful runs with the same step structure, the
-kernel writes ``crystallized/NAME.py`` (a typed, documented function of the slots that performs
-the steps through the syscall API), ``crystallized/test_NAME.py`` (one test per recorded run:
-same calls, same result, same files) and ``crystallized/NAME.yaml`` (its state). The tool is
-active only once those tests pass in the sandbox (:mod:`llmos.modes.sandbox`); activation, failure,
-re-verification and demotion are each one git commit with trailers, so a person reviews the tool
-in the diff.
+When a template has ``crystallize.min_runs`` successful runs with the same shape (tools and argument
+names), as their runs committed them (:mod:`llmos.modes.evidence`), and its model-made runs explain every
+argument from the slots or as a constant (:mod:`llmos.modes.script`, built for any value of the slots
+that varied), the kernel writes ``crystallized/NAME.py`` (a typed, documented function of the slots that
+performs the steps through the syscall API), ``crystallized/test_NAME.py`` (one test per recorded run:
+same calls, same result, same files) and ``crystallized/NAME.yaml`` (its state). The tool is active only
+once those tests pass in the sandbox (:mod:`llmos.modes.sandbox`) and cover at least
+``modes.min_sources`` slot assignments; it then runs only for goals whose slots that never varied in its
+tests have those values. Activation, failure, re-verification and demotion are each one git commit with
+trailers, so a person reviews the tool in the diff.
 """
 
 from __future__ import annotations
 
+import ast
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +23,12 @@ from typing import Any
 from ..audit.commit import commit_paths, format_message
 from ..blobs import BlobStore
 from .config import CrystallizeConfig, ModesConfig
+from .evidence import Evidence
+from .explain import Slotted, Unexplained
+from ..errors import DocumentError
+from .follow import ORIGINS, Blobs
 from .sandbox import verify
+from .script import Script, build
 from .slots import _FIELD, resolve_offloaded
 from .traceindex import Entry, TraceIndex
 from ..traces import TraceMeta, now_iso, read_trace
@@ -31,12 +40,12 @@ STOPWORDS = {"a", "an", "the", "to", "of", "and", "for", "in", "into", "on", "wi
 
 @dataclass
 class Candidate:
-    """A template whose successful runs share one step structure."""
+    """A template whose successful runs share one shape."""
 
     signature: str
     template: str
     agent: str
-    runs: list[Entry]  # successful runs with the winning structure, oldest first
+    runs: list[Entry]  # successful runs with the winning shape, oldest first
     all_runs: int  # every run of the template
     tool: ToolState | None = None
     eligible: bool = False
@@ -57,20 +66,22 @@ def tool_name(template: str, taken: set[str], signature: str) -> str:
 def candidates(
     root: Path, index: TraceIndex, config: CrystallizeConfig, signature: str | None = None
 ) -> list[Candidate]:
-    """Templates with successful replayable runs, each with whether it can be crystallized now."""
+    """Templates with successful replayable runs that are evidence, each with whether it can be
+    crystallized now (the reason says why not)."""
     groups: dict[tuple[str, str], list[Entry]] = {}
     for e in index.exact(signature) if signature else index.entries.values():
         if e.ended and e.template:
             groups.setdefault((e.signature, e.agent), []).append(e)
     states = toolstate.load_all(root)[0]
+    evidence = Evidence.for_root(root)
     out = []
     for (sig, agent), runs in groups.items():
-        good = [e for e in runs if e.outcome == "success" and e.replayable > 0 and not e.derived]
+        good = [e for e in evidence.trusted(runs) if e.outcome == "success" and e.replayable > 0]
         if not good:
             continue
         by_shape: dict[str, list[Entry]] = {}
         for e in good:
-            by_shape.setdefault(e.structure, []).append(e)
+            by_shape.setdefault(e.shape, []).append(e)
         best = sorted(max(by_shape.values(), key=len), key=lambda e: e.id)
         tool = next((s for s in states.values() if s.signature == sig and s.agent == agent), None)
         cand = Candidate(sig, best[0].template, agent, best, len(runs), tool)
@@ -81,12 +92,33 @@ def candidates(
             else f"{len(best)} of {config.min_runs} runs with one step structure"
         )
         cand.name = tool.name if tool else tool_name(cand.template, set(states), sig)
+        if cand.eligible:
+            _explain(root, cand, config)
         out.append(cand)
     return sorted(out, key=lambda c: (-len(c.runs), c.template))
 
 
+def _explain(root: Path, cand: Candidate, config: CrystallizeConfig) -> None:
+    """Keep ``cand`` eligible only if its tests would cover enough slot assignments and its model-made
+    runs explain every argument for any value of the slots that varied (the script is kept in ``extra``)."""
+    tests = cand.runs[-config.max_tests :]
+    if len({e.assignment for e in tests}) < config.min_assignments:
+        cand.eligible = False
+        cand.reason = f"its runs have fewer than {config.min_assignments} different slot assignments"
+        return
+    origins = [e for e in reversed(cand.runs) if e.mode in ORIGINS]
+    blobs = Blobs(root)
+    try:
+        metas = [read_trace(root / e.rel) for e in origins]
+        cand.extra["script"] = build(metas, None, blobs.get, config.min_assignments)
+    except (Unexplained, DocumentError) as exc:
+        cand.eligible, cand.reason = False, f"not crystallized: {exc}"
+    finally:
+        blobs.close()
+
+
 # -- code generation ------------------------------------------------------------------------
-def _expr(template: str, old: Any) -> str:
+def _expr(template: str, kind: str = "str") -> str:
     """Python expression filling ``template`` from slot variables: ``'projects/' + path1 + '/x'``."""
     parts, buf, last = [], "", 0
     for m in _FIELD.finditer(template):
@@ -103,7 +135,18 @@ def _expr(template: str, old: Any) -> str:
     if buf:
         parts.append(repr(buf))
     expr = " + ".join(parts) or "''"
-    return f"int({expr})" if isinstance(old, int) and not isinstance(old, bool) else expr
+    return f"{kind}({expr})" if kind in ("int", "float") else expr
+
+
+def _tree_expr(tree: Any) -> str:
+    """Python expression of a derivation (see :func:`llmos.modes.explain.derive`)."""
+    if isinstance(tree, Slotted):
+        return _expr(tree.template, tree.kind)
+    if isinstance(tree, dict):
+        return "{" + ", ".join(f"{k!r}: {_tree_expr(v)}" for k, v in tree.items()) + "}"
+    if isinstance(tree, list):
+        return "[" + ", ".join(_tree_expr(v) for v in tree) + "]"
+    return repr(tree)
 
 
 def _steps(meta: TraceMeta, get_blob) -> list[tuple[str, dict[str, Any], dict[str, str]]]:
@@ -114,14 +157,15 @@ def _steps(meta: TraceMeta, get_blob) -> list[tuple[str, dict[str, Any], dict[st
     return out
 
 
-def tool_source(name: str, meta: TraceMeta, runs: list[str], get_blob) -> str:
-    """The text of ``crystallized/NAME.py`` from the steps of ``meta``."""
+def tool_source(name: str, meta: TraceMeta, script: Script, runs: list[str]) -> str:
+    """The text of ``crystallized/NAME.py``: the steps of ``script``, each argument an expression of the
+    slots (``meta`` is the newest run, for the template and an example of each slot)."""
     slots = list(meta.slots)
     sig = ", ".join(["api: Api"] + [f"{s}: str" for s in slots])
     lines = []
-    for tool, args, slotted in _steps(meta, get_blob):
-        kw = ", ".join(f"{k}={_expr(slotted[k], v) if k in slotted else repr(v)}" for k, v in args.items())
-        lines.append(f"    return api.finish({kw})" if tool == "finish" else f"    api.call({tool!r}, {kw})")
+    for step in script.steps:
+        kw = ", ".join(f"{k}={_tree_expr(v)}" for k, v in step.tree.items())
+        lines.append(f"    return api.finish({kw})" if step.tool == "finish" else f"    api.call({step.tool!r}, {kw})")
     if not lines or not lines[-1].lstrip().startswith("return"):
         lines.append("    return api.result or ''")
     arg_doc = [f"        {s}: the {re.sub(r'[0-9]+$', '', s)} slot of the goal, e.g. {meta.slots[s]!r}" for s in slots]
@@ -157,7 +201,8 @@ def tool_source(name: str, meta: TraceMeta, runs: list[str], get_blob) -> str:
 
 
 def _escape_doc(text: str) -> str:
-    return text.replace("\\", "\\\\").replace('"""', "'''")
+    """``text`` safe inside a triple-quoted docstring (a goal may end with a quote)."""
+    return text.replace("\\", "\\\\").replace('"', '\\"')
 
 
 def test_source(name: str, metas: list[TraceMeta], get_blob) -> str:
@@ -209,12 +254,17 @@ def commit_tool(root: Path, state: ToolState, subject: str, source_trace: str | 
 
 
 def crystallize(root: Path, cand: Candidate, config: CrystallizeConfig) -> ToolState:
-    """Write, verify and commit a tool for ``cand``; its state says whether it is active."""
+    """Write, verify and commit a tool for ``cand``; its state says whether it is active. Raises
+    :class:`~llmos.modes.explain.Unexplained` (nothing written) when its runs do not explain every argument."""
     runs = cand.runs[-config.max_tests :]
     metas = [read_trace(root / e.rel) for e in runs]
     tool_path, test_path, _ = toolstate.paths(root, cand.name)
+    if "script" not in cand.extra:
+        _explain(root, cand, config)
+        if "script" not in cand.extra:
+            raise Unexplained(cand.reason)
     with BlobStore.open(root / ".llmos" / "blobs") as blobs:
-        tool_text = tool_source(cand.name, metas[-1], [m.id for m in metas], blobs.get)
+        tool_text = tool_source(cand.name, metas[-1], cand.extra["script"], [m.id for m in metas])
         test_text = test_source(cand.name, metas, blobs.get)
     from ..atomic import atomic_write
 
@@ -229,17 +279,47 @@ def crystallize(root: Path, cand: Candidate, config: CrystallizeConfig) -> ToolS
         slots=list(metas[-1].slots),
         state="failed",
         sources=[m.id for m in metas],
+        ambiguous=cand.extra["script"].ambiguous(),
     )
     return check_and_commit(root, state, config, verb="crystallize")
 
 
+def coverage(test_text: str, slots: list[str]) -> tuple[int, dict[str, str]]:
+    """(the different slot assignments the tests call the tool with, the slots with one value in all of
+    them), read from the test file: every ``tool(api, name=constant, ...)`` call."""
+    calls = set()
+    try:
+        tree = ast.parse(test_text)
+    except SyntaxError:
+        return 0, {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "tool":
+            kw = {k.arg: k.value.value for k in node.keywords if k.arg and isinstance(k.value, ast.Constant)}
+            calls.add(tuple(sorted((k, str(v)) for k, v in kw.items())))
+    values: dict[str, set[str]] = {s: set() for s in slots}
+    for call in calls:
+        for k, v in call:
+            values.setdefault(k, set()).add(v)
+    return len(calls), {k: next(iter(v)) for k, v in values.items() if len(v) == 1}
+
+
 def check_and_commit(root: Path, state: ToolState, config: CrystallizeConfig, verb: str) -> ToolState:
-    """Verify the tool as it is on disk; record active/failed with the report; commit."""
+    """Verify the tool as it is on disk; record active/failed with the report; commit. Tests that pass
+    but run the tool with fewer than ``crystallize.min_assignments`` slot assignments do not activate it."""
     report = verify(root, state.name, state.agent, timeout=config.timeout_s, unsandboxed=config.unsandboxed)
-    state.state = "active" if report.ok else "failed"
+    try:
+        tests = toolstate.paths(root, state.name)[1].read_text(encoding="utf-8")
+    except OSError:
+        tests = ""
+    state.assignments, state.fixed = coverage(tests, state.slots)
+    need = config.min_assignments
+    ok = report.ok and state.assignments >= need
+    state.state = "active" if ok else "failed"
     state.hash = toolstate.files_hash(root, state.name)
     state.report = report.text
-    if report.ok:
+    if report.ok and not ok:
+        state.report += f"; but they cover {state.assignments} slot assignment(s) and {need} are needed"
+    if ok:
         state.verified = now_iso()
     toolstate.save(root, state)
     commit_tool(root, state, f"{verb} tool {state.name} ({state.state})")

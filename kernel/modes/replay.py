@@ -1,7 +1,9 @@
-"""Zero-token execution: FOLLOWER (replay a proven trace with new slot values) and CRYSTALLIZED
-(run a verified tool). Every action goes through the syscall table, like an agent's, and every
-step is recorded in the run's trace. An attempt that cannot go on stops and says why, so the
-kernel can fall back to the next mode with what was done.
+"""Zero-token execution: FOLLOWER (replay a script whose every argument is explained, see
+:mod:`llmos.modes.script`) and CRYSTALLIZED (run a verified tool). Every action goes through the syscall
+table, like an agent's, and every step is recorded in the run's trace. After each write the file must
+hold exactly what the step meant to write, and a checked read must return what the source runs read
+(slot values filled): a mismatch stops the attempt. An attempt that cannot go on stops and says why, so
+the kernel can fall back to the next mode with what was done.
 """
 
 from __future__ import annotations
@@ -9,14 +11,12 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ..backends import Usage
-from ..errors import LlmosError
 from ..syscalls.hooks import Refused
-from .slots import check_post, fill_args, resolve_offloaded
 from ..syscalls import Context, Outcome, SyscallTable
-from ..traces import TraceMeta
+from .script import Script
 
 
 @dataclass
@@ -37,9 +37,13 @@ class StepSink:
     def __call__(self, tool: str, args: dict[str, Any]) -> Outcome:
         started = time.monotonic()
         out = self.table.call(self.ctx, tool, args)
+        what = f"{tool} {args.get('path', '')}".strip()
+        if out.ok and tool == "write_file" and self.read(args["path"]) != args["content"]:
+            out = Outcome(False, f"{args['path']} was written but does not hold what this step meant to write")
+            what += " (its content is not what was meant)"
         self.recorder.step(tool, args, out, Usage(), time.monotonic() - started)
-        if out.ok:
-            self.done.append(f"{tool} {args.get('path', '')}".strip())
+        if out.ok or what.endswith("meant)"):
+            self.done.append(what)
         return out
 
     def read(self, path: str) -> str | None:
@@ -51,34 +55,21 @@ class StepSink:
         return target.read_text(encoding="utf-8", errors="replace") if target.is_file() else None
 
 
-def replay(
-    source: TraceMeta, slots: dict[str, str], sink: StepSink, get_blob: Callable[[str], bytes] | None
-) -> Attempt:
-    """FOLLOWER: the source's successful tool steps, slots filled, each checked after it runs."""
-    for step in source.steps:
-        if not (step.ok and step.tool):
-            continue  # the model's mistakes and musings are not replayed
-        derived = [w for c in step.post or [] for w in c.get("unexplained", [])]
-        if derived:
-            return Attempt(
-                False,
-                error=f"step {step.n} ({step.tool}) uses {', '.join(derived)} from a slot value "
-                "in a way a replay cannot reproduce",
-                done=sink.done,
-            )
-        try:
-            args = fill_args(resolve_offloaded(step.args, get_blob), resolve_offloaded(step.slot_args, get_blob), slots)
-        except (KeyError, ValueError, LlmosError) as exc:
-            return Attempt(False, error=f"step {step.n} ({step.tool}) cannot be filled: {exc}", done=sink.done)
-        out = sink(step.tool, args)
+def replay(script: Script, sink: StepSink) -> Attempt:
+    """FOLLOWER: the script's steps with this goal's arguments, each checked after it runs."""
+    for step in script.steps:
+        out = sink(step.tool, step.args)
         if not out.ok:
             return Attempt(False, error=f"step {step.n} ({step.tool}) failed: {out.output}", done=sink.done)
-        problem = check_post(step.post, slots, out.output, sink.read)
-        if problem:
-            return Attempt(False, error=f"step {step.n} ({step.tool}): {problem}", done=sink.done)
+        if step.expect is not None and out.output != step.expect:
+            return Attempt(
+                False,
+                error=f"step {step.n} ({step.tool}) read something else than the source runs did",
+                done=sink.done,
+            )
         if out.finished:
             return Attempt(True, result=out.output, done=sink.done)
-    return Attempt(False, error=f"trace {source.id} has no finish step to replay", done=sink.done)
+    return Attempt(False, error="the script has no finish step", done=sink.done)
 
 
 def run_tool(

@@ -51,7 +51,7 @@ def _guidance(kernel: "Host", guide: TraceMeta, meta: TraceMeta, done: list[str]
     )
 
 
-def _zero_token(kernel: "Host", plan: Plan, meta: TraceMeta, sink: StepSink, blobs: Any) -> tuple[Attempt, str]:
+def _zero_token(kernel: "Host", plan: Plan, meta: TraceMeta, sink: StepSink) -> tuple[Attempt, str]:
     """Try CRYSTALLIZED then FOLLOWER as planned; return the last attempt and the mode to go on with."""
     mode = plan.mode
     if mode == "CRYSTALLIZED" and plan.tool is not None:
@@ -61,14 +61,9 @@ def _zero_token(kernel: "Host", plan: Plan, meta: TraceMeta, sink: StepSink, blo
         if attempt.ok:
             return attempt, mode
         _fallback(meta, mode, {"tool": plan.tool.name}, attempt.error)
-        mode = "FOLLOWER" if plan.follow else "MIXED"
-    if mode == "FOLLOWER" and plan.follow is not None:
-        try:
-            attempt = replay(
-                read_trace(kernel.root / plan.follow.rel), meta.slots, sink, blobs.get if blobs is not None else None
-            )
-        except DocumentError as exc:
-            attempt = Attempt(False, error=f"trace unreadable: {exc}")
+        mode = "FOLLOWER" if plan.script else "MIXED"
+    if mode == "FOLLOWER" and plan.follow is not None and plan.script is not None:
+        attempt = replay(plan.script, sink)
         if attempt.ok:
             meta.decision["source"] = plan.follow.id
             return attempt, mode
@@ -99,7 +94,7 @@ def execute(
         meta.model_calls += 1
         meta.cost_usd = round(meta.cost_usd + plan.cost_usd, 8)
     sink = StepSink(kernel.syscalls, ctx, recorder)
-    attempt, mode = _zero_token(kernel, plan, meta, sink, recorder.writer.blobs)
+    attempt, mode = _zero_token(kernel, plan, meta, sink)
     if attempt.ok:
         return LoopResult("success", result=attempt.result)
     if not messages:  # a zero-token plan fell back: now the model needs its context
@@ -110,7 +105,8 @@ def execute(
     if meta.mode == "MIXED":
         try:
             guide = read_trace(kernel.root / plan.guide.rel)
-            messages.insert(1, {"role": "system", "content": _guidance(kernel, guide, meta, sink.done)})
+            # after the goal, not in the system prompt: the system prompt is the cached prefix
+            messages.insert(2, {"role": "user", "content": _guidance(kernel, guide, meta, sink.done)})
             meta.decision["source"] = guide.id
         except DocumentError as exc:
             _fallback(meta, "MIXED", {"source": plan.guide.id}, f"guide unreadable: {exc}")

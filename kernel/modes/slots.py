@@ -1,14 +1,15 @@
-"""Slots inside step arguments: which argument came from which goal slot, and filling them again.
+"""Slots inside step arguments, as one run sees them: templates, filling, and what a step recorded.
 
 A run of ``write a haiku into {path1}`` with ``path1 = projects/a/h.md`` that calls
-``write_file(path="projects/a/h.md", content="...")`` records ``slot_args: {path: "{path1}"}``.
-A replay of the same template with ``path1 = projects/b/h.md`` fills the template again. Templates
-escape literal braces as ``{{`` and ``}}``; filling is a plain substitution (never ``str.format``,
-whose ``{0.__class__}`` would reach into objects).
+``write_file(path="projects/a/h.md", content="...")`` records ``slot_args: {path: "{path1}"}``, found
+by searching the argument for slot values. That is a note for people and for the model's guidance
+(MIXED), not what a replay runs: one run cannot tell a slot from text that happens to equal it (the
+``3`` of ``room3``), so replays derive arguments across several runs (:mod:`llmos.modes.explain`).
+Templates escape literal braces as ``{{`` and ``}}``; filling is a plain substitution (never
+``str.format``, whose ``{0.__class__}`` would reach into objects).
 
-Postconditions (``post``) are recorded with each step so a replay can check that the world still
-answers the way it did: a written file exists and starts with the recorded text, and a file read
-says the same thing (slot values aside) as when the trace was recorded.
+Each step also records ``post``: what the run saw (a written file's first characters, the hash of a
+file read) and the words of slot values an argument used on their own (``unexplained``).
 """
 
 from __future__ import annotations
@@ -73,16 +74,6 @@ def slot_args(args: dict[str, Any], slots: dict[str, str]) -> dict[str, str] | N
     return out or None
 
 
-def fill_args(args: dict[str, Any], templates: dict[str, str] | None, slots: dict[str, str]) -> dict[str, Any]:
-    """The recorded ``args`` with each slotted argument filled from ``slots`` (numbers stay numbers)."""
-    out = dict(args)
-    for key, template in (templates or {}).items():
-        value = fill(template, slots)
-        old = args.get(key)
-        out[key] = type(old)(value) if isinstance(old, (int, float)) and not isinstance(old, bool) else value
-    return out
-
-
 def text_hash(text: str, slots: dict[str, str]) -> str:
     """Hash of ``text`` with slot values abstracted: equal when two texts differ only in slot values."""
     return blake3.blake3(abstract(text, slots).encode("utf-8")).hexdigest()[:32]
@@ -99,22 +90,6 @@ def postconditions(
         return [{"file_exists": path}, {"file_starts": path, "text": abstract(args["content"][:SNIPPET], slots)}]
     if tool == "read_file":
         return [{"file_exists": path}, {"result_hash": text_hash(output, slots)}]
-    return None
-
-
-def check_post(
-    post: list[dict[str, Any]] | None, slots: dict[str, str], output: str, read: Callable[[str], str | None]
-) -> str | None:
-    """None if every postcondition holds, else what failed. ``read(path)`` returns a file's text or None."""
-    for cond in post or []:
-        if "file_exists" in cond and read(fill(cond["file_exists"], slots)) is None:
-            return f"{fill(cond['file_exists'], slots)} does not exist"
-        if "file_starts" in cond:
-            text = read(fill(cond["file_starts"], slots)) or ""
-            if not text.startswith(fill(cond["text"], slots)):
-                return f"{fill(cond['file_starts'], slots)} does not start with the recorded text"
-        if "result_hash" in cond and text_hash(output, slots) != cond["result_hash"]:
-            return "the file read says something else than when the trace was recorded"
     return None
 
 

@@ -38,6 +38,9 @@ class ToolState(BaseModel):
     hash: str = ""  # blake3 of NAME.py + test_NAME.py when last verified
     verified: str | None = None  # when the tests last passed (ISO time)
     sources: list[str] = Field(default_factory=list)
+    assignments: int = 0  # different slot assignments its tests run it with (as verified)
+    fixed: dict[str, str] = Field(default_factory=dict)  # slots with one value in every test: the tool is for those
+    ambiguous: list[list[str]] = Field(default_factory=list)  # [template used, another its runs fit]: must agree
     report: str = ""  # the last verification or failure, in one paragraph
 
 

@@ -24,7 +24,7 @@ import yaml
 
 from ..atomic import atomic_write
 
-CACHE_VERSION = 2
+CACHE_VERSION = 3
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _WORD = re.compile(r"\w+")
 _CANDIDATE_POOL = 300  # lexical: stop gathering candidates from rarer words once this many are found
@@ -46,8 +46,9 @@ class Entry:
     source: str | None = None  # trace this run replayed or was guided by
     tool: str | None = None  # crystallized tool this run used
     failed: list[str] = field(default_factory=list)  # tools/traces whose use failed and fell back
-    derived: bool = False  # a step uses part of a slot value: guidance only, never replayed
-    structure: str = ""  # hash of the replayable steps' shape (tools, slot templates, literal args)
+    replayed: bool = False  # this run replayed a trace (FOLLOWER), or tried to and fell back
+    shape: str = ""  # hash of the successful tool steps' tools and argument names
+    assignment: str = ""  # hash of the goal's slot values
     replayable: int = 0  # number of successful tool steps
     tokens: int = 0
     mtime: int = 0
@@ -75,23 +76,16 @@ def confidence(successes: int, uses: int, prior: float, weight: float) -> float:
     return (successes + weight * prior) / (uses + weight) if uses + weight > 0 else 0.0
 
 
-def structure_of(steps: list[dict[str, Any]]) -> tuple[str, int]:
-    """Hash of the successful tool steps: tool names, slot templates and literal arguments."""
-    shape = []
-    for s in steps:
-        if s.get("ok") and s.get("tool"):
-            slotted = s.get("slot_args") or {}
-            shape.append(
-                [
-                    s["tool"],
-                    {
-                        k: ["slot", slotted[k]] if k in slotted else ["lit", v]
-                        for k, v in sorted((s.get("args") or {}).items())
-                    },
-                ]
-            )
-    raw = json.dumps(shape, sort_keys=True, ensure_ascii=False, default=str)
-    return blake3.blake3(raw.encode("utf-8")).hexdigest()[:24], len(shape)
+def _hash(value: Any) -> str:
+    raw = json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+    return blake3.blake3(raw.encode("utf-8")).hexdigest()[:24]
+
+
+def shape_of(steps: list[dict[str, Any]]) -> tuple[str, int]:
+    """Hash of the successful tool steps' tool names and argument names, and how many there are: runs of
+    one template with one shape can be compared argument by argument (see :mod:`llmos.modes.script`)."""
+    shape = [[s["tool"], sorted(s.get("args") or {})] for s in steps if s.get("ok") and s.get("tool")]
+    return _hash(shape), len(shape)
 
 
 def read_frontmatter(path: Path) -> dict[str, Any] | None:
@@ -113,7 +107,8 @@ def read_frontmatter(path: Path) -> dict[str, Any] | None:
 def entry_of(data: dict[str, Any], rel: str, mtime: int = 0) -> Entry | None:
     try:
         decision = data.get("decision") or {}
-        structure, replayable = structure_of(data.get("steps") or [])
+        fallbacks = decision.get("fallbacks") or []
+        shape, replayable = shape_of(data.get("steps") or [])
         tokens = data.get("tokens") or {}
         return Entry(
             id=str(data["id"]),
@@ -127,10 +122,11 @@ def entry_of(data: dict[str, Any], rel: str, mtime: int = 0) -> Entry | None:
             ended=bool(data.get("ended")),
             source=decision.get("source"),
             tool=decision.get("tool"),
-            failed=[str(f.get("tool") or f.get("source")) for f in decision.get("fallbacks") or []],
-            structure=structure,
+            failed=[str(f.get("tool") or f.get("source")) for f in fallbacks],
+            replayed=data.get("mode") == "FOLLOWER" or any(f.get("mode") == "FOLLOWER" for f in fallbacks),
+            shape=shape,
+            assignment=_hash(data.get("slots") or {}),
             replayable=replayable,
-            derived=any("unexplained" in c for s in data.get("steps") or [] for c in s.get("post") or []),
             tokens=int(tokens.get("input", 0)) + int(tokens.get("output", 0)),
             mtime=mtime,
             started=str(data.get("started") or ""),
