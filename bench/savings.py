@@ -1,12 +1,21 @@
-"""Savings benchmark: what repetition costs with execution modes on, against an all-LEARNER baseline.
+"""Savings benchmark: what repetition costs with execution modes on, against an all-LEARNER baseline, and
+whether a zero-token run ever does what the model would not have done.
 
-A fixed suite of 12 goal families x 10 instances (different slot values), realistic multi-step goals
-(read shared files, list folders, write several files, finish). Model replies come from the scripted
-backend (one reply plan per family, a function of the slot values), so the run is deterministic.
-The suite runs twice in one invocation, in two fresh roots: once with every goal forced to LEARNER
-(the baseline, crystallization off), once with modes on. Reported per mode and in total: tokens,
-model calls, wall time per goal, and whether every workspace file is byte-identical to the baseline's.
-Then: CRYSTALLIZED goal latency, and the mode decision over an index of 10,000 traces.
+The suite (``bench/savings_suite.py``): 12 honest goal families x N instances (different slot values,
+realistic multi-step goals), then an adversarial half (issue 18): near-duplicates that must not be
+replayed (same words, different target; a slot that changes meaning; content the model wrote; families
+with a single prior run) and paraphrases of honest goals. Model replies come from the scripted backend
+(one reply plan per family, a function of the slot values), so the run is deterministic.
+
+The suite runs twice in one invocation, in two fresh roots: once with every goal forced to LEARNER (the
+baseline, crystallization off), once with modes on. Reported: tokens, model calls and wall time per mode;
+token reduction on the honest families; **wrong replays** (a zero-token run whose written files differ
+from what the baseline's model run of the same goal wrote); zero-token runs on goals that must not be
+replayed; the share of paraphrases served at zero or fewer tokens; CRYSTALLIZED goal latency; and the
+mode decision over 10,000 committed traces.
+
+A replay needs two runs of a family with different slot values, so at most (n-2)/n of a family's n
+instances run without the model (80% at 10, 90% at 20): the honest families run 20 instances by default.
 
     python bench/savings.py            # a table and the targets
     python bench/savings.py --json     # every figure by name
@@ -18,19 +27,24 @@ import argparse
 import json
 import random
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Callable
 
 import yaml
 
 from llmos.goals import normalize
 from llmos.kernel import Kernel
 from llmos.modes.choose import choose_mode
-from llmos.root import init_root
+from llmos.modes.evidence import Evidence
 from llmos.modes.traceindex import TraceIndex
+from llmos.root import init_root
+from llmos.traces import read_trace
+
+sys.path.insert(0, str(Path(__file__).parent))
+from savings_suite import ADVERSARIAL, HONEST, NAMES, Family  # noqa: E402
 
 SHARED = {
     "projects/shared/style.md": "Short lines. No rhyme.\n",
@@ -38,178 +52,7 @@ SHARED = {
     "projects/shared/checklist.md": "- [ ] {item}\n",
     "projects/shared/ports.md": "Ports below 1024 need root.\n",
 }
-NAMES = ["ada", "grace", "alan", "edsger", "barbara", "ken", "dennis", "linus", "margaret", "donald"]
-
-
-def c(name: str, **args) -> dict:
-    return {"tool_calls": [{"name": name, "args": args}]}
-
-
-Family = Callable[[int], tuple[str, list[dict]]]
-
-
-def project(i: int):
-    n, p = NAMES[i], f"projects/app-{NAMES[i]}"
-    return (
-        f'Create project {p}/ with a README titled "{n} tracker"',
-        [
-            c("list_dir", path="projects"),
-            c("write_file", path=f"{p}/README.md", content=f"# {n} tracker\n\nStatus: new\n"),
-            c("write_file", path=f"{p}/TODO.md", content=f"# TODO for {n} tracker\n\n- [ ] first release\n"),
-            c("finish", result=f"created {p}/ with README.md and TODO.md"),
-        ],
-    )
-
-
-def haiku(i: int):
-    t, p = f"{NAMES[i]} in autumn", f"projects/poems/{NAMES[i]}.md"
-    return (
-        f'Write a haiku about "{t}" into {p} following projects/shared/style.md',
-        [
-            c("read_file", path="projects/shared/style.md"),
-            c("write_file", path=p, content=f"{t}\nleaves fall on the keyboard\nthe build is still green\n"),
-            c("finish", result=f"wrote a haiku about {t} to {p}"),
-        ],
-    )
-
-
-def meeting(i: int):
-    d, p = f"2026-03-{i + 10:02d}", f"projects/meetings/{i + 10:02d}.md"
-    return (
-        f"Add meeting notes for {d} into {p}",
-        [
-            c("list_dir", path="projects"),
-            c("write_file", path=p, content=f"# Meeting {d}\n\n## Attendees\n\n## Decisions\n\n## Actions\n"),
-            c("finish", result=f"meeting notes for {d} in {p}"),
-        ],
-    )
-
-
-def expense(i: int):
-    amount, what, p = 12 + 7 * i, f"lunch with {NAMES[i]}", f"projects/expenses/e{i}.md"
-    return (
-        f'Record an expense of {amount} for "{what}" in {p}',
-        [
-            c("write_file", path=p, content=f"amount: {amount}\nfor: {what}\ncurrency: EUR\n"),
-            c("read_file", path=p),
-            c("finish", result=f"recorded {amount} EUR for {what}"),
-        ],
-    )
-
-
-def email(i: int):
-    to, p = f"{NAMES[i]}@example.com", f"projects/mail/{NAMES[i]}.md"
-    return (
-        f'Draft a welcome email to "{to}" into {p} and sign it with projects/shared/email-footer.md',
-        [
-            c("read_file", path="projects/shared/email-footer.md"),
-            c(
-                "write_file",
-                path=p,
-                content=f"To: {to}\nSubject: Welcome\n\nHello {to},\n\nwelcome aboard.\n-- \nSent by llmos\n",
-            ),
-            c("finish", result=f"drafted a welcome email to {to} in {p}"),
-        ],
-    )
-
-
-def checklist(i: int):
-    topic, p = f"onboarding {NAMES[i]}", f"projects/lists/{NAMES[i]}.md"
-    return (
-        f'Make a checklist for "{topic}" into {p} using projects/shared/checklist.md',
-        [
-            c("read_file", path="projects/shared/checklist.md"),
-            c("write_file", path=p, content=f"# Checklist: {topic}\n\n- [ ] laptop\n- [ ] accounts\n- [ ] buddy\n"),
-            c("finish", result=f"checklist for {topic} in {p}"),
-        ],
-    )
-
-
-def config(i: int):
-    svc, port, p = f"{NAMES[i]}-api", 8000 + i, f"projects/services/{NAMES[i]}.yaml"
-    return (
-        f'Create a config file {p} for service "{svc}" on port {port}',
-        [
-            c("read_file", path="projects/shared/ports.md"),
-            c("write_file", path=p, content=f"service: {svc}\nport: {port}\nreplicas: 2\n"),
-            c("finish", result=f"config for {svc} on port {port} in {p}"),
-        ],
-    )
-
-
-def release(i: int):
-    v, p = f"1.{i}.0", f"projects/releases/v1-{i}.md"
-    return (
-        f"Write release notes for version {v} into {p}",
-        [
-            c("list_dir", path="projects"),
-            c("write_file", path=p, content=f"# Release {v}\n\n## Added\n\n## Fixed\n"),
-            c("finish", result=f"release notes for {v} in {p}"),
-        ],
-    )
-
-
-def weekly(i: int):
-    d, p = f"2026-04-{i + 1:02d}", f"projects/weekly/w{i}.md"
-    return (
-        f"Start the weekly summary for the week of {d} in {p}",
-        [
-            c("write_file", path=p, content=f"# Week of {d}\n\n## Done\n\n## Next\n"),
-            c("write_file", path=f"{p}.todo", content=f"summary for {d} to be filled\n"),
-            c("finish", result=f"weekly summary for {d} started in {p}"),
-        ],
-    )
-
-
-def profile(i: int):
-    n, p = NAMES[i].title(), f"projects/people/{NAMES[i]}.md"
-    return (
-        f'Create a profile for "{n}" at {p}',
-        [
-            c("list_dir", path="projects"),
-            c("write_file", path=p, content=f"# {n}\n\nRole: engineer\nTeam: core\n"),
-            c("finish", result=f"profile of {n} at {p}"),
-        ],
-    )
-
-
-def incident(i: int):
-    what, d, p = f"disk full on {NAMES[i]}", f"2026-05-{i + 1:02d}", f"projects/incidents/i{i}.md"
-    return (
-        f'Log an incident "{what}" on {d} into {p}',
-        [
-            c("write_file", path=p, content=f"# Incident: {what}\n\nDate: {d}\nSeverity: 2\n"),
-            c("read_file", path=p),
-            c("finish", result=f"logged {what} ({d})"),
-        ],
-    )
-
-
-def glossary(i: int):
-    term, p = f"{NAMES[i]} protocol", f"projects/glossary/{NAMES[i]}.md"
-    return (
-        f'Define the term "{term}" named after "{NAMES[i].title()}" in {p}',
-        [
-            c("write_file", path=p, content=f"# {term}\n\nNamed after {NAMES[i].title()}.\n"),
-            c("finish", result=f"defined {term} in {p}"),
-        ],
-    )
-
-
-FAMILIES: list[Family] = [
-    project,
-    haiku,
-    meeting,
-    expense,
-    email,
-    checklist,
-    config,
-    release,
-    weekly,
-    profile,
-    incident,
-    glossary,
-]
+ZERO = ("FOLLOWER", "CRYSTALLIZED")
 
 
 def make_root(base: Path, name: str, auto: bool) -> Path:
@@ -220,8 +63,6 @@ def make_root(base: Path, name: str, auto: bool) -> Path:
     cfg = root / "system/llmos.yaml"
     if not auto:
         cfg.write_text(cfg.read_text().replace("  auto: true", "  auto: false"))
-    import subprocess
-
     subprocess.run(["git", "add", "-A"], cwd=root, check=True)
     subprocess.run(["git", "commit", "-qm", "bench seed"], cwd=root, check=True)
     return root
@@ -246,44 +87,57 @@ def _timed_commit(original):
 Kernel._commit = _timed_commit(Kernel._commit)  # measurement only: the commit itself is unchanged
 
 
-def run_suite(root: Path, scripts: Path, instances: int, forced: str | None) -> list[dict]:
+def schedule(instances: int) -> list[tuple[Family, int]]:
+    """Honest families interleaved (instance 0 of each, then 1, ...), then the adversarial half likewise."""
+    honest = [Family(f, "honest", True, instances) for f in HONEST]
+    out = []
+    for group in (honest, ADVERSARIAL):
+        for i in range(max(f.instances for f in group)):
+            out += [(f, i) for f in group if i < f.instances]
+    return out
+
+
+def run_suite(root: Path, scripts: Path, plan: list[tuple[Family, int]], forced: str | None) -> list[dict]:
     kernel = Kernel(root)
     rows = []
-    for i in range(instances):
-        for f in FAMILIES:
-            goal, replies = f(i)
-            plan = scripts / f"{f.__name__}-{i}.yaml"
-            if not plan.exists():
-                plan.write_text(yaml.safe_dump({"replies": replies}))
-            t0 = time.perf_counter()
-            res = kernel.run(goal, model=f"scripted:{plan}", mode=forced)
-            seconds = time.perf_counter() - t0
-            commit = COMMIT_SECONDS[-1] if COMMIT_SECONDS else 0.0
-            rows.append(
-                {
-                    "family": f.__name__,
-                    "instance": i,
-                    "mode": res.mode,
-                    "outcome": res.outcome,
-                    "tokens": res.tokens["input"] + res.tokens["output"],
-                    "seconds": seconds,
-                    "commit_seconds": commit,
-                    "model_calls": _calls(res.trace_path),
-                    "learned": res.learned,
-                }
-            )
+    for fam, i in plan:
+        goal, replies = fam.plan(i)
+        script = scripts / f"{fam.name}-{i}.yaml"
+        if not script.exists():
+            script.write_text(yaml.safe_dump({"replies": replies}))
+        t0 = time.perf_counter()
+        res = kernel.run(goal, model=f"scripted:{script}", mode=forced)
+        seconds = time.perf_counter() - t0
+        trace = read_trace(res.trace_path)
+        rows.append(
+            {
+                "family": fam.name,
+                "kind": fam.kind,
+                "replay_ok": fam.replay_ok,
+                "instance": i,
+                "goal": goal,
+                "mode": res.mode,
+                "outcome": res.outcome,
+                "tokens": res.tokens["input"] + res.tokens["output"],
+                "seconds": seconds,
+                "commit_seconds": COMMIT_SECONDS[-1] if COMMIT_SECONDS else 0.0,
+                "model_calls": trace.model_calls,
+                "learned": res.learned,
+                "wrote": written(root, trace),
+                "why": (trace.decision or {}).get("replay", {}).get("reason", ""),
+            }
+        )
     return rows
 
 
-def _calls(path: Path) -> int:
-    from llmos.traces import read_trace
-
-    return read_trace(path).model_calls
-
-
-def workspace(root: Path) -> dict[str, bytes]:
-    base = root / "projects"
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(base.rglob("*")) if p.is_file()}
+def written(root: Path, trace) -> dict[str, str]:
+    """What the run left in each file it wrote (read right after the run, before a later run changes it)."""
+    out = {}
+    for s in trace.steps:
+        if s.ok and s.tool == "write_file":
+            p = root / s.args["path"]
+            out[s.args["path"]] = p.read_text() if p.is_file() else "<missing>"
+    return out
 
 
 def summarize(rows: list[dict]) -> dict:
@@ -302,7 +156,42 @@ def summarize(rows: list[dict]) -> dict:
     return out
 
 
-# -- the decision over 10,000 traces ----------------------------------------------------------
+def judge(baseline: list[dict], modes: list[dict]) -> dict:
+    """Wrong replays, forbidden replays and paraphrase reuse, each run compared with its baseline twin."""
+    wrong, forbidden, mismatched = [], [], []
+    for b, m in zip(baseline, modes):
+        assert b["goal"] == m["goal"]
+        zero = m["mode"] in ZERO and m["tokens"] == 0
+        if m["wrote"] != b["wrote"]:
+            mismatched.append(m["goal"])
+            if zero:
+                wrong.append({"goal": m["goal"], "mode": m["mode"], "wrote": m["wrote"], "baseline": b["wrote"]})
+        if zero and not m["replay_ok"]:
+            forbidden.append(m["goal"])
+    para = [(b, m) for b, m in zip(baseline, modes) if m["kind"] == "paraphrase"]
+    adv = [m for m in modes if m["kind"] != "honest"]
+    return {
+        "wrong_replays": wrong,
+        "forbidden_replays": forbidden,
+        "runs_with_other_files_than_baseline": mismatched,
+        "adversarial_goals": len(adv),
+        "adversarial_zero_token": sum(1 for m in adv if m["mode"] in ZERO and m["tokens"] == 0),
+        "adversarial_by_kind": {
+            k: {
+                "goals": sum(1 for m in adv if m["kind"] == k),
+                "zero_token": sum(1 for m in adv if m["kind"] == k and m["mode"] in ZERO),
+                "modes": sorted({m["mode"] for m in adv if m["kind"] == k}),
+            }
+            for k in sorted({m["kind"] for m in adv})
+        },
+        "paraphrases": len(para),
+        "paraphrases_zero_token": sum(1 for _, m in para if m["tokens"] == 0),
+        "paraphrases_fewer_tokens": sum(1 for b, m in para if m["tokens"] < b["tokens"]),
+        "paraphrases_guided": sum(1 for _, m in para if m["mode"] == "MIXED"),
+    }
+
+
+# -- the decision over 10,000 committed traces -------------------------------------------------------
 WORDS = (
     "write read make create list plan draft record log archive publish review summarize index "
     "report note poem email ticket invoice config release profile checklist budget memo"
@@ -310,14 +199,12 @@ WORDS = (
 
 
 def synth_traces(root: Path, count: int, templates: int, seed: int = 7) -> list[str]:
-    """``count`` trace files over ``templates`` goal templates, written as JSON frontmatter (valid YAML)."""
+    """``count`` trace files over ``templates`` goal templates (JSON frontmatter, valid YAML), each committed
+    by a commit of its own with its ``Trace-Id`` trailer, as its run would have (through git fast-import)."""
     rng = random.Random(seed)
-    goals = []
-    for t in range(templates):
-        words = rng.sample(WORDS, 5)
-        goals.append(f"{' '.join(words)} number {t} into projects/x/{{}}.md")
-    folder = root / "traces" / "2026" / "01"
-    folder.mkdir(parents=True, exist_ok=True)
+    goals = [f"{' '.join(rng.sample(WORDS, 5))} number {t} into projects/x/{{}}.md" for t in range(templates)]
+    stream = []
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True).stdout.strip()
     for n in range(count):
         goal = goals[n % templates].format(n)
         ng = normalize(goal)
@@ -337,30 +224,43 @@ def synth_traces(root: Path, count: int, templates: int, seed: int = 7) -> list[
             "outcome": "success" if n % 5 else "failure",
             "decision": None,
             "steps": [
-                {
-                    "n": 1,
-                    "tool": "write_file",
-                    "args": {"path": ng.slots.get("path1", "x"), "content": "x"},
-                    "ok": True,
-                    "slot_args": {"path": "{path1}"},
-                },
+                {"n": 1, "tool": "write_file", "args": {"path": ng.slots["path1"], "content": "x"}, "ok": True},
                 {"n": 2, "tool": "finish", "args": {"result": "ok"}, "ok": True},
             ],
         }
-        (folder / f"{meta['id']}.md").write_text("---\n" + json.dumps(meta) + "\n---\n\n# trace\n")
+        rel = f"traces/2026/01/{meta['id']}.md"
+        text = ("---\n" + json.dumps(meta) + "\n---\n\n# trace\n").encode()
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(text)
+        msg = f"llmos: {goal}\n\nTrace-Id: {meta['id']}\nAgent: assistant\nMode: LEARNER\n".encode()
+        stream += [
+            b"commit refs/heads/main\n",
+            f"committer bench <bench@llmos.invalid> {1767225600 + n} +0000\n".encode(),
+            b"data %d\n%s\n" % (len(msg), msg),
+            f"from {head}\n".encode() if n == 0 else b"",
+            b"M 100644 inline %s\ndata %d\n%s\n" % (rel.encode(), len(text), text),
+        ]
+    subprocess.run(["git", "fast-import", "--quiet"], cwd=root, input=b"".join(stream), check=True)
+    subprocess.run(["git", "reset", "-q"], cwd=root, check=True)
     return [g.format(count + n) for n, g in enumerate(goals)]
 
 
 def decision_bench(base: Path, count: int, queries: int) -> dict:
     root = make_root(base, "decide", auto=False)
+    t0 = time.perf_counter()
     goals = synth_traces(root, count, max(count // 10, 1))
+    made = time.perf_counter() - t0
     TraceIndex._open.clear()
+    Evidence._open.clear()
     t0 = time.perf_counter()
     TraceIndex.for_root(root)  # cold: reads every file, saves the cache
+    Evidence.for_root(root)  # cold: one git log and one cat-file over every run's commit
     cold = time.perf_counter() - t0
     TraceIndex._open.clear()
+    Evidence._open.clear()
     t0 = time.perf_counter()
-    TraceIndex.for_root(root)  # a new process: from the cache
+    TraceIndex.for_root(root)  # a new process: from the caches
+    Evidence.for_root(root)
     warm = time.perf_counter() - t0
     kernel = Kernel(root)
     agent = kernel.agent("assistant")
@@ -377,6 +277,7 @@ def decision_bench(base: Path, count: int, queries: int) -> dict:
     times.sort()
     return {
         "traces": count,
+        "committed_in_s": made,
         "index_cold_s": cold,
         "index_from_cache_s": warm,
         "queries": queries,
@@ -389,91 +290,101 @@ def decision_bench(base: Path, count: int, queries: int) -> dict:
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--json", action="store_true", help="print every figure as JSON")
-    ap.add_argument("--instances", type=int, default=10)
+    ap.add_argument("--instances", type=int, default=20, help=f"instances of each honest family (<= {len(NAMES) - 4})")
     ap.add_argument("--traces", type=int, default=10_000)
     args = ap.parse_args(argv)
+    if not 1 <= args.instances <= len(NAMES) - 4:  # the paraphrases use the last names
+        ap.error(f"--instances must be 1-{len(NAMES) - 4}")
     with tempfile.TemporaryDirectory(prefix="llmos-savings-") as tmp:
         base = Path(tmp)
         scripts = base / "scripts"
         scripts.mkdir()
-        baseline_root = make_root(base, "baseline", auto=False)
-        modes_root = make_root(base, "modes", auto=True)
-        baseline = run_suite(baseline_root, scripts, args.instances, "LEARNER")
-        modes = run_suite(modes_root, scripts, args.instances, None)
-        a, b = workspace(baseline_root), workspace(modes_root)
-        different = sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k))
+        plan = schedule(args.instances)
+        baseline = run_suite(make_root(base, "baseline", auto=False), scripts, plan, "LEARNER")
+        modes = run_suite(make_root(base, "modes", auto=True), scripts, plan, None)
         decide = decision_bench(base, args.traces, 400)
-    report(baseline, modes, a, different, decide, args.json)
+    report(baseline, modes, decide, args.json)
 
 
-def report(
-    baseline: list[dict], modes: list[dict], files: dict, different: list[str], decide: dict, as_json: bool
-) -> None:
-    base_sum, mode_sum = summarize(baseline), summarize(modes)
-    later = [r for r in modes if r["instance"] > 0]
-    crystal = sorted(r["seconds"] for r in modes if r["mode"] == "CRYSTALLIZED")
-    learner_p50 = base_sum["total"]["seconds_p50"]
+def figures_of(baseline: list[dict], modes: list[dict], decide: dict) -> dict:
+    honest_b = [r for r in baseline if r["kind"] == "honest"]
+    honest_m = [r for r in modes if r["kind"] == "honest"]
+    base_sum, mode_sum = summarize(honest_b), summarize(honest_m)
+    crystal = [r for r in modes if r["mode"] == "CRYSTALLIZED"]
+
+    def p50(values):
+        return 1000 * statistics.median(values) if values else None
+
     figures = {
-        "families": len(FAMILIES),
-        "instances": len(modes) // len(FAMILIES),
+        "honest_families": len(HONEST),
+        "instances": len(honest_m) // len(HONEST),
         "baseline": base_sum,
         "modes": mode_sum,
         "token_reduction": 1 - mode_sum["total"]["tokens"] / max(base_sum["total"]["tokens"], 1),
-        "later_instances_with_tokens": sum(1 for r in later if r["tokens"] > 0),
-        "files_compared": len(files),
-        "files_different": different,
-        "crystallized_p50_ms": 1000 * statistics.median(crystal) if crystal else None,
-        "crystallized_p50_ms_without_git_commit": 1000
-        * statistics.median(r["seconds"] - r["commit_seconds"] for r in modes if r["mode"] == "CRYSTALLIZED")
-        if crystal
-        else None,
-        "crystallized_git_commit_p50_ms": 1000
-        * statistics.median(r["commit_seconds"] for r in modes if r["mode"] == "CRYSTALLIZED")
-        if crystal
-        else None,
-        "crystallized_vs_learner_p50": (statistics.median(crystal) / learner_p50) if crystal else None,
+        "honest_instances_with_tokens": {
+            str(i): sum(1 for r in honest_m if r["instance"] == i and r["tokens"] > 0) for i in range(3)
+        },
+        **judge(baseline, modes),
+        "crystallized_p50_ms": p50([r["seconds"] for r in crystal]),
+        "crystallized_p50_ms_without_git_commit": p50([r["seconds"] - r["commit_seconds"] for r in crystal]),
+        "crystallized_git_commit_p50_ms": p50([r["commit_seconds"] for r in crystal]),
         "crystallized_tools": sum(1 for r in modes for n in r["learned"] if n.startswith("crystallized")),
         "decision": decide,
     }
-    targets = {
-        "every instance after the first uses zero tokens": figures["later_instances_with_tokens"] == 0,
-        "token reduction >= 85%": figures["token_reduction"] >= 0.85,
-        "outputs byte-identical": not different,
-        "CRYSTALLIZED p50 <= 50 ms": bool(crystal) and figures["crystallized_p50_ms"] <= 50,
+    figures["targets"] = {
+        "token reduction on honest families >= 85%": figures["token_reduction"] >= 0.85,
+        "wrong replays = 0": not figures["wrong_replays"],
+        "no zero-token run of a goal that must not be replayed": not figures["forbidden_replays"],
         "decision over 10,000 traces p95 <= 20 ms": decide["decision_p95_ms"] <= 20,
     }
-    figures["targets"] = targets
+    return figures
+
+
+def report(baseline: list[dict], modes: list[dict], decide: dict, as_json: bool) -> None:
+    f = figures_of(baseline, modes, decide)
     if as_json:
-        print(json.dumps(figures, indent=2, default=float))
+        print(json.dumps(f, indent=2, default=float))
         return
-    print(f"{figures['families']} families x {figures['instances']} instances; baseline = every goal LEARNER\n")
+    print(f"{f['honest_families']} honest families x {f['instances']} instances; baseline = every goal LEARNER\n")
     print(f"{'run':<10} {'mode':<13} {'goals':>5} {'tokens':>9} {'calls':>6} {'mean ms':>8} {'p50 ms':>7}")
-    for name, summ in (("baseline", base_sum), ("modes", mode_sum)):
+    for name, summ in (("baseline", f["baseline"]), ("modes", f["modes"])):
         for mode, s in summ.items():
             print(
                 f"{name:<10} {mode:<13} {s['goals']:>5} {s['tokens']:>9} {s['model_calls']:>6} "
                 f"{1000 * s['seconds_mean']:>8.1f} {1000 * s['seconds_p50']:>7.1f}"
             )
+    using = "/".join(str(v) for v in f["honest_instances_with_tokens"].values())
     print(
-        f"\ntoken reduction vs baseline: {100 * figures['token_reduction']:.1f}%  "
-        f"(later instances using tokens: {figures['later_instances_with_tokens']})"
+        f"\nhonest token reduction vs baseline: {100 * f['token_reduction']:.1f}%  "
+        f"(families using tokens at instance 0/1/2: {using})"
     )
-    print(f"workspace files compared: {len(files)}, different: {len(different)} {different[:5]}")
-    if crystal:
-        print(
-            f"CRYSTALLIZED goal p50: {figures['crystallized_p50_ms']:.1f} ms "
-            f"({figures['crystallized_vs_learner_p50']:.2f}x the LEARNER p50); of which the git commit "
-            f"{figures['crystallized_git_commit_p50_ms']:.1f} ms, the rest "
-            f"{figures['crystallized_p50_ms_without_git_commit']:.1f} ms; tools crystallized: "
-            f"{figures['crystallized_tools']}"
-        )
+    print(f"\nadversarial half: {f['adversarial_goals']} goals, {f['adversarial_zero_token']} served at zero tokens")
+    for kind, k in f["adversarial_by_kind"].items():
+        print(f"  {kind:<13} {k['goals']:>3} goals, {k['zero_token']:>2} at zero tokens, modes {', '.join(k['modes'])}")
     print(
-        f"mode decision over {decide['traces']} traces: p50 {decide['decision_p50_ms']:.2f} ms, "
-        f"p95 {decide['decision_p95_ms']:.2f} ms ({decide['queries']} goals, {decide['modes']}); index cold "
-        f"{decide['index_cold_s']:.2f} s, from cache {1000 * decide['index_from_cache_s']:.0f} ms"
+        f"wrong replays: {len(f['wrong_replays'])}; zero-token runs of goals that must not be replayed: "
+        f"{len(f['forbidden_replays'])}; runs whose files differ from the baseline's (any mode): "
+        f"{len(f['runs_with_other_files_than_baseline'])}"
+    )
+    for w in f["wrong_replays"][:5]:
+        print(f"  WRONG {w['mode']}: {w['goal']}: wrote {w['wrote']} (the model: {w['baseline']})")
+    print(
+        f"paraphrases: {f['paraphrases']}, served at zero tokens {f['paraphrases_zero_token']}, with fewer tokens "
+        f"{f['paraphrases_fewer_tokens']}, guided by a similar trace (MIXED) {f['paraphrases_guided']}"
+    )
+    if f["crystallized_p50_ms"] is not None:
+        print(
+            f"CRYSTALLIZED goal p50: {f['crystallized_p50_ms']:.1f} ms, of which the git commit "
+            f"{f['crystallized_git_commit_p50_ms']:.1f} ms; tools crystallized: {f['crystallized_tools']}"
+        )
+    d = f["decision"]
+    print(
+        f"mode decision over {d['traces']} committed traces: p50 {d['decision_p50_ms']:.2f} ms, "
+        f"p95 {d['decision_p95_ms']:.2f} ms ({d['queries']} goals, {d['modes']}); indexes cold "
+        f"{d['index_cold_s']:.2f} s, from cache {1000 * d['index_from_cache_s']:.0f} ms"
     )
     print()
-    for name, ok in targets.items():
+    for name, ok in f["targets"].items():
         print(f"  {'PASS' if ok else 'MISS'}  {name}")
 
 
