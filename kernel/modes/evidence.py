@@ -20,6 +20,7 @@ import json
 import os
 import re
 import subprocess
+import threading
 from pathlib import Path
 from typing import Iterable
 
@@ -74,6 +75,7 @@ class Evidence:
     """The runs' commits of one root and the trace files they committed; see the module docstring."""
 
     _open: dict[Path, "Evidence"] = {}
+    _lock = threading.Lock()  # runs of one process (delegated children) share the instance
 
     def __init__(self, root: Path):
         self.root = Path(root)
@@ -88,11 +90,12 @@ class Evidence:
     def for_root(cls, root: Path) -> "Evidence":
         """The process-wide evidence of ``root``, brought up to date with HEAD."""
         key = Path(root).resolve()
-        ev = cls._open.get(key)
-        if ev is None:
-            ev = cls._open[key] = cls(key)
-            ev.load()
-        ev.refresh()
+        with cls._lock:
+            ev = cls._open.get(key)
+            if ev is None:
+                ev = cls._open[key] = cls(key)
+                ev.load()
+            ev.refresh()
         return ev
 
     def load(self) -> None:
