@@ -23,6 +23,7 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("upkeep", {"dream"}),
     ("config", {"config"}),
     ("spine", {"live", "kernel", "doctor", "checks"}),
+    ("services", {"serve"}),  # llmos serve / mcp: MCP server, scheduler, dashboard (over the kernel)
     ("clients", {"cli", "__main__", "__init__"}),
 ]
 # The one cycle there is: the BlobStore facade lazily calls check/gc/repack/dicts, which name the

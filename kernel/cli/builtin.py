@@ -15,6 +15,7 @@ def register_commands(cli: Any) -> None:
     from .dream import dream_commands
     from .guard import guard_commands
     from .memory import memory_commands
+    from .serve import serve_commands
     from .modes import mode_commands
     from .shell import shell
     from .team import team_commands
@@ -28,5 +29,6 @@ def register_commands(cli: Any) -> None:
         *mode_commands,
         *memory_commands,
         *dream_commands,
+        *serve_commands,
     ):
         cli.add_command(command)
