@@ -13,6 +13,7 @@ from .backends.config import AnthropicConfig, LocalConfig
 from .budget.config import BudgetConfig
 from .docs import read_yaml, validate
 from .root import CONFIG_PATH
+from .sync.config import SyncConfig
 from .syscalls.config import LimitsConfig, ProtectionConfig
 from .team.lineage import OrchestrationConfig
 from .team.valence import ValenceConfig
@@ -68,6 +69,7 @@ class Config(Strict):
     dream: DreamConfig = Field(default_factory=DreamConfig)
     protection: ProtectionConfig = Field(default_factory=ProtectionConfig)
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
+    sync: SyncConfig = Field(default_factory=SyncConfig)
 
 
 def load_config(root: Path) -> Config:

@@ -373,9 +373,22 @@ class Kernel:
                 )
                 on_event("start", {"trace": meta, "path": writer.path})
                 with hold(self, spec_agent.name):
-                    return self._drive(backend, ctx, messages, run, spec_agent, max_steps, plan, build_messages)
+                    out = self._drive(backend, ctx, messages, run, spec_agent, max_steps, plan, build_messages)
         finally:
             scope.close()
+        if lineage is None and self.config.sync.auto:
+            self._auto_sync()
+        return out
+
+    def _auto_sync(self) -> None:
+        """``sync.auto``: share the run's commit through the remote; a failure only warns (the run is
+        committed locally, and the next sync takes it)."""
+        from .sync import sync
+
+        try:
+            print(f"llmos: {sync(self.root, self.config.sync).line()}", file=sys.stderr)
+        except LlmosError as exc:
+            print(f"llmos: warning: sync after the run failed: {exc}", file=sys.stderr)
 
     def _drive(
         self,

@@ -20,9 +20,9 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("stores", {"root", "audit", "blobs", "budget", "vault"}),
     ("calls", {"backends", "syscalls"}),
     ("run", {"loop", "compact", "memory", "team", "modes"}),
-    ("upkeep", {"dream"}),
+    ("upkeep", {"dream", "sync"}),
     ("config", {"config"}),
-    ("spine", {"live", "kernel", "doctor", "checks"}),
+    ("spine", {"live", "kernel", "doctor", "checks", "fleet"}),
     ("services", {"serve"}),  # llmos serve / mcp: MCP server, scheduler, dashboard (over the kernel)
     ("clients", {"cli", "__main__", "__init__"}),
 ]

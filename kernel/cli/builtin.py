@@ -13,6 +13,7 @@ def register_commands(cli: Any) -> None:
     from .blobs import blobs
     from .core import core_commands
     from .dream import dream_commands
+    from .fleet import fleet_commands
     from .guard import guard_commands
     from .memory import memory_commands
     from .serve import serve_commands
@@ -29,6 +30,7 @@ def register_commands(cli: Any) -> None:
         *mode_commands,
         *memory_commands,
         *dream_commands,
+        *fleet_commands,
         *serve_commands,
     ):
         cli.add_command(command)

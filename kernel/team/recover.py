@@ -36,7 +36,7 @@ from ..scrub import scrub
 from ..traces import TraceWriter, now_iso, read_trace, tokens_text, trace_path
 from .runs import RunEntry, entries
 
-TEMP_PREFIXES = ("llmos-sandbox-", "llmos-agent-", "llmos-index-")
+TEMP_PREFIXES = ("llmos-sandbox-", "llmos-agent-", "llmos-index-", "llmos-fleet-")
 _PID_IN_NAME = re.compile(r"^llmos-[a-z]+-(\d+)-")
 
 
