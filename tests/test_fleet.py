@@ -75,3 +75,51 @@ def test_bad_goals_file_and_no_remote_are_one_line(root: Path, tmp_path: Path):
     assert out.returncode == 1 and "expected a non-empty list of goals" in out.stderr
     out = run_llmos("fleet", "run", str(_goals(tmp_path, 1)), root=root)
     assert out.returncode == 1 and "no git remote 'origin'" in out.stderr
+
+
+def test_a_worker_killed_mid_goal_has_its_goal_retried_on_another(cluster, head: Path, tmp_path: Path):
+    import glob
+    import json
+    import os
+    import signal
+    import threading
+    import time
+
+    from llmos.config import load_config
+    from llmos.fleet import run_fleet
+
+    slow = tmp_path / "slow.yaml"
+    first = {**call("write_file", path="projects/fleet/slow.md", content="slow\n"), "delay": 2.0}
+    slow.write_text(yaml.safe_dump({"replies": [first, call("finish", result="slow done")]}))
+    goals = [{"goal": "Write the slow part", "model": f"scripted:{slow}"}]
+    killed = []
+
+    def killer():
+        deadline = time.time() + 60
+        while time.time() < deadline and not killed:
+            for entry in glob.glob("/tmp/llmos-fleet-*/os/.llmos/runs/*.json"):
+                try:
+                    data = json.loads(Path(entry).read_text())
+                except (OSError, ValueError):
+                    continue
+                if "slow" in data.get("goal", "") and str(tmp_path) not in entry:
+                    os.kill(data["pid"], signal.SIGKILL)
+                    killed.append(data["pid"])
+                    return
+            time.sleep(0.05)
+
+    thread = threading.Thread(target=killer)
+    thread.start()
+    summary = run_fleet(head, load_config(head), load_goals_list(tmp_path, goals), workers=2)
+    thread.join()
+    [result] = summary["results"]
+    assert killed and result["outcome"] == "success" and result["retried"]
+    assert "projects/fleet/slow.md" in git(head, "ls-tree", "-r", "--name-only", "HEAD")
+
+
+def load_goals_list(tmp_path: Path, goals: list[dict]) -> list[dict]:
+    from llmos.fleet import load_goals
+
+    path = tmp_path / "these.yaml"
+    path.write_text(yaml.safe_dump(goals))
+    return load_goals(path)
