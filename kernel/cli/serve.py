@@ -23,4 +23,20 @@ def mcp_cmd() -> None:
     run_stdio(kernel)
 
 
-serve_commands = (mcp_cmd,)
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (keep it local).")
+@click.option("--port", type=click.IntRange(0, 65535), default=7878, show_default=True, help="0: any free port.")
+def serve_cmd(host: str, port: int) -> None:
+    """The OS as a service: MCP over streamable HTTP (/mcp), the scheduler and the dashboard (/).
+
+    Every HTTP request needs the bearer token of .llmos/serve-token, made and shown on the first
+    start. `llmos halt` stops scheduled jobs and MCP boots alike.
+    """
+    from ..serve.http import serve
+
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        echo_err(f"warning: listening on {host}: anyone who can reach it and has the token can run goals")
+    serve(current().kernel(), host=host, port=port, say=click.echo)
+
+
+serve_commands = (mcp_cmd, serve_cmd)
