@@ -10,13 +10,34 @@ from .errors import DocumentError
 from .kernel import Kernel
 
 
-def check_root(root: Path) -> list[DocumentError]:
-    """Every problem in ``root``: config first (nothing else can load without it), then the rest."""
+def check_root(root: Path, *, strict: bool = False) -> list[DocumentError]:
+    """Every problem in ``root``: config first (nothing else can load without it), then the rest.
+    ``strict``: an agent's dropped tools and leniently read values are errors too."""
     try:
         kernel = Kernel(root)
     except DocumentError as exc:
         return [exc]
-    return [*kernel.check(), *prompt_problems(kernel.root), *tool_state_problems(kernel.root)]
+    errors = kernel.check()
+    if strict:
+        from .agents import load_all_agents
+
+        strict_errors = load_all_agents(kernel.root, set(kernel.syscalls.names()), strict=True)[1]
+        paths = {e.path for e in strict_errors}
+        errors = [*strict_errors, *(e for e in errors if e.path not in paths)]
+    return [*errors, *prompt_problems(kernel.root), *tool_state_problems(kernel.root)]
+
+
+def agent_notes(root: Path, kinds: tuple[str, ...] = ("dropped", "lenient", "ignored")) -> list[str]:
+    """What llmos does differently from Claude Code with each agent file that loads: dropped tools,
+    values read leniently, fields accepted and ignored (``llmos check`` prints them as warnings)."""
+    from .agents import load_all_agents
+
+    try:
+        kernel = Kernel(root)
+    except DocumentError:
+        return []
+    found = load_all_agents(kernel.root, set(kernel.syscalls.names()))[0]
+    return [n.text(str(a.path.relative_to(kernel.root))) for a in found for n in a.notes if n.kind in kinds]
 
 
 # Templates the kernel renders with no built-in fallback: a root without one fails some command.

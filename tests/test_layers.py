@@ -16,7 +16,7 @@ KERNEL = Path(__file__).resolve().parents[1] / "kernel"
 # Bottom to top. A top-level module or subpackage of llmos sits in exactly one layer.
 LAYERS: list[tuple[str, set[str]]] = [
     ("ground", {"errors", "plugins", "atomic", "procs", "halt", "scrub"}),
-    ("formats", {"docs", "goals", "prompts", "agents", "traces", "toolapi"}),
+    ("formats", {"docs", "goals", "prompts", "agents", "compat", "traces", "toolapi"}),
     ("stores", {"root", "audit", "blobs", "budget", "vault"}),
     ("calls", {"backends", "syscalls"}),
     ("run", {"loop", "compact", "memory", "team", "modes"}),

@@ -328,18 +328,19 @@ def test_bad_agent_definitions_are_reported_with_their_line(root: Path):
         "loop-a": ("extends: loop-b\n", "inheritance cycle"),
         "loop-b": ("extends: loop-a\n", "inheritance cycle"),
         "ghost": ("soul: missing.soul.md\n", "soul: soul file 'missing.soul.md' not found"),
-        "tooly": ("tools: [read_file, teleport]\n", ":4: tools: unknown tool 'teleport'"),
     }
+    (root / "agents" / "tooly.md").write_text(agent_text("tooly", "Body.", "tools: [read_file, teleport]\n"))
     for name, (extra, _) in cases.items():
         (root / "agents" / f"{name}.md").write_text(agent_text(name, "Body.", extra))
     (root / "agents" / "wrong.md").write_text(agent_text("right", "Body."))
-    events = live.registry.refresh([f"agents/{n}.md" for n in [*cases, "wrong"]])
+    events = live.registry.refresh([f"agents/{n}.md" for n in [*cases, "wrong", "tooly"]])
     messages = {e.path: e.message for e in events if e.kind == "invalid"}
     for name, (_, expected) in cases.items():
         assert expected in messages[f"agents/{name}.md"], messages
         with pytest.raises(DocumentError):
             live.kernel.agent(name)
-    assert "agents/wrong.md:2: name: 'right' does not match the file name" in messages["agents/wrong.md"]
+    assert "agents/wrong.md" not in messages and live.kernel.agent("right").path.name == "wrong.md"  # keyed by name
+    assert live.kernel.agent("tooly").tools == {"read_file"}  # an unknown tool is dropped, with a note
     assert live.registry.refresh([f"agents/{n}.md" for n in cases]) == []  # same errors: said once
     (root / "agents" / "nobody.md").write_text(agent_text("nobody", "Base."))
     kinds = {(e.kind, e.name or e.path) for e in live.registry.refresh(["agents/nobody.md", "agents/orphan.md"])}

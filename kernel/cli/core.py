@@ -102,14 +102,17 @@ def boot(
 
 
 @click.command()
+@click.option("--strict", is_flag=True, help="Dropped tools and leniently read agent values are errors too.")
 @click.pass_obj
-def check(obj: Obj) -> None:
-    """Validate the whole root (config, agents, souls, traces); exit 1 listing every error."""
-    from ..checks import check_root, check_warnings
+def check(obj: Obj, strict: bool) -> None:
+    """Validate the whole root (config, agents, souls, traces); exit 1 listing every error. Warnings list
+    what llmos does not honour in agent files (dropped tools, ignored fields)."""
+    from ..checks import agent_notes, check_root, check_warnings
 
     root = obj.root()
-    errors = check_root(root)
-    for warning in check_warnings(root):
+    errors = check_root(root, strict=strict)
+    kinds = ("ignored",) if strict else ("dropped", "lenient", "ignored")  # strict: the others are errors
+    for warning in check_warnings(root) + agent_notes(root, kinds):
         echo_err(f"warning: {warning}")
     for err in errors:
         for line in err.lines():
@@ -125,11 +128,9 @@ def check(obj: Obj) -> None:
 @click.pass_obj
 def agents(obj: Obj, as_json: bool) -> None:
     """List agents with their tools and model."""
-    from ..agents import load_all_agents
-    from ..modes.tools import known_tools
-
-    root = obj.root()
-    found, errors = load_all_agents(root, known_tools(root))
+    kernel = obj.kernel()
+    root = kernel.root
+    found, errors = kernel.agents()
     rows = [
         {
             "name": a.name,
@@ -138,6 +139,7 @@ def agents(obj: Obj, as_json: bool) -> None:
             "tools": sorted(a.tools) if a.tools is not None else "all",
             "description": a.description,
             "path": str(a.path.relative_to(root)),
+            "notes": [n.text(str(a.path.relative_to(root))) for n in a.notes],
         }
         for a in found
     ]

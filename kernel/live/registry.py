@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
-from ..agents import Agent, AgentLoader, agent_files
+from ..agents import Agent, AgentLoader, agent_files, locate, name_of
 from ..config import CONFIG_PATH, Config, load_config
 from ..docs import read_document
 from ..errors import AgentNotFound, ConfigError, DocumentError
@@ -194,10 +194,9 @@ class Registry:
         names = {n for path in touched for n in self._dependents.get(path, ())}
         names |= {n for n, err in self._broken.items() if Path(err.path) in touched}
         for path in touched:
-            if path.parent in (self.root / "agents", self.root / "system" / "agents") and not path.name.endswith(
-                ".soul.md"
-            ):
-                names.add(path.name[:-3])
+            agent_dirs = (self.root / "agents", self.root / "system" / "agents")
+            if any(d in path.parents for d in agent_dirs) and not path.name.endswith(".soul.md"):
+                names.add(name_of(path) or path.name[:-3])
         return names
 
     def _rescan(self) -> list[ReloadEvent]:
@@ -207,12 +206,8 @@ class Registry:
         return self._reload_agents(changed | (set(self._agents) - set(on_disk)))
 
     def _locate(self, name: str) -> tuple[Path, bool] | None:
-        """Where agent ``name`` lives now (user agents shadow system agents)."""
-        for folder, is_system in (("agents", False), ("system/agents", True)):
-            path = self.root / folder / f"{name}.md"
-            if path.is_file():
-                return path, is_system
-        return None
+        """Where agent ``name`` lives now (user agents shadow system agents; keyed by ``name:``)."""
+        return locate(self.root, name)
 
     def _reload_agents(self, names: set[str]) -> list[ReloadEvent]:
         for name in names:
