@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from .backends.config import AnthropicConfig, LocalConfig
 from .budget.config import BudgetConfig
@@ -40,6 +40,48 @@ class TraceConfig(Strict):
     inline_limit: int = Field(2000, ge=64, description="chars of an argument or result kept inline in a trace")
 
 
+class GoalJob(Strict):
+    """One goal run on a schedule (``schedule.goals``)."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,40}$", description="the job's name (goal-NAME)")
+    cron: str = Field(description="5-field cron expression, local time")
+    goal: str = Field(min_length=1)
+    agent: str | None = None
+    model: str | None = None
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        return cron_expression(value)
+
+
+class ScheduleConfig(Strict):
+    """``schedule:``: cron expressions of the jobs ``llmos serve`` runs (null: never), parsed by croniter.
+    Kept here, not in serve/: the config layer sits below the services that read it."""
+
+    dream: str | None = None
+    vault_snapshot: str | None = None
+    crystallize: str | None = None
+    blobs_repack: str | None = None
+    goals: list[GoalJob] = Field(default_factory=list)
+    catch_up: bool = Field(True, description="a job whose time passed while nothing ran runs once at start")
+
+    @field_validator("dream", "vault_snapshot", "crystallize", "blobs_repack")
+    @classmethod
+    def _cron(cls, value: str | None) -> str | None:
+        return None if value is None else cron_expression(value)
+
+
+def cron_expression(value: str) -> str:
+    """``value`` if croniter accepts it as a 5-field expression, else a ValueError saying so."""
+    from croniter import croniter
+
+    value = " ".join(value.split())
+    if len(value.split()) != 5 or not croniter.is_valid(value):
+        raise ValueError(f"{value!r} is not a 5-field cron expression (minute hour day month weekday)")
+    return value
+
+
 class Config(Strict):
     """The whole of system/llmos.yaml."""
 
@@ -70,6 +112,7 @@ class Config(Strict):
     protection: ProtectionConfig = Field(default_factory=ProtectionConfig)
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
     sync: SyncConfig = Field(default_factory=SyncConfig)
+    schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
 
 
 def load_config(root: Path) -> Config:

@@ -26,7 +26,8 @@ def mcp_cmd() -> None:
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (keep it local).")
 @click.option("--port", type=click.IntRange(0, 65535), default=7878, show_default=True, help="0: any free port.")
-def serve_cmd(host: str, port: int) -> None:
+@click.option("--no-schedule", is_flag=True, help="Do not run the scheduled jobs.")
+def serve_cmd(host: str, port: int, no_schedule: bool) -> None:
     """The OS as a service: MCP over streamable HTTP (/mcp), the scheduler and the dashboard (/).
 
     Every HTTP request needs the bearer token of .llmos/serve-token, made and shown on the first
@@ -36,7 +37,9 @@ def serve_cmd(host: str, port: int) -> None:
 
     if host not in ("127.0.0.1", "localhost", "::1"):
         echo_err(f"warning: listening on {host}: anyone who can reach it and has the token can run goals")
-    serve(current().kernel(), host=host, port=port, say=click.echo)
+    serve(current().kernel(), host=host, port=port, say=click.echo, schedule=not no_schedule)
 
 
-serve_commands = (mcp_cmd, serve_cmd)
+from .schedule import schedule_commands  # noqa: E402
+
+serve_commands = (mcp_cmd, serve_cmd, *schedule_commands)

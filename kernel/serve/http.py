@@ -98,7 +98,9 @@ class Service:
             self.thread.join(timeout=10)
 
 
-def serve(kernel: Any, *, host: str = "127.0.0.1", port: int = 7878, say: Callable[[str], None] = print) -> None:
+def serve(
+    kernel: Any, *, host: str = "127.0.0.1", port: int = 7878, say: Callable[[str], None] = print, schedule: bool = True
+) -> None:
     """``llmos serve``: run until interrupted (or the service stops)."""
     from .token import ensure_token
 
@@ -115,9 +117,17 @@ def serve(kernel: Any, *, host: str = "127.0.0.1", port: int = 7878, say: Callab
     else:
         say(f"  token      in {token_path(kernel.root)}")
         say(f"  dashboard  {base}/?token=TOKEN")
+    scheduler = None
+    if schedule:
+        from .schedule import Scheduler
+
+        scheduler = Scheduler(kernel, say).start()
+        say(f"  schedule   {', '.join(j.name for j in scheduler.jobs) or 'no jobs'} (llmos schedule)")
     try:
         while service.thread.is_alive():
             service.thread.join(0.5)
     finally:
+        if scheduler is not None:
+            scheduler.stop()
         service.stop()
         server.llmos_gate.close()
