@@ -45,6 +45,8 @@ BUILTIN: dict[str, tuple[str, ...]] = {
     "register_syscalls": (
         "llmos.syscalls.files",
         "llmos.syscalls.guard",
+        "llmos.syscalls.edit",
+        "llmos.syscalls.search",
         "llmos.memory.syscalls",
         "llmos.team.syscalls",
     ),

@@ -39,7 +39,7 @@ def test_every_corpus_file_loads_and_each_tool_is_mapped_or_listed_as_dropped(ro
     for cc in listed:
         ours = TOOL_MAP.get(cc)
         assert ours in every.tools or repr(cc) in dropped, cc
-    assert {"read_file", "write_file", "list_dir", "delegate"} <= every.tools
+    assert {"read_file", "write_file", "list_dir", "delegate", "edit_file", "grep", "glob"} <= every.tools
 
 
 def test_agents_are_keyed_by_name_and_the_file_name_is_free(root: Path):

@@ -159,7 +159,7 @@ def test_without_the_plugin_its_names_are_unknown(root: Path):
         env={**os.environ, "LLMOS_ROOT": str(root)},
         timeout=120,
     )
-    assert res.returncode == 1 and "shout" in res.stderr
+    assert "warning: agents/loud.md" in res.stderr and "unknown tool 'shout'" in res.stderr  # dropped, said
     res = subprocess.run(
         [sys.executable, "-m", "llmos", "boot", "x", "--model", "echo:hi"],
         capture_output=True,

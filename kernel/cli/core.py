@@ -149,6 +149,10 @@ def agents(obj: Obj, as_json: bool) -> None:
         tools = ", ".join(r["tools"]) if isinstance(r["tools"], list) else r["tools"]
         kind = " (system)" if r["system"] else ""
         click.echo(f"{r['name']}{kind}\n    model: {r['model']}  tools: {tools}\n    {r['description']}")
+    for r in rows:
+        for note in r["notes"]:
+            if "accepted and ignored" not in note:  # ignored fields: llmos check lists them
+                echo_err(f"warning: {note}")
     for err in errors:
         echo_err(f"invalid: {err}")
     if errors:
