@@ -75,6 +75,7 @@ def run_size(size: int, base: Path, repeat: int) -> dict:
     assembled = kernel.assemble_context(kernel.agent("assistant"), "claude-sonnet-4-6")
     res = score(suite, root, cfg.recall, repeat)
     noop = index.sync().seconds
+    quick = index.quick_sync().seconds
     victim = root / "memory" / "beta" / f"{suite.mems[len(suite.mems) // 2][0].id}.md"
     victim.write_text(victim.read_text() + "\nEdited by hand.\n")
     scan = index.sync()
@@ -96,6 +97,9 @@ def run_size(size: int, base: Path, repeat: int) -> dict:
         "sync_noop_ms": round(noop * 1000, 1),
         "incremental_update_ms": round(scan.seconds * 1000, 1),
         "targeted_update_ms": round(targeted * 1000, 1),
+        "quick_sync_noop_ms": round(quick * 1000, 2),
+        "dense_search_p95_ms_256d": dense_search_ms(size, 256)["p95"],
+        "dense_search_p95_ms_384d": dense_search_ms(size, 384)["p95"],
         "recent_recall": inside(b["recent"][0]),
         "recent_tokens": b["recent"][1],
         "everything_recall": inside(b["everything"][0]),
@@ -104,7 +108,7 @@ def run_size(size: int, base: Path, repeat: int) -> dict:
     }
 
 
-def conversations(base: Path) -> dict:
+def conversations(base: Path, extra: list[str] = ()) -> dict:
     """llmos recall beside plain BM25 and FTS5 on the conversation suite, same turns, same run."""
     conv = convsuite.build()
     root = init_root(base / "conv")
@@ -113,18 +117,33 @@ def conversations(base: Path) -> dict:
     assert report.added == len(conv.turns) and not report.errors, report
     cfg = Kernel(root).config.memory.recall
 
-    def llmos(question: str) -> tuple[list[str], bool]:
-        r = recall(root, question, k=10, config=cfg, sync=False)
-        return [h.id for h in r.hits], r.abstain
+    def llmos(cfg):
+        def rank(question: str) -> tuple[list[str], bool]:
+            r = recall(root, question, k=10, config=cfg, sync=False)
+            return [h.id for h in r.hits], r.abstain
 
-    rankers = {"llmos": llmos, "bm25": convsuite.bm25_ranker(conv), "fts5": convsuite.fts5_ranker(conv)}
+        return rank
+
+    hybrids = {name: cfg.model_copy(update={"hybrid": True, "embedder": name}) for name in extra}
+    for name, hcfg in hybrids.items():  # load each embedding model, embed every turn once (a cache)
+        t0 = time.perf_counter()
+        recall(root, "warm up", config=hcfg, sync=False)
+        print(f"  {name}: {len(conv.turns)} turns embedded in {time.perf_counter() - t0:.1f}s", file=sys.stderr)
+    rankers = {
+        "llmos": llmos(cfg),
+        **{f"llmos-hybrid-{name}": llmos(hcfg) for name, hcfg in hybrids.items()},
+        "bm25": convsuite.bm25_ranker(conv),
+        "fts5": convsuite.fts5_ranker(conv),
+    }
     rows = {name: convsuite.evaluate(conv, rank) for name, rank in rankers.items()}
     best = max(rows["bm25"]["r5"], rows["fts5"]["r5"])
+    hybrid = {f"{n}_minus_best_lexical_r5": round(rows[f"llmos-hybrid-{n}"]["r5"] - best, 3) for n in extra}
     return {
         "turns": len(conv.turns),
         "questions": len(conv.questions),
         "systems": rows,
         "llmos_minus_best_lexical_r5": round(rows["llmos"]["r5"] - best, 3),
+        **hybrid,
     }
 
 
@@ -142,12 +161,34 @@ CONV_COLUMNS = [
 ]
 
 
+def dense_search_ms(n: int, dim: int, repeat: int = 30) -> dict:
+    """Brute-force search of n unit vectors (the matrix recall keeps in memory): p50/p95 of one query."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    mat = rng.standard_normal((n, dim), dtype=np.float32)
+    mat /= np.linalg.norm(mat, axis=1, keepdims=True)
+    times = []
+    for _ in range(repeat):
+        q = rng.standard_normal(dim, dtype=np.float32)
+        t0 = time.perf_counter()
+        cos = mat @ q
+        np.argpartition(-cos, 50)[:50]
+        times.append((time.perf_counter() - t0) * 1000)
+    times.sort()
+    return {"p50": round(times[len(times) // 2], 2), "p95": round(times[int(len(times) * 0.95) - 1], 2)}
+
+
 def print_conversations(c: dict) -> None:
     print(f"conversation suite: {c['turns']} turns, {c['questions']} questions")
     print(" | ".join(["system", *CONV_COLUMNS]))
     for name, row in c["systems"].items():
         print(" | ".join([name, *(str(row[col]) for col in CONV_COLUMNS)]))
-    print(f"llmos recall@5 minus the best lexical baseline: {c['llmos_minus_best_lexical_r5']:+.3f}\n")
+    print(f"llmos recall@5 minus the best lexical baseline: {c['llmos_minus_best_lexical_r5']:+.3f}")
+    for key, value in c.items():
+        if key.endswith("_minus_best_lexical_r5") and not key.startswith("llmos"):
+            print(f"hybrid ({key.split('_')[0]}) recall@5 minus the best lexical baseline: {value:+.3f}")
+    print()
 
 
 COLUMNS = [
@@ -161,8 +202,12 @@ COLUMNS = [
     "recall_output_tokens",
     "recall_p95_ms",
     "index_build_s",
+    "sync_noop_ms",
+    "quick_sync_noop_ms",
     "incremental_update_ms",
     "targeted_update_ms",
+    "dense_search_p95_ms_256d",
+    "dense_search_p95_ms_384d",
     "recent_recall",
     "everything_recall",
     "everything_uncapped_tokens",
@@ -174,11 +219,12 @@ def main() -> None:
     ap.add_argument("--sizes", default="100,1000,10000,100000", help="comma-separated archive sizes")
     ap.add_argument("--repeat", type=int, default=3, help="passes over the questions (timing)")
     ap.add_argument("--json", action="store_true", help="print every figure as JSON")
+    ap.add_argument("--embedders", default="e5", help="hybrid recall with these embedding models ('': none; e5 ~1 min)")
     args = ap.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s]
     rows = []
     with tempfile.TemporaryDirectory(prefix="llmos-bench-recall-") as tmp:
-        conv = conversations(Path(tmp))
+        conv = conversations(Path(tmp), [e for e in args.embedders.split(",") if e])
         if not args.json:
             print_conversations(conv)
         if not sizes:

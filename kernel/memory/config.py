@@ -23,6 +23,13 @@ class RecallConfig(_Strict):
         0.3, ge=0, le=1, description="top match below this = 'nothing relevant' (abstain); 0.3: see bench/recall.py"
     )
     k: int = Field(5, ge=1, le=100, description="results per recall when k is not given")
+    hybrid: bool = Field(
+        False, description="fuse BM25 with dense embeddings (reciprocal rank fusion); off: see bench/recall.py"
+    )
+    embedder: str = Field("e5", description="embedding model (shipped in a package; see llmos.memory.embed)")
+    dense_weight: float = Field(1.0, ge=0, le=10, description="weight of the dense ranking in the fusion")
+    rrf_k: int = Field(60, ge=1, le=1000, description="reciprocal rank fusion constant: 1 / (rrf_k + rank)")
+    depth: int = Field(50, ge=1, le=1000, description="how deep each ranking goes into the fusion")
 
 
 class ContextConfig(_Strict):

@@ -37,7 +37,7 @@ from ..atomic import file_lock
 from ..errors import DocumentError
 from .names import memory_folders
 
-VERSION = 4
+VERSION = 5
 OPEN_END = 32503680000  # 3000-01-01: "still valid"
 # FTS5's idf is log((N - n + 0.5) / (n + 0.5)): zero (clamped to 1e-6) for a word in half the documents
 # or more, so on a small archive every score was 0. PAD empty documents keep it positive; they never match.
@@ -57,7 +57,7 @@ QUESTION_WORDS = frozenset(
 _DROP = STOP_WORDS | QUESTION_WORDS
 COLUMNS = (  # what ranking reads first; the long text last (a row's tail may sit in overflow pages)
     "tier confidence start end_ created path id kind agent project tags superseded_by outcome "
-    "mtime_ns size digest problem title body"
+    "mtime_ns size digest problem vkey title body"
 ).split()
 
 
@@ -85,6 +85,12 @@ def indexed_text(title: str, body: str, tags: str) -> str:
     seen = set(words)
     extra = [t for t in terms_of(f"{title} {tags.replace(',', ' ')}") if t not in seen]
     return " ".join(words + list(dict.fromkeys(extra)))
+
+
+def embed_text(title: str, body: str) -> str:
+    """What a document's embedding is computed from: the body, after the title if it is not its start."""
+    flat = " ".join(body.split())
+    return flat if not title or flat.startswith(title.rstrip("…")) else f"{title}. {flat}"
 
 
 def ts(value: datetime | None) -> int:
@@ -261,8 +267,9 @@ SCHEMA = f"""
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);
 CREATE TABLE docs (rowid INTEGER PRIMARY KEY, tier TEXT, confidence REAL, start INTEGER, end_ INTEGER,
     created INTEGER, path TEXT UNIQUE NOT NULL, id TEXT, kind TEXT, agent TEXT, project TEXT, tags TEXT,
-    superseded_by TEXT, outcome TEXT, mtime_ns INTEGER, size INTEGER, digest TEXT, problem TEXT, title TEXT,
-    body TEXT);
+    superseded_by TEXT, outcome TEXT, mtime_ns INTEGER, size INTEGER, digest TEXT, problem TEXT, vkey TEXT,
+    title TEXT, body TEXT);
+CREATE TABLE vectors (model TEXT, key TEXT, v BLOB, PRIMARY KEY (model, key));
 CREATE INDEX docs_created ON docs(created);
 CREATE INDEX docs_problem ON docs(problem) WHERE problem IS NOT NULL;
 CREATE TABLE folders (path TEXT PRIMARY KEY, mtime_ns INTEGER);
@@ -458,6 +465,11 @@ class MemoryIndex:
     def _put(self, doc: dict[str, Any]) -> None:
         """Insert or replace one document (the caller holds a transaction)."""
         self._delete(doc["path"])
+        if doc.get("title") is not None:  # the content hash its embedding is cached under
+            doc = {
+                **doc,
+                "vkey": blake3.blake3(embed_text(doc["title"], doc.get("body") or "").encode()).hexdigest()[:32],
+            }
         cur = self.db().execute(
             f"INSERT INTO docs ({','.join(COLUMNS)}) VALUES ({','.join('?' * len(COLUMNS))})",
             [doc.get(c) for c in COLUMNS],

@@ -14,6 +14,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable
 
+from . import hybrid
+from .embed import EmbedderMissing, embedder
 from .index import Cond, all_of, any_of, between, open_index, query_terms, ts
 from .config import RecallConfig
 from .model import ALL_TIERS
@@ -38,6 +40,7 @@ class Hit:
     current: bool
     superseded_by: str | None = None
     date: str = ""  # when what it says happened or became true (valid_from), else when it was written
+    similarity: float | None = None  # cosine similarity to the query (hybrid recall, when in the dense list)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -49,6 +52,7 @@ class RecallResult:
     hits: list[Hit]
     abstain: bool
     skipped: list[str] = field(default_factory=list)  # memory files with errors, 'file:line: problem'
+    dense: str = "off"  # the embedding model used, or why none was
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -56,6 +60,7 @@ class RecallResult:
             "abstain": self.abstain,
             "hits": [h.as_dict() for h in self.hits],
             "skipped": self.skipped,
+            "dense": self.dense,
         }
 
 
@@ -126,27 +131,6 @@ def weights(index: Any, rids: Any, cfg: RecallConfig, ref: float, in_time: bool,
     return tier_w[cols["tier"][rids]] * (0.5 + 0.5 * cols["confidence"][rids]) * validity * recency
 
 
-def ranked(
-    index: Any,
-    terms: list[str],
-    where: Cond | None,
-    cfg: RecallConfig,
-    ref: float,
-    in_time: bool,
-    k: int,
-    current_only: bool,
-) -> list[tuple[float, dict[str, Any]]]:
-    """The exact top ``k`` by BM25 x weight: every matching document is scored, then cut."""
-    import numpy as np
-
-    rids, bm25 = index.matches(terms, where)
-    score = bm25 * weights(index, rids, cfg, ref, in_time, current_only)
-    keep = score > 0
-    rids, score = rids[keep], score[keep]
-    top = np.argsort(-score, kind="stable")[:k] if len(score) > k else np.argsort(-score, kind="stable")
-    return list(zip(score[top].tolist(), index.docs(rids[top].tolist())))
-
-
 def _snippet(text: str, terms: list[str]) -> str:
     flat = " ".join(text.split())
     low = flat.lower()
@@ -196,29 +180,56 @@ def recall(
         index.sync(sync)
     terms = query_terms(query)
     ref = ts(when) if when else datetime.now(timezone.utc).timestamp()
-    top = ranked(index, terms, filt.query(), cfg, ref, when is not None, k, current_only=not (history or when))
+    current_only = not (history or when)
+    where = filt.query()
+
+    def weigh(rids: Any) -> Any:
+        return weights(index, rids, cfg, ref, when is not None, current_only)
+
+    depth = max(cfg.depth, k)
+    rankings, cos, dense_note = [], {}, "off"
+    lex_rids, lex_scores = hybrid.lexical(index, terms, where, weigh, depth)
+    rankings.append((1.0, lex_rids))
+    if cfg.hybrid and query.strip():
+        try:
+            model = embedder(cfg.embedder)
+        except EmbedderMissing as exc:
+            dense_note = f"off: {exc}"
+        else:
+            d_rids, _, d_cos = hybrid.dense(index, model, query, where, weigh, depth)
+            rankings.append((cfg.dense_weight, d_rids))
+            cos, dense_note = dict(zip(d_rids.tolist(), d_cos.tolist())), model.name
     idf = index.idfs(terms)
-    hits = [
-        Hit(
-            id=d["id"],
-            tier=d["tier"],
-            kind=d["kind"],
-            title=d["title"],
-            snippet=_snippet(d.get("body") or "", terms),
-            score=round(score, 4),
-            match=round(_match(set(d["terms"].split()), terms, idf), 3),
-            path=d["path"],
-            agent=d["agent"],
-            project=d["project"],
-            created=_iso(d["created"]),
-            current=d["current"] == "yes",
-            superseded_by=d.get("superseded_by"),
-            date=_iso(d["start"]),
-        )
-        for score, d in top
-    ]
-    abstain = not hits or hits[0].match < cfg.min_match
-    return RecallResult(query, hits, abstain, index.problems())
+    if len(rankings) == 1:
+        top = list(zip(lex_rids.tolist()[:k], lex_scores.tolist()[:k]))
+    else:
+        lex_docs = index.docs(lex_rids.tolist())
+        rankings[0] = ([_match(set(d["terms"].split()), terms, idf) for d in lex_docs], lex_rids)
+        top = hybrid.fuse(rankings, cfg, k)
+    docs = index.docs([rid for rid, _ in top])
+    hits = [_hit(d, score, terms, idf, cos.get(rid)) for (rid, score), d in zip(top, docs)]
+    abstain = not hits or hits[0].match < cfg.min_match  # similarity does not tell (bench/recall.py)
+    return RecallResult(query, hits, abstain, index.problems(), dense=dense_note)
+
+
+def _hit(d: dict[str, Any], score: float, terms: list[str], idf: dict[str, float], cos: float | None) -> Hit:
+    return Hit(
+        id=d["id"],
+        tier=d["tier"],
+        kind=d["kind"],
+        title=d["title"],
+        snippet=_snippet(d.get("body") or "", terms),
+        score=round(score, 4),
+        match=round(_match(set(d["terms"].split()), terms, idf), 3),
+        path=d["path"],
+        agent=d["agent"],
+        project=d["project"],
+        created=_iso(d["created"]),
+        current=d["current"] == "yes",
+        superseded_by=d.get("superseded_by"),
+        date=_iso(d["start"]),
+        similarity=None if cos is None else round(cos, 3),
+    )
 
 
 def format_hits(result: RecallResult, min_match: float) -> str:
