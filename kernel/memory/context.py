@@ -76,8 +76,12 @@ def short(text: str | None, n: int = 70) -> str:
 
 
 def _last_run(index: MemoryIndex, root: Path, agent: Agent) -> tuple[dict | None, object | None]:
-    """The agent's last *finished* run: runs still going (this one among them) are not its last run."""
+    """The agent's last *finished* run: runs still going (this one among them: they have an entry in
+    ``.llmos/runs/``) are not its last run. One trace is read, not one per candidate."""
+    going = {p.name[:-5] for p in (Path(root) / ".llmos" / "runs").glob("*.json")}
     for doc in index.latest(all_of([any_of("tier", ["gamma"]), any_of("agent", [agent.name])]), limit=8):
+        if Path(doc["path"]).name[:-3] in going:
+            continue
         try:
             trace = read_trace(root / doc["path"])
         except DocumentError:
