@@ -18,6 +18,7 @@ from .syscalls.config import LimitsConfig, ProtectionConfig
 from .team.lineage import OrchestrationConfig
 from .team.valence import ValenceConfig
 from .modes.config import CrystallizeConfig, ModesConfig
+from .toolbelt.config import McpServer, ShellConfig, WebConfig
 from .memory.config import MemoryConfig
 from .dream.config import DreamConfig
 from .vault.config import VaultConfig
@@ -111,6 +112,9 @@ class Config(Strict):
     dream: DreamConfig = Field(default_factory=DreamConfig)
     protection: ProtectionConfig = Field(default_factory=ProtectionConfig)
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
+    shell: ShellConfig = Field(default_factory=ShellConfig)
+    web: WebConfig = Field(default_factory=WebConfig)
+    mcp_servers: dict[str, McpServer] = Field(default_factory=dict, description="MCP servers agents may use")
     sync: SyncConfig = Field(default_factory=SyncConfig)
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
 

@@ -19,7 +19,7 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("formats", {"docs", "goals", "prompts", "agents", "compat", "traces", "toolapi"}),
     ("stores", {"root", "audit", "blobs", "budget", "vault"}),
     ("calls", {"backends", "syscalls"}),
-    ("run", {"loop", "compact", "memory", "team", "modes"}),
+    ("run", {"loop", "compact", "memory", "team", "modes", "toolbelt"}),
     ("upkeep", {"dream", "sync"}),
     ("config", {"config"}),
     ("spine", {"live", "kernel", "doctor", "checks", "fleet"}),
