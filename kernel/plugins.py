@@ -47,6 +47,7 @@ BUILTIN: dict[str, tuple[str, ...]] = {
         "llmos.syscalls.guard",
         "llmos.syscalls.edit",
         "llmos.syscalls.search",
+        "llmos.syscalls.todo",
         "llmos.toolbelt.shell",
         "llmos.memory.syscalls",
         "llmos.team.syscalls",

@@ -33,6 +33,11 @@ def trace_show(trace_id: str, as_json: bool) -> None:
         return
     for line in render_tree(tree):
         click.echo(line)
+    from ..syscalls.todo import last_task_list
+
+    tasks = last_task_list(tree.meta.steps) if tree.meta is not None else None
+    if tasks:  # the run's task list as its last todo_write left it
+        click.echo(tasks)
 
 
 @click.command()
