@@ -93,6 +93,7 @@ def run_size(size: int, base: Path, repeat: int) -> dict:
         "context_tokens": assembled.info.tokens,
         "baseline_budget_tokens": base_ctx,
         "index_build_s": round(report.seconds, 2),
+        "fts5_build_s": round(fts5_build_s(root), 2),
         "write_files_s": round(write_s, 2),
         "sync_noop_ms": round(noop * 1000, 1),
         "incremental_update_ms": round(scan.seconds * 1000, 1),
@@ -161,6 +162,23 @@ CONV_COLUMNS = [
 ]
 
 
+def fts5_build_s(root: Path) -> float:
+    """The baseline of the index build: plain FTS5 (porter) over the same files, read and split in Python."""
+    import os
+    import sqlite3
+
+    t0 = time.perf_counter()
+    db = sqlite3.connect(root / ".llmos" / "fts5-baseline.sqlite")
+    db.execute("CREATE VIRTUAL TABLE t USING fts5(path UNINDEXED, body, tokenize='porter unicode61')")
+    folder = root / "memory" / "beta"
+    with db:
+        for name in os.listdir(folder):
+            text = (folder / name).read_text(encoding="utf-8")
+            db.execute("INSERT INTO t VALUES (?, ?)", (name, text.split("\n---\n", 1)[-1]))
+    db.close()
+    return time.perf_counter() - t0
+
+
 def dense_search_ms(n: int, dim: int, repeat: int = 30) -> dict:
     """Brute-force search of n unit vectors (the matrix recall keeps in memory): p50/p95 of one query."""
     import numpy as np
@@ -202,6 +220,7 @@ COLUMNS = [
     "recall_output_tokens",
     "recall_p95_ms",
     "index_build_s",
+    "fts5_build_s",
     "sync_noop_ms",
     "quick_sync_noop_ms",
     "incremental_update_ms",

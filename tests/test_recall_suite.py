@@ -5,7 +5,7 @@ from pathlib import Path
 
 from llmos.memory import convsuite
 from llmos.memory.convdata import CHATS
-from llmos.memory.index import query_terms
+from llmos.memory.analysis import query_terms
 from llmos.memory.model import read_memory
 
 NAMES = {query_terms(p)[0] for people in CHATS.values() for p in people} | {"ine", "dev", "clara", "dad", "mom"}

@@ -21,175 +21,39 @@ from __future__ import annotations
 import functools
 import math
 import os
-import re
 import shutil
 import sqlite3
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable
 
 import blake3
 
 from ..atomic import file_lock
 from ..errors import DocumentError
-from .names import memory_folders
+from .analysis import embed_text, indexed_text, query_terms, terms_of  # noqa: F401  (re-exported)
+from .entries import (  # noqa: F401  (re-exported)
+    BODY_CHARS,
+    OPEN_END,
+    _folders,
+    _mtime,
+    _stat_folders,
+    _stat_some,
+    entry_for,
+    memory_entry,
+    ts,
+)
 
 VERSION = 5
-OPEN_END = 32503680000  # 3000-01-01: "still valid"
-# FTS5's idf is log((N - n + 0.5) / (n + 0.5)): zero (clamped to 1e-6) for a word in half the documents
-# or more, so on a small archive every score was 0. PAD empty documents keep it positive; they never match.
-PAD = 10
-BODY_CHARS = 2000  # text kept per document for snippets (a trace's result and error)
-_WORD = re.compile(r"\w+(?:\.?\w+)*", re.UNICODE)
-# whoosh's English stop words (kept from the earlier index) and question words: they carry no
-# information about which memory answers.
-STOP_WORDS = frozenset(
-    "a an and are as at be by can for from have if in is it may not of on or tbd that the this to us we "
-    "when will with yet you your".split()
-)
-QUESTION_WORDS = frozenset(
-    "what where who whom whose which why how does do did was were has had i my me our "
-    "about there any anything know known tell".split()
-)
-_DROP = STOP_WORDS | QUESTION_WORDS
 COLUMNS = (  # what ranking reads first; the long text last (a row's tail may sit in overflow pages)
     "tier confidence start end_ created path id kind agent project tags superseded_by outcome "
     "mtime_ns size digest problem vkey title body"
 ).split()
-
-
-@functools.lru_cache(maxsize=100_000)
-def _stem(word: str) -> str:
-    from whoosh.lang.porter import stem
-
-    return stem(word)
-
-
-def terms_of(text: str) -> list[str]:
-    """The analysed terms of ``text``, in order (repeats kept): what the index counts."""
-    return [_stem(w) for w in _WORD.findall(text.lower()) if len(w) > 1 and w not in _DROP]
-
-
-def query_terms(text: str) -> list[str]:
-    """The distinct analysed terms of a free-text query. Search syntax (quotes, ``field:``, ``*``,
-    ``AND``...) has no meaning here: every character that is not part of a word is a separator."""
-    return list(dict.fromkeys(terms_of(text)))
-
-
-def indexed_text(title: str, body: str, tags: str) -> str:
-    """The terms one document is found by: the body's, then the title's and tags' that are new."""
-    words = terms_of(body)
-    seen = set(words)
-    extra = [t for t in terms_of(f"{title} {tags.replace(',', ' ')}") if t not in seen]
-    return " ".join(words + list(dict.fromkeys(extra)))
-
-
-def embed_text(title: str, body: str) -> str:
-    """What a document's embedding is computed from: the body, after the title if it is not its start."""
-    flat = " ".join(body.split())
-    return flat if not title or flat.startswith(title.rstrip("…")) else f"{title}. {flat}"
-
-
-def ts(value: datetime | None) -> int:
-    return OPEN_END if value is None else int(value.astimezone(timezone.utc).timestamp())
-
-
-def _parse_iso(text: str | None) -> datetime | None:
-    return None if not text else datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
-def entry_for(root: Path, path: Path) -> dict[str, Any]:
-    """The index document of one memory or trace file (raises :class:`DocumentError`)."""
-    from .model import read_memory  # the formats load only when a file changed
-    from ..traces import read_trace
-
-    rel = path.relative_to(root).as_posix()
-    if rel.startswith("traces/"):
-        t = read_trace(path)
-        started = ts(_parse_iso(t.started))
-        return dict(
-            path=rel,
-            id=t.id,
-            tier="gamma",
-            kind="trace",
-            agent=t.agent,
-            project="",
-            tags=",".join(dict.fromkeys(s.tool for s in t.steps if s.tool)),
-            title=t.goal,
-            body="\n".join(x for x in (t.result, t.error) if x)[:BODY_CHARS],
-            created=started,
-            start=started,
-            end_=OPEN_END,
-            confidence=1.0 if t.outcome == "success" else 0.5,
-            superseded_by=None,
-            outcome=t.outcome,
-        )
-    return memory_entry(root, read_memory(path, root))
-
-
-def memory_entry(root: Path, memory: Any) -> dict[str, Any]:
-    m = memory.meta
-    return dict(
-        path=memory.rel(root),
-        id=m.id,
-        tier=m.tier,
-        kind=m.kind,
-        agent=m.agent or "",
-        project=m.project or "",
-        tags=",".join(m.tags),
-        title=m.title,
-        body=memory.body[:BODY_CHARS],
-        created=ts(m.created),
-        start=ts(m.start),
-        end_=ts(m.valid_to),
-        confidence=m.confidence,
-        superseded_by=m.superseded_by,
-        outcome=None,
-    )
-
-
-def _folders(root: Path) -> list[str]:
-    """Every folder that holds indexed files: memory folders, and traces/ with its year/month folders."""
-    folders = [str(f) for f in memory_folders(root)]
-    traces = root / "traces"
-    stack = [str(traces)] if traces.is_dir() else []
-    while stack:
-        folder = stack.pop()
-        folders.append(folder)
-        with os.scandir(folder) as entries:
-            stack.extend(e.path for e in entries if e.is_dir(follow_symlinks=False) and not e.name.startswith("."))
-    return folders
-
-
-def _stat_folders(root: Path, folders: Iterable[str]) -> Iterator[tuple[str, str, os.stat_result]]:
-    """``(rel, path, stat)`` of every ``.md`` file in ``folders``: one ``scandir`` per folder."""
-    prefix = len(str(root)) + 1
-    for folder in folders:
-        try:
-            entries = list(os.scandir(folder))
-        except FileNotFoundError:
-            continue
-        for e in entries:
-            if e.name.endswith(".md") and not e.name.startswith(".") and e.is_file():
-                try:
-                    st = e.stat()
-                except FileNotFoundError:
-                    continue
-                yield e.path[prefix:].replace(os.sep, "/"), e.path, st
-
-
-def _stat_some(root: Path, rels: Iterable[Path]) -> Iterator[tuple[str, str, os.stat_result | None]]:
-    """The same for named files; ``None`` for one that is gone."""
-    for p in rels:
-        path = root / p
-        try:
-            st: os.stat_result | None = path.stat()
-        except FileNotFoundError:
-            st = None
-        yield path.relative_to(root).as_posix(), str(path), st
+# FTS5's idf is log((N - n + 0.5) / (n + 0.5)): zero (clamped to 1e-6) for a word in half the documents
+# or more, so on a small archive every score was 0. PAD empty documents keep it positive; they never match.
+PAD = 10
 
 
 @dataclass
@@ -642,13 +506,6 @@ def _public(doc: dict[str, Any]) -> dict[str, Any]:
     doc["end"] = doc["end_"]
     doc["current"] = "yes" if doc["end_"] > time.time() else "no"
     return doc
-
-
-def _mtime(folder: str) -> int | None:
-    try:
-        return os.stat(folder).st_mtime_ns
-    except FileNotFoundError:
-        return None
 
 
 _OPEN: dict[Path, MemoryIndex] = {}

@@ -16,7 +16,9 @@ from typing import Any, Iterable
 
 from . import hybrid
 from .embed import EmbedderMissing, embedder
-from .index import Cond, all_of, any_of, between, open_index, query_terms, ts
+from .analysis import query_terms
+from .entries import ts
+from .index import Cond, all_of, any_of, between, open_index
 from .config import RecallConfig
 from .model import ALL_TIERS
 

@@ -24,7 +24,7 @@ def _missing(db: Any, model: str) -> list[tuple[str, str, str]]:
 
 def fill(index: Any, embedder: Any) -> int:
     """Embed every document that has no vector for ``embedder`` yet; how many were embedded."""
-    from .index import embed_text
+    from .analysis import embed_text
 
     db = index.db()
     todo = _missing(db, embedder.name)
