@@ -104,12 +104,12 @@ def _row(idx: TraceIndex, e: Entry, match: str, similarity: float, cfg: Any) -> 
     }
 
 
-def _best_of(idx: TraceIndex, entries: list[Entry], m: Match, cfg: Any):
+def _best_of(idx: TraceIndex, entries: list[Entry], m: Match, cfg: Any, trusted: Callable[[Entry], bool]):
     # Origins only: a FOLLOWER or CRYSTALLIZED run repeats its source, whose statistics it feeds.
     runs = [e for e in entries if e.mode in ("LEARNER", "MIXED") and e.outcome == "success" and e.replayable > 0]
     rows = [(_row(idx, e, m.match, m.similarity, cfg), e) for e in runs]
     rows.sort(key=lambda r: (not r[0]["demoted"], r[0]["confidence"], r[0]["uses"], r[1].id), reverse=True)
-    return rows[0] if rows else None
+    return next((r for r in rows if trusted(r[1])), None)  # the best that is evidence, checked in that order
 
 
 def _tool_row(kernel: "Host", idx: TraceIndex, ng: NormalGoal, agent: str) -> tuple[ToolState | None, dict | None]:
@@ -177,10 +177,16 @@ def choose_mode(
     untrusted: dict[str, str] = {}
     tool, decision["tool_candidate"] = _tool_row(kernel, idx, ng, agent.name)
     family = evidence.trusted(family_of(idx, ng.signature, agent.name), untrusted)
+
+    def trusted(e: Entry) -> bool:
+        why = evidence.verdict(e.rel, e.id)
+        if why is not None:
+            untrusted[e.id] = why
+        return why is None
+
     found = []
     for m in find_candidates(idx, ng, cfg.top_k):
-        entries = family if m.match == "exact" else evidence.trusted(family_of(idx, m.signature, agent.name), untrusted)
-        best = _best_of(idx, entries, m, cfg)
+        best = _best_of(idx, family if m.match == "exact" else family_of(idx, m.signature, agent.name), m, cfg, trusted)
         if best:
             found.append(best)
     exact = next((r for r in found if r[0]["match"] == "exact"), None)

@@ -79,6 +79,7 @@ class Evidence:
 
     def __init__(self, root: Path):
         self.root = Path(root)
+        self._prefix = str(self.root) + os.sep
         self.cache_path = self.root / ".llmos" / "cache" / "evidence.json"
         self.tip = ""  # the HEAD whose history has been read
         self.runs: dict[str, str] = {}  # trace id -> its run's commit ("" when several commits claim the id)
@@ -171,7 +172,7 @@ class Evidence:
     def verdict(self, rel: str, trace_id: str) -> str | None:
         """Why the trace file ``rel`` (claiming to be run ``trace_id``) is not evidence; None if it is."""
         try:
-            st = os.stat(self.root / rel)
+            st = os.stat(self._prefix + rel)
         except OSError:
             return f"{rel} is gone"
         key = (st.st_mtime_ns, st.st_size, st.st_ino)
@@ -191,7 +192,8 @@ class Evidence:
         blob, front = self.committed.get(trace_id, ["", ""])
         if not blob:
             return f"the commit of run {trace_id} ({sha[:10]}) does not contain {rel}"
-        data = (self.root / rel).read_bytes()
+        with open(self._prefix + rel, "rb") as fh:
+            data = fh.read()
         if blob_sha(data) == blob:
             return None
         head, body = split(data)

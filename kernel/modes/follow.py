@@ -17,11 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import DocumentError
-from ..traces import read_trace
+from pydantic import ValidationError
+
+from ..traces import TraceMeta
 from .explain import Unexplained
 from .script import Script, build
-from .traceindex import Entry, TraceIndex, confidence
+from .traceindex import Entry, TraceIndex, confidence, read_frontmatter
 
 ORIGINS = ("LEARNER", "MIXED")  # modes in which the model did the work: what a source can be
 
@@ -104,15 +105,23 @@ def follow(
         return None, None, record
     blobs = Blobs(root)
     try:
-        metas = [read_trace(root / e.rel) for e in chosen]
-        script = build(metas, slots, blobs.get, cfg.min_sources)
-    except (Unexplained, DocumentError) as exc:
+        script = build([load(root, e) for e in chosen], slots, blobs.get, cfg.min_sources)
+    except Unexplained as exc:
         record["reason"] = str(exc)
         return None, None, record
     finally:
         blobs.close()
     record.update(explained=True, steps=script.record(), reason="every argument is derived from slots or constant")
     return script, chosen[0], record
+
+
+def load(root: Path, e: Entry) -> TraceMeta:
+    """A source run's trace (its frontmatter, as fast as the trace index reads it); raises Unexplained."""
+    data = read_frontmatter(root / e.rel)
+    try:
+        return TraceMeta.model_validate(data)
+    except ValidationError as exc:
+        raise Unexplained(f"trace {e.id} does not fit the trace format: {exc.error_count()} error(s)") from None
 
 
 def family_of(idx: TraceIndex, signature: str, agent: str) -> list[Entry]:
