@@ -49,6 +49,7 @@ BUILTIN: dict[str, tuple[str, ...]] = {
         "llmos.syscalls.search",
         "llmos.syscalls.todo",
         "llmos.toolbelt.shell",
+        "llmos.toolbelt.web",
         "llmos.memory.syscalls",
         "llmos.team.syscalls",
     ),
