@@ -37,7 +37,8 @@ def agent_notes(root: Path, kinds: tuple[str, ...] = ("dropped", "lenient", "ign
     except DocumentError:
         return []
     found = load_all_agents(kernel.root, set(kernel.syscalls.names()))[0]
-    return [n.text(str(a.path.relative_to(kernel.root))) for a in found for n in a.notes if n.kind in kinds]
+    lines = [n.text(str(a.path.relative_to(kernel.root))) for a in found for n in a.notes if n.kind in kinds]
+    return list(kernel.mcp_problems) + lines  # servers whose tools could not be listed
 
 
 # Templates the kernel renders with no built-in fallback: a root without one fails some command.

@@ -34,6 +34,7 @@ from .team.recover import Recovered, recover
 from .team.scope import RunScope
 from .syscalls import Context, Outcome, SyscallTable
 from .modes.tools import register_tools
+from .toolbelt.mcpclient import register_mcp_tools
 from .traces import (
     Step,
     Tokens,
@@ -180,6 +181,7 @@ class Kernel:
         self.syscalls = SyscallTable.default()
         self.live: Any = None  # a live.LiveRoot while a watcher keeps this kernel current (llmos shell)
         register_tools(self.syscalls, self.root, self.config)
+        self.mcp_problems = register_mcp_tools(self.syscalls, self.root, self.config)  # mcp__SERVER__TOOL
         self.recovered = self.recover()
 
     def recover(self) -> list[Recovered]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class Strict(BaseModel):
@@ -45,3 +45,9 @@ class McpServer(Strict):
     cwd: str | None = Field(None, description="working folder of a stdio server, relative to the root")
     tools: list[str] | None = Field(None, description="the server's tools llmos offers (default: all)")
     timeout_s: float = Field(60, gt=0, le=3600, description="the longest one tool call may take")
+
+    @model_validator(mode="after")
+    def _one_transport(self) -> "McpServer":
+        if bool(self.command) == bool(self.url):
+            raise ValueError("give either command (a stdio server's argv) or url (an HTTP server)")
+        return self
