@@ -22,7 +22,7 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("run", {"loop", "compact", "memory", "team", "modes", "toolbelt"}),
     ("upkeep", {"dream", "sync"}),
     ("config", {"config"}),
-    ("spine", {"live", "kernel", "doctor", "checks", "fleet"}),
+    ("spine", {"live", "kernel", "doctor", "checks", "fleet", "agentimport"}),
     ("services", {"serve"}),  # llmos serve / mcp: MCP server, scheduler, dashboard (over the kernel)
     ("clients", {"cli", "__main__", "__init__"}),
 ]

@@ -123,11 +123,16 @@ def check(obj: Obj, strict: bool) -> None:
     click.echo(f"ok: {root}")
 
 
-@click.command()
+@click.group(invoke_without_command=True)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@click.pass_obj
-def agents(obj: Obj, as_json: bool) -> None:
-    """List agents with their tools and model."""
+@click.pass_context
+def agents(ctx: click.Context, as_json: bool) -> None:
+    """List agents with their tools and model (``llmos agents import`` brings in a collection)."""
+    if ctx.invoked_subcommand is None:
+        _list_agents(ctx.obj, as_json)
+
+
+def _list_agents(obj: Obj, as_json: bool) -> None:
     kernel = obj.kernel()
     root = kernel.root
     found, errors = kernel.agents()
@@ -156,6 +161,33 @@ def agents(obj: Obj, as_json: bool) -> None:
     for err in errors:
         echo_err(f"invalid: {err}")
     if errors:
+        sys.exit(1)
+
+
+@agents.command("import")
+@click.argument("source", type=click.Path(exists=True))
+@click.option("--json", "as_json", is_flag=True, help="Print the per-file report as JSON.")
+@click.pass_obj
+def agents_import(obj: Obj, source: str, as_json: bool) -> None:
+    """Copy the agent files of SOURCE (a folder or one .md) into agents/, report per file what loaded,
+    which Claude Code tools were mapped and what was dropped, and commit. Exit 1 if a file is invalid."""
+    from ..agentimport import import_agents
+
+    report = import_agents(obj.kernel(), source)
+    if as_json:
+        click.echo(json.dumps({"files": [f.__dict__ for f in report.files], "commit": report.commit}, indent=2))
+    for f in [] if as_json else report.files:
+        mapped = ", ".join(f"{k}->{v}" for k, v in f.mapped.items())
+        click.echo(f"{f.status:<8} {f.name or '?'}  {f.path or f.source}")
+        if mapped:
+            click.echo(f"    mapped: {mapped}")
+        for note in f.notes:
+            click.echo(f"    {note}")
+    c = report.counts()
+    if not as_json:
+        where = f"commit {report.commit[:10]}" if report.commit else "nothing committed"
+        click.echo(f"{c['loaded']} loaded, {c['invalid']} invalid, {c['skipped']} skipped; {where}")
+    if c["invalid"]:
         sys.exit(1)
 
 
