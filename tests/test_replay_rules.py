@@ -105,3 +105,25 @@ def test_a_write_that_does_not_hold_what_was_meant_stops_the_replay(styled: Path
     t = read_trace(res.trace_path)
     assert res.mode == "MIXED" and "does not hold what this step meant to write" in t.decision["fallbacks"][0]["error"]
     assert [s.ok for s in t.steps[:2]] == [True, False]
+
+
+def test_steps_whose_effects_a_replay_cannot_check_are_left_to_the_model():
+    from llmos.modes.explain import Unexplained
+    from llmos.modes.script import build
+    from llmos.traces import Step, TraceMeta
+
+    def run(n: int, tool: str) -> TraceMeta:
+        steps = [
+            Step(n=1, tool=tool, args={"command": f"touch projects/f{n}"}, ok=True),
+            Step(n=2, tool="finish", args={"result": "done"}, ok=True),
+        ]
+        goal = f"Touch projects/f{n}"
+        meta = dict(id=f"t{n}", goal=goal, goal_signature="s", agent="a", agent_hash="h", model="m", started="x")
+        return TraceMeta(**meta, slots={"path1": f"projects/f{n}"}, steps=steps)
+
+    assert build([run(1, "shout"), run(2, "shout")], {"path1": "projects/f3"}).steps[0].args == {
+        "command": "touch projects/f3"
+    }
+    for tool in ("bash", "web_fetch", "mcp__git__status"):
+        with pytest.raises(Unexplained, match=rf"step 1 \({tool}\) acts where a replay cannot check"):
+            build([run(1, tool), run(2, tool)], {"path1": "projects/f3"})

@@ -8,7 +8,8 @@ differed (:mod:`llmos.modes.explain`). There is no script, and the reason says w
 - the goal changes a slot that had one value in every source run (nothing shows what depends on it);
 - the source runs took different steps, or an argument is made differently in one of them (a value the
   model wrote in its own words, a slot used in a way no substitution reproduces);
-- a step would write a file that a source run wrote (a replay never overwrites its evidence).
+- a step would write a file that a source run wrote (a replay never overwrites its evidence);
+- a step acts where a replay cannot check what happened (a shell command, the web, an MCP server).
 
 The same script, built for every value of the slots that varied, is what a crystallized tool runs.
 """
@@ -25,6 +26,7 @@ from .slots import resolve_offloaded
 
 WRITES = {"write_file": "path"}  # tools that write a file, and the argument naming it
 CHECKED_READS = ("read_file",)  # tools whose result a replay compares with what the sources saw
+UNCHECKED = frozenset({"bash", "web_fetch", "web_search"})  # and every mcp__SERVER__TOOL: never replayed
 _GENERIC = "\x00{}\x00"  # a slot value no text contains: readings that differ for it are told apart
 
 
@@ -110,6 +112,9 @@ def build(
             raise Unexplained(f"source runs {metas[0].id} and {m.id} took different steps")
     if not shape or shape[-1][0] != "finish":
         raise Unexplained(f"source run {metas[0].id} has no finish step to replay")
+    for n, tool, _, _ in runs[0]:
+        if tool in UNCHECKED or tool.startswith("mcp__"):
+            raise Unexplained(f"step {n} ({tool}) acts where a replay cannot check what happened")
     slot_sets = [m.slots for m in metas]
     script = Script([m.id for m in metas], [], fixed)
     for k, (n, tool, _, _) in enumerate(runs[0]):
