@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from .context import current, echo_err
@@ -40,6 +42,18 @@ def serve_cmd(host: str, port: int, no_schedule: bool) -> None:
     serve(current().kernel(), host=host, port=port, say=click.echo, schedule=not no_schedule)
 
 
+@click.command("report")
+@click.option(
+    "--html", "html_file", required=True, type=click.Path(dir_okay=False, path_type=Path), help="File to write."
+)
+def report_cmd(html_file: Path) -> None:
+    """Write the dashboard's views as one self-contained HTML file (for CI artifacts and PRs)."""
+    from ..serve.dashboard.report import write_report
+
+    size = write_report(current().kernel(), html_file)
+    click.echo(f"wrote {html_file} ({size:,} bytes, self-contained)")
+
+
 from .schedule import schedule_commands  # noqa: E402
 
-serve_commands = (mcp_cmd, serve_cmd, *schedule_commands)
+serve_commands = (mcp_cmd, serve_cmd, report_cmd, *schedule_commands)

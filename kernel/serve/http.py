@@ -104,8 +104,10 @@ def serve(
     """``llmos serve``: run until interrupted (or the service stops)."""
     from .token import ensure_token
 
+    from .dashboard.app import routes
+
     token, made = ensure_token(kernel.root)
-    app, server = build_app(kernel, token)
+    app, server = build_app(kernel, token, routes(kernel))
     service = Service(app, host, port)
     port = service.start()
     base = f"http://{host}:{port}"
