@@ -162,6 +162,31 @@ CONV_COLUMNS = [
 ]
 
 
+def conversation_speed(base: Path, size: int, cfg) -> dict:
+    """Recall latency on the conversation suite grown to ``size`` turns (more years of the same chats)."""
+    import math
+
+    conv = convsuite.build(copies=math.ceil(size / 1481))
+    root = init_root(base / f"conv{size}")
+    convsuite.write(conv, root)
+    build = open_index(root).sync().seconds
+    recall(root, "warm up", config=cfg, sync=False)
+    times = []
+    for _ in range(3):
+        for q in conv.questions:
+            t0 = time.perf_counter()
+            recall(root, q.q, config=cfg, sync=False)
+            times.append((time.perf_counter() - t0) * 1000)
+    times.sort()
+    return {
+        "turns": len(conv.turns),
+        "index_build_s": round(build, 1),
+        "fts5_build_s": round(fts5_build_s(root), 1),
+        "recall_p50_ms": round(times[len(times) // 2], 2),
+        "recall_p95_ms": round(times[int(len(times) * 0.95) - 1], 2),
+    }
+
+
 def fts5_build_s(root: Path) -> float:
     """The baseline of the index build: plain FTS5 (porter) over the same files, read and split in Python."""
     import os
@@ -238,14 +263,23 @@ def main() -> None:
     ap.add_argument("--sizes", default="100,1000,10000,100000", help="comma-separated archive sizes")
     ap.add_argument("--repeat", type=int, default=3, help="passes over the questions (timing)")
     ap.add_argument("--json", action="store_true", help="print every figure as JSON")
+    ap.add_argument("--conv-sizes", default="10000", help="grow the conversations to these sizes and time recall")
     ap.add_argument("--embedders", default="e5", help="hybrid recall with these embedding models ('': none; e5 ~1 min)")
     args = ap.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s]
     rows = []
     with tempfile.TemporaryDirectory(prefix="llmos-bench-recall-") as tmp:
         conv = conversations(Path(tmp), [e for e in args.embedders.split(",") if e])
+        cfg = Kernel(init_root(Path(tmp) / "cfg")).config.memory.recall
+        conv["speed"] = [conversation_speed(Path(tmp), int(n), cfg) for n in args.conv_sizes.split(",") if n]
         if not args.json:
             print_conversations(conv)
+            for row in conv["speed"]:
+                print(
+                    f"conversations at {row['turns']} turns: "
+                    + ", ".join(f"{k} {v}" for k, v in row.items() if k != "turns")
+                )
+            print()
         if not sizes:
             print(json.dumps({"conversations": conv}, indent=2) if args.json else "", end="")
             return

@@ -228,3 +228,25 @@ def test_threads_sharing_one_index_never_see_a_closed_reader(root: Path):
     [t.start() for t in threads]
     [t.join() for t in threads]
     assert errors == []
+
+
+def test_the_quick_reader_agrees_with_the_careful_one_or_declines(root: Path):
+    from llmos.memory.model import read_memory_quickly
+
+    old, _ = remember(root, "Korlan lives in Oporto.", tags=["city", "people"])
+    new, written = remember(root, "Korlan lives in Lisbon now.\n\nSecond paragraph.", supersedes=[old.id])
+    for m in (find_memory(root, old.id), find_memory(root, new.id), remember(root, "x", project="demo")[0]):
+        quick = read_memory_quickly(m.path, root)
+        assert quick is not None and quick.meta == m.meta and quick.body == m.body
+    path = root / written[0]
+    text = path.read_text()
+    path.write_text(text.replace("\n", "\r\n"))
+    assert read_memory_quickly(path, root).meta == read_memory(path, root).meta  # CRLF: the same reading
+    for odd in (
+        text.replace("tier: beta", "tier: &t beta"),
+        BROKEN,
+        text.replace("tier: beta", "tier: alpha"),
+        text.replace("confidence: 0.8", "confidense: 0.8"),
+    ):
+        path.write_text(odd)
+        assert read_memory_quickly(path, root) is None

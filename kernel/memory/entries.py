@@ -24,7 +24,7 @@ def _parse_iso(text: str | None) -> datetime | None:
 
 def entry_for(root: Path, path: Path) -> dict[str, Any]:
     """The index document of one memory or trace file (raises :class:`DocumentError`)."""
-    from .model import read_memory  # the formats load only when a file changed
+    from .model import read_memory, read_memory_quickly  # the formats load only when a file changed
     from ..traces import read_trace
 
     rel = path.relative_to(root).as_posix()
@@ -48,7 +48,7 @@ def entry_for(root: Path, path: Path) -> dict[str, Any]:
             superseded_by=None,
             outcome=t.outcome,
         )
-    return memory_entry(root, read_memory(path, root))
+    return memory_entry(root, read_memory_quickly(path, root) or read_memory(path, root))
 
 
 def memory_entry(root: Path, memory: Any) -> dict[str, Any]:

@@ -152,6 +152,32 @@ def read_memory(path: Path, root: Path | None = None) -> Memory:
     return Memory(meta, doc.body.strip(), path)
 
 
+def read_memory_quickly(path: Path, root: Path | None = None) -> Memory | None:
+    """The same as :func:`read_memory` for a plain, valid file, ~10x faster (libyaml's safe loader,
+    no line tracking); ``None`` whenever the file is not plain and valid (anchors, aliases or tags in
+    the YAML, over 8 KB of it, any problem at all): :func:`read_memory` then reads it and
+    names the problem. The index build reads every file through here first."""
+    import yaml
+
+    try:
+        text = path.read_text(encoding="utf-8")
+        end = text.find("\n---\n", 3)
+        if not text.startswith("---\n") or end < 0 or end > 8192 or any(c in text[:end] for c in "&*!"):
+            return None
+        data = yaml.load(text[4:end], Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        meta = MemoryMeta.model_validate(data)
+    except Exception:  # noqa: BLE001 - anything odd: the careful reader reports it
+        return None
+    folder = path.parent
+    if path.name != f"{meta.id}.md" or (folder.name in TIERS and folder.name != meta.tier):
+        return None
+    if root is not None and folder.parent.parent == root / "projects":
+        if meta.project not in (None, folder.parent.name):
+            return None
+        meta.project = meta.project or folder.parent.name
+    return Memory(meta, text[end + 5 :].strip(), path)
+
+
 def render_memory(meta: MemoryMeta) -> dict:
     """Frontmatter as written: ISO dates, empty optional fields left out (but the contract order kept)."""
     data = meta.model_dump()
