@@ -106,7 +106,9 @@ def _explain(root: Path, cand: Candidate, config: CrystallizeConfig) -> None:
         cand.eligible = False
         cand.reason = f"its runs have fewer than {config.min_assignments} different slot assignments"
         return
-    origins = [e for e in reversed(cand.runs) if e.mode in ORIGINS]
+    # the newest model-made runs, as many as the tests use: enough to explain the script, and a bounded
+    # cost after every run (reading every run of a long family made each run-end O(family size))
+    origins = [e for e in reversed(cand.runs) if e.mode in ORIGINS][: max(config.max_tests, config.min_assignments)]
     blobs = Blobs(root)
     try:
         metas = [read_trace(root / e.rel) for e in origins]

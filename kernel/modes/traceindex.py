@@ -23,6 +23,7 @@ import blake3
 import yaml
 
 from ..atomic import atomic_write
+from ..docs import load_yaml
 
 CACHE_VERSION = 3
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -97,8 +98,11 @@ def read_frontmatter(path: Path) -> dict[str, Any] | None:
     if not text.startswith("---"):
         return None
     end = text.find("\n---", 3)
+    head = text[3 : end if end > 0 else None]
     try:
-        data = yaml.load(text[3 : end if end > 0 else None], Loader=_Loader)
+        # llmos writes no anchors or aliases; a file that may hold some (a hand-made alias bomb) takes
+        # the bounded loader, which refuses one before it expands
+        data = load_yaml(head) if ("&" in head or "*" in head) else yaml.load(head, Loader=_Loader)
     except yaml.YAMLError:
         return None
     return data if isinstance(data, dict) and data.get("format") == "llmos-trace/1" else None
@@ -148,6 +152,7 @@ class TraceIndex:
         self.dirs: dict[str, list[Any]] = {}  # rel dir -> [mtime_ns, subdirs, files]
         self.dirty = 0
         self._derived: dict[str, Any] | None = None
+        self.stamps: dict[str, tuple[int, int]] = {}  # unfinished traces: (mtime_ns, size) when last read
 
     @classmethod
     def for_root(cls, root: Path) -> "TraceIndex":
@@ -219,8 +224,21 @@ class TraceIndex:
             self._forget(prefix + name)
         for name in new:
             e = self.entries.get(prefix + name)
-            if e is None or (not e.ended and changed):
+            if e is None or (not e.ended and changed and self._moved(prefix + name)):
                 self._read(prefix + name)
+
+    def _moved(self, rel: str) -> bool:
+        """Whether a trace still being written changed since it was last read (a stat, not a parse:
+        many runs going at once rewrite their traces after every step, each changing the folder)."""
+        try:
+            st = os.stat(self.root / rel)
+        except OSError:
+            return True
+        stamp = (st.st_mtime_ns, st.st_size)
+        if self.stamps.get(rel) == stamp:
+            return False
+        self.stamps[rel] = stamp
+        return True
 
     def _read(self, rel: str) -> None:
         path = self.root / rel
