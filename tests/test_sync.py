@@ -138,3 +138,18 @@ def test_a_push_beaten_by_another_machine_is_merged_and_pushed_again(two, script
     assert result.merged and result.pushed > 0
     tracked = git(remote, "ls-tree", "-r", "--name-only", "main")
     assert "projects/a.md" in tracked and "projects/b.md" in tracked
+
+
+def test_a_dream_branch_from_another_machine_is_applied_after_a_sync(two):
+    from llmos.dream.gitops import apply_branch
+
+    a, remote, b = two
+    git(b, "switch", "-q", "-c", "llmos/dream/2026-12-01")
+    (b / "memory/alpha").mkdir(parents=True, exist_ok=True)
+    (b / "memory/alpha/promoted.md").write_text("---\nid: promoted\n---\nx\n")
+    git(b, "add", "memory/alpha/promoted.md")
+    git(b, "commit", "-qm", "dream: promote")
+    git(b, "push", "-q", "origin", "llmos/dream/2026-12-01")
+    sync(a)  # fetches the other machine's dream branch for review
+    apply_branch(a, "2026-12-01")
+    assert "memory/alpha/promoted.md" in git(a, "ls-tree", "-r", "--name-only", "HEAD")

@@ -150,9 +150,17 @@ def apply_branch(root: Path, branch: str) -> str:
     """Merge an approved dream branch into the current branch; return the new HEAD."""
     if not branch.startswith(BRANCH_PREFIX):
         branch = BRANCH_PREFIX + branch
-    if not git(root, "rev-parse", "--verify", "--quiet", f"refs/heads/{branch}", check=False).strip():
-        raise DreamError(f"no dream branch {branch!r}", hint="list them with `git branch --list 'llmos/dream/*'`")
-    p = run(root, "merge", "--no-edit", "-q", branch)
+    ref = f"refs/heads/{branch}"
+    if not git(root, "rev-parse", "--verify", "--quiet", ref, check=False).strip():
+        # a branch another machine dreamed and pushed (llmos sync): its remote-tracking copy
+        remote = git(root, "for-each-ref", "--format=%(refname)", f"refs/remotes/*/{branch}", check=False).split()
+        if not remote:
+            raise DreamError(
+                f"no dream branch {branch!r} here or on a remote",
+                hint="list them with `git branch -a --list '*llmos/dream/*'`; `llmos sync` fetches other machines'",
+            )
+        ref = remote[0]
+    p = run(root, "merge", "--no-edit", "-q", ref)
     if p.returncode != 0:
         run(root, "merge", "--abort")
         raise DreamError(
