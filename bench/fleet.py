@@ -48,9 +48,10 @@ def goals(base: Path, families: int, instances: int, delay: float) -> list[dict]
                 {
                     "tool_calls": [
                         {"name": "write_file", "args": {"path": path, "content": f"# {kind} note for {name}\n"}}
-                    ]
+                    ],
+                    "delay": delay,
                 },
-                {"tool_calls": [{"name": "finish", "args": {"result": f"wrote {path}"}}]},
+                {"tool_calls": [{"name": "finish", "args": {"result": f"wrote {path}"}}], "delay": delay},
             ]
             script.write_text(yaml.safe_dump({"replies": replies, "model": "claude-haiku-4-5"}))
             out.append({"goal": f"Write the {kind} note for {name} into {path}", "model": f"scripted:{script}",

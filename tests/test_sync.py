@@ -153,3 +153,16 @@ def test_a_dream_branch_from_another_machine_is_applied_after_a_sync(two):
     sync(a)  # fetches the other machine's dream branch for review
     apply_branch(a, "2026-12-01")
     assert "memory/alpha/promoted.md" in git(a, "ls-tree", "-r", "--name-only", "HEAD")
+
+
+def test_a_tool_both_machines_crystallized_keeps_the_one_pushed_first(two):
+    a, remote, b = two
+    for root, text in ((a, "def run():\n    return 'a'\n"), (b, "def run():\n    return 'b'\n")):
+        (root / "crystallized").mkdir(exist_ok=True)
+        (root / "crystallized/write_note.py").write_text(text)
+        git(root, "add", "crystallized/write_note.py")
+        git(root, "commit", "-qm", "tool")
+    sync(b)
+    result = sync(a)
+    assert result.merged and "crystallized/write_note.py: kept theirs" in result.resolved[0]
+    assert "'b'" in (a / "crystallized/write_note.py").read_text()

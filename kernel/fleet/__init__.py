@@ -154,10 +154,14 @@ class Worker:
                 out.update(outcome="failure", error=str(exc), mode="", tokens=0, cost_usd=0.0, trace=None)
                 return out
         sync_error = None
-        try:
-            sync(self.root, kernel.config.sync)
-        except SyncError as exc:
-            sync_error = str(exc)
+        for attempt in range(3):  # the run's commit must reach the remote: the clone is not kept
+            try:
+                sync(self.root, kernel.config.sync)
+                sync_error = None
+                break
+            except SyncError as exc:
+                sync_error = f"not pushed: {exc}"
+                time.sleep(0.5 * (attempt + 1))
         out.update(
             outcome=res.outcome,
             error=res.error or sync_error,
@@ -259,6 +263,7 @@ def run_fleet(
             "cost_usd": round(status["spent"], 8),
             "ceiling_usd": limit,
             "retried": sum(1 for r in results if r.get("retried")),
+            "not_pushed": sum(1 for r in results if r.get("pushed") is False),
             "head_sync_error": head_sync,
         },
     }

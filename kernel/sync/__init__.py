@@ -4,7 +4,9 @@ Memories, traces and crystallized tools are one file each with unique ids, so mo
 machines merge without conflict. Where both changed the same memory, the supersede rule decides:
 the version with the newer ``valid_from`` (then ``updated``, then ``created``) is kept, the other stays
 in history (it is the other parent of the merge commit), and the merge commit says which was kept in a
-``Sync-Resolved:`` trailer. A conflict anywhere else aborts the merge (the root is never left
+``Sync-Resolved:`` trailer. Files the kernel generates from shared runs (crystallized tools, the
+valence state) keep the remote's version when both machines made one. A conflict anywhere else aborts
+the merge (the root is never left
 mid-merge) with one line naming the files. Nothing is ever force-pushed: a push another machine beat
 is fetched, merged and pushed again. The whole sync holds the root's git lock, so no run commits in
 the middle of it.
@@ -26,6 +28,9 @@ from ..errors import LlmosError
 from .config import SyncConfig
 
 MERGEABLE = ("memory/",)  # conflicts here are resolved by the supersede rule
+# Files the kernel generates from shared evidence: two machines that made the same tool (or updated the
+# valence state) from the same runs keep the one the remote already has; the commit says so.
+FIRST_PUSH_WINS = ("crystallized/", "memory/valence.yaml")
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
@@ -154,7 +159,10 @@ def _merge(root: Path, theirs: str, label: str) -> list[str]:
                     f"cannot merge {label}: {_first(proc.stderr + proc.stdout)}",
                     hint="a file you changed and did not commit is changed on the remote too: commit or stash it",
                 )
-            others = [p for p in conflicted if not (p.startswith(MERGEABLE) and p.endswith(".md"))]
+            generated = [p for p in conflicted if p.startswith(FIRST_PUSH_WINS)]
+            others = [
+                p for p in conflicted if p not in generated and not (p.startswith(MERGEABLE) and p.endswith(".md"))
+            ]
             if others:
                 raise SyncError(
                     f"{label} and this root both changed {', '.join(others[:5])}"
@@ -162,7 +170,7 @@ def _merge(root: Path, theirs: str, label: str) -> list[str]:
                     hint=f"merge by hand: git pull {label.replace('/', ' ', 1)}, resolve, commit; then llmos sync",
                 )
             for path in conflicted:
-                resolved.append(_resolve_memory(root, path))
+                resolved.append(_keep_theirs(root, path) if path in generated else _resolve_memory(root, path))
         trailers = "".join(f"Sync-Resolved: {r}\n" for r in resolved)
         message = f"llmos: sync with {label}\n\n{trailers}"
         commit = _git(root, "commit", "--quiet", "--no-verify", "-m", message, check=False)
@@ -207,6 +215,16 @@ def _resolve_memory(root: Path, path: str) -> str:
     (root / path).write_text(text, encoding="utf-8")
     _git(root, "add", "--", path)
     return f"{path}: kept {keep} ({why})"
+
+
+def _keep_theirs(root: Path, path: str) -> str:
+    theirs = _git(root, "show", f":3:{path}", check=False)
+    if theirs.returncode != 0:  # the remote deleted it: so do we
+        _git(root, "rm", "-q", "--", path, check=False)
+        return f"{path}: removed as on the remote (generated file)"
+    (root / path).write_text(theirs.stdout, encoding="utf-8")
+    _git(root, "add", "--", path)
+    return f"{path}: kept theirs (generated file: the first one pushed wins)"
 
 
 def _push(root: Path, remote: str, branch: str) -> bool:
