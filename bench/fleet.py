@@ -54,7 +54,7 @@ def goals(base: Path, families: int, instances: int, delay: float) -> list[dict]
                 {"tool_calls": [{"name": "finish", "args": {"result": f"wrote {path}"}}], "delay": delay},
             ]
             script.write_text(yaml.safe_dump({"replies": replies, "model": "claude-haiku-4-5"}))
-            out.append({"goal": f"Write the {kind} note for {name} into {path}", "model": f"scripted:{script}",
+            out.append({"goal": f'Write the {kind} note for "{name}" into {path}', "model": f"scripted:{script}",
                         "path": path})  # fmt: skip
     return out
 
