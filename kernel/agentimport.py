@@ -105,10 +105,10 @@ def _load(kernel: Any, copied: list[FileReport]) -> None:
 
 
 def _listed_tools(path: Path) -> list[str]:
-    from .docs import read_document
+    from .agents import read_lenient
 
     try:
-        tools = read_document(path).meta.get("tools")
+        tools = read_lenient(path)[0].meta.get("tools")
     except DocumentError:
         return []
     if isinstance(tools, str):

@@ -108,7 +108,7 @@ def content_hash(*parts: str) -> str:
 STRICT_KINDS = ("dropped", "lenient")  # notes llmos check --strict reports as errors
 
 
-def _read(path: Path) -> tuple[Document, list[Note]]:
+def read_lenient(path: Path) -> tuple[Document, list[Note]]:
     """The document; a frontmatter that is bad YAML only because of unquoted ``: `` is read leniently."""
     try:
         return read_document(path), []
@@ -173,7 +173,7 @@ def read_agent(
 ) -> tuple[AgentMeta, list[str] | None, str, list[Note]]:
     """Read one agent file: validated frontmatter, canonical tool list, body, and notes. Every problem
     of the file is in one :class:`DocumentError` (with ``strict``, dropped tools and lenient reads too)."""
-    doc, notes = _read(path)
+    doc, notes = read_lenient(path)
     known, problems, more = _split_fields(doc)
     notes += more
     meta = None

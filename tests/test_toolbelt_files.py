@@ -82,3 +82,13 @@ def test_grep_never_reads_outside_the_root_or_kernel_private_files(root: Path, t
     (root / ".llmos" / "x.txt").write_text("needle")
     assert call(root, "grep", pattern="needle").output == "(no matches)"
     assert "outside the OS root" in call(root, "grep", pattern="needle", path="projects/link").output
+
+
+def test_without_find_and_grep_installed_the_python_walk_gives_the_same_answers(root: Path, tmp_path, monkeypatch):
+    put(root, "projects/a/one.py", "needle\n", mtime=2_000)
+    put(root, "projects/a/b/two.py", "hay\nneedle\n", mtime=1_000)
+    put(root, "projects/a/.GIT/three.py", "needle\n")
+    fast = [call(root, "glob", pattern="**/*.py").output, call(root, "grep", pattern="need+le").output]
+    monkeypatch.setenv("PATH", str(tmp_path))  # no find, no grep: the Python walk answers
+    slow = [call(root, "glob", pattern="**/*.py").output, call(root, "grep", pattern="need+le").output]
+    assert fast == slow == ["projects/a/one.py\nprojects/a/b/two.py"] * 2

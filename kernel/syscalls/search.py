@@ -1,14 +1,18 @@
 """``grep`` and ``glob`` (Claude Code's ``Grep`` and ``Glob``): search the OS root without leaving it.
 
-Both walk the tree without following symbolic links, skip ``.git`` (at any depth), ``.llmos`` and
-``HALT``, and cap what they return. ``grep`` reads each file once and splits lines only in files that
-match; ``glob`` sorts by modification time, newest first.
+Both walk the tree without following symbolic links, skip ``.git`` (at any depth, any case), ``.llmos``
+and ``HALT``, and cap what they return. For speed on large roots they list through GNU ``find`` and
+prefilter through ``grep -P`` when those are installed (every hit is then checked with Python's ``re``,
+whose syntax the pattern is in), and walk in Python otherwise. ``glob`` sorts by modification time,
+newest first.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any, Iterator, Literal
 
@@ -81,15 +85,55 @@ def glob(ctx: Context, pattern: str, path: str = ".") -> Outcome:
         return Outcome(False, f"no such folder: {path}")
     root = ctx.path(".")
     rx, base = glob_regex(pattern), os.path.relpath(start, root)
-    hits = []
-    for rel, entry in walk(root, start):
-        sub = rel if base == "." else os.path.relpath(rel, base)
-        if rx.match(sub.replace(os.sep, "/")):
-            hits.append((entry.stat(follow_symlinks=False).st_mtime, rel))
+    listed = find_files(root, start, _name_globs(pattern))
+    if listed is None:  # no GNU find: walk in Python
+        listed = [(e.stat(follow_symlinks=False).st_mtime, os.path.relpath(rel, base)) for rel, e in walk(root, start)]
+    prefix = "" if base == "." else base + "/"
+    hits = [(mtime, prefix + sub) for mtime, sub in listed if rx.match(sub.replace(os.sep, "/"))]
     hits.sort(key=lambda h: (-h[0], h[1]))
     shown = [rel for _, rel in hits[:MAX_RESULTS]]
     more = f"\n[... {len(hits) - len(shown)} more; narrow the pattern]" if len(hits) > len(shown) else ""
     return Outcome(True, ("\n".join(shown) or "(no files match)") + more)
+
+
+def _name_globs(pattern: str) -> list[str] | None:
+    """``find -name`` patterns for the last component of ``pattern`` (a prefilter), or None for all."""
+    last = pattern.rsplit("/", 1)[-1]
+    if "**" in last or "[" in last:
+        return None
+    m = re.fullmatch(r"([^{}]*)\{([^{}]*)\}([^{}]*)", last)
+    if m:
+        return [m.group(1) + alt + m.group(3) for alt in m.group(2).split(",")]
+    return None if "{" in last else [last]
+
+
+GIT_NAMES = (".[gG][iI][tT]", ".[gG][iI][tT][. ]*", "[gG][iI][tT]~1", "[gG][iI][tT]~1[. ]*")
+
+
+def find_files(root: Path, start: Path, names: list[str] | None) -> list[tuple[float, str]] | None:
+    """``(mtime, path relative to start)`` of the regular files under ``start`` through GNU find (links
+    not followed, .git pruned at any depth, the root's .llmos and HALT left out), or None without it."""
+    find = shutil.which("find")
+    if find is None:
+        return None
+    prune = [x for g in GIT_NAMES for x in ("-name", g, "-o")]  # folders only: cheap, and pruned whole
+    if start == root:
+        prune += ["-ipath", f"{root}/.llmos", "-o"]
+    match = [x for n in names for x in ("-name", n, "-o")][:-1] if names else []
+    argv = [find, "-P", str(start), "-type", "d", "(", *prune[:-1], ")", "-prune", "-o"]
+    argv += ["(", *match, ")", "-type", "f"] if match else ["-type", "f"]
+    proc = subprocess.run([*argv, "-printf", r"%T@\t%P\0"], capture_output=True)
+    if proc.returncode not in (0, 1) and not proc.stdout:
+        return None
+    out, top = [], start == root
+    for item in proc.stdout.split(b"\0"):
+        if item:
+            mtime, _, rel = item.partition(b"\t")
+            name = os.fsdecode(rel)
+            if _git_name(name.rpartition("/")[2]) or (top and name.lower() in PRIVATE_FOLDED):
+                continue  # a file named .git, or the root's HALT
+            out.append((float(mtime), name))
+    return out
 
 
 @syscall
@@ -120,7 +164,11 @@ def grep(
         return Outcome(False, f"bad regular expression {pattern!r}: {exc}")
     start, root = _start(ctx, path), ctx.path(".")
     limit = max(1, min(head_limit, MAX_RESULTS))
-    files = [(os.path.relpath(start, root), None)] if start.is_file() else walk(root, start)
+    if start.is_file():
+        files = [(os.path.relpath(start, root), None)]
+    else:
+        files = prefilter(root, start, pattern, case_insensitive)
+        files = walk(root, start) if files is None else files
     only = glob_regex(glob) if glob else None
     found: list[tuple[float, str, bytes]] = []
     for rel, _entry in files:
@@ -139,6 +187,21 @@ def grep(
         return _capped([f"{rel}:{len(rx.findall(data))}" for _, rel, data in found], limit, "(no matches)")
     lines = [line for _, rel, data in found for line in _content(rel, data, rx, context)]
     return _capped(lines, limit, "(no matches)")
+
+
+def prefilter(root: Path, start: Path, pattern: str, case_insensitive: bool) -> list[tuple[str, None]] | None:
+    """The files under ``start`` that ``grep -P`` finds ``pattern`` in (binary files, links and kernel-
+    private folders left out), relative to ``root``; None when grep -P is missing or rejects the pattern."""
+    grep = shutil.which("grep")
+    if grep is None:
+        return None
+    argv = [grep, "-rlIZP", "--no-messages", *(f"--exclude-dir={g}" for g in GIT_NAMES)]
+    argv += ["--exclude-dir=.[lL][lL][mM][oO][sS]", "--exclude=HALT", *(["-i"] if case_insensitive else [])]
+    proc = subprocess.run([*argv, "-e", pattern, "--", str(start)], capture_output=True)
+    if proc.returncode == 2 and not proc.stdout:
+        return None
+    real = str(root) + os.sep
+    return [(os.fsdecode(p)[len(real) :], None) for p in proc.stdout.split(b"\0") if p.startswith(os.fsencode(real))]
 
 
 def _read(path: Path) -> bytes | None:
