@@ -147,3 +147,24 @@ def test_install_writes_a_systemd_timer_or_crontab_entries(root: Path, tmp_path:
     assert "0 3 * * * " in table and "schedule run dream" in table
     assert "0 8 * * 1-5 " in table and "schedule run goal-daily" in table
     assert "@reboot " in table and "schedule run-due" in table
+
+
+def test_a_job_added_while_serving_is_picked_up(root: Path):
+    from llmos.config import load_config
+    from llmos.serve.schedule import Scheduler, state_path
+
+    k = kernel(root)
+    set_since(root, "crystallize", datetime.now().astimezone() - timedelta(days=400))  # before the loop writes
+    s = Scheduler(k, tick=0.05).start()
+    try:
+        assert s.jobs == []
+        configure(root, crystallize="0 0 1 1 *")
+        k.config = load_config(root)  # what the live root does when system/llmos.yaml is saved
+        for _ in range(200):
+            if json.loads(state_path(root).read_text())["jobs"]["crystallize"].get("last"):
+                break
+            time.sleep(0.05)
+    finally:
+        s.stop()
+    assert [j.name for j in s.jobs] == ["crystallize"]
+    assert json.loads(state_path(root).read_text())["jobs"]["crystallize"]["last"]["outcome"] == "success"

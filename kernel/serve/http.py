@@ -104,8 +104,11 @@ def serve(
     """``llmos serve``: run until interrupted (or the service stops)."""
     from .token import ensure_token
 
+    from ..live.root import LiveRoot
     from .dashboard.app import routes
 
+    live = LiveRoot(kernel)  # hot reload: edited agents, prompts and config apply to the next call or job
+    live.listen(lambda event: say(f"  [reload] {event.line()}"))
     token, made = ensure_token(kernel.root)
     app, server = build_app(kernel, token, routes(kernel))
     service = Service(app, host, port)
@@ -132,4 +135,5 @@ def serve(
         if scheduler is not None:
             scheduler.stop()
         service.stop()
+        live.close()
         server.llmos_gate.close()

@@ -153,6 +153,7 @@ class Scheduler:
 
     def _loop(self) -> None:
         while not self._stop.is_set():
+            self.jobs = jobs_mod.jobs(self.kernel.config)  # a hot-reloaded schedule: from the next tick
             rows = [] if halt_reason(self.kernel.root) else status(self.kernel.root, self.jobs)
             for row in rows:
                 alive = self._running.get(row["job"])
