@@ -33,8 +33,12 @@ def fill(index: Any, embedder: Any) -> int:
         vecs = embedder.embed([embed_text(t or "", b or "") for _, t, b in chunk])
         rows = [(embedder.name, key, vecs[j].astype("float32").tobytes()) for j, (key, _, _) in enumerate(chunk)]
         db.execute("BEGIN IMMEDIATE")
-        db.executemany("INSERT OR IGNORE INTO vectors VALUES (?, ?, ?)", rows)
-        db.execute("COMMIT")
+        try:
+            db.executemany("INSERT OR IGNORE INTO vectors VALUES (?, ?, ?)", rows)
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
     return len(todo)
 
 
