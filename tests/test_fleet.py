@@ -102,12 +102,16 @@ def test_a_worker_killed_mid_goal_has_its_goal_retried_on_another(cluster, head:
                     data = json.loads(Path(entry).read_text())
                 except (OSError, ValueError):
                     continue
-                if "slow" in data.get("goal", "") and str(tmp_path) not in entry:
-                    os.kill(data["pid"], signal.SIGKILL)
+                if "slow" in data.get("goal", "") and data.get("id") not in stale:
+                    try:
+                        os.kill(data["pid"], signal.SIGKILL)
+                    except ProcessLookupError:  # a clone left by an earlier killed worker
+                        continue
                     killed.append(data["pid"])
                     return
             time.sleep(0.05)
 
+    stale = {Path(p).stem for p in glob.glob("/tmp/llmos-fleet-*/os/.llmos/runs/*.json")}
     thread = threading.Thread(target=killer)
     thread.start()
     summary = run_fleet(head, load_config(head), load_goals_list(tmp_path, goals), workers=2)
@@ -115,6 +119,7 @@ def test_a_worker_killed_mid_goal_has_its_goal_retried_on_another(cluster, head:
     [result] = summary["results"]
     assert killed and result["outcome"] == "success" and result["retried"]
     assert "projects/fleet/slow.md" in git(head, "ls-tree", "-r", "--name-only", "HEAD")
+    assert not [d for d in glob.glob("/tmp/llmos-fleet-*") if f"-{killed[0]}-" in d]  # its clone was swept
 
 
 def load_goals_list(tmp_path: Path, goals: list[dict]) -> list[dict]:

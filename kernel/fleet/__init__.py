@@ -30,6 +30,7 @@ from ..budget.gate import Budget
 from ..errors import BudgetExceeded, Halted, LlmosError
 from ..halt import halt_reason
 from ..procs import temp_prefix
+from ..team.recover import sweep_temp_dirs
 
 EPSILON = 1e-9
 
@@ -138,9 +139,7 @@ class Worker:
         from ..team.lineage import Lineage
 
         started = time.monotonic()
-        kernel = Kernel(self.root)
-        with contextlib.suppress(SyncError):
-            sync(self.root, kernel.config.sync)  # see what the others learned
+        # no sync first: the clone is fresh, and the sync after each goal also takes what the others pushed
         kernel = Kernel(self.root)
         gate = FleetGate(self.root, kernel.config.budget, actor=self.budget, worker=self.number)
         out: dict[str, Any] = {"goal": goal["goal"], "worker": self.number}
@@ -248,6 +247,7 @@ def run_fleet(
         sync(root, config.sync)  # the head sees every worker's commits
     except LlmosError as exc:
         head_sync = str(exc)  # the commits are on the remote: `llmos sync` takes them later
+    sweep_temp_dirs()  # clones of workers that were killed
     seconds = time.monotonic() - began
     ok = sum(1 for r in results if r["outcome"] == "success")
     return {
@@ -269,12 +269,30 @@ def run_fleet(
     }
 
 
+def seeds_first(goals: list[dict[str, Any]], seeds: int = 2) -> list[int]:
+    """The order to hand goals out in: the first ``seeds`` goals of every template, then the rest. A
+    template's later goals can be replayed at zero tokens once two of its runs are on the remote; run
+    side by side on different workers, none of them could be."""
+    from ..goals import normalize
+
+    seen: dict[str, int] = {}
+    first, rest = [], []
+    for i, g in enumerate(goals):
+        try:
+            key = normalize(g["goal"]).signature
+        except LlmosError:
+            key = g["goal"]
+        seen[key] = seen.get(key, 0) + 1
+        (first if seen[key] <= seeds else rest).append(i)
+    return first + rest
+
+
 def _dispatch(ray: Any, pool: dict[int, Any], budget: Any, goals: list[dict[str, Any]], on_done: Callable) -> list:
     """One goal per idle worker until every goal has a result; a goal whose worker died goes once more
     to another worker."""
     from ray.exceptions import RayActorError
 
-    queue = [(i, g, 0) for i, g in enumerate(goals)]
+    queue = [(i, goals[i], 0) for i in seeds_first(goals)]
     idle, running, results = list(pool), {}, [None] * len(goals)
     while queue or running:
         while queue and idle:
