@@ -76,3 +76,30 @@ def test_a_server_that_cannot_start_is_named(root: Path):
     path.write_text(yaml.safe_dump(config))
     kernel = Kernel(root)
     assert kernel.mcp_problems and "'broken' could not be listed" in kernel.mcp_problems[0]
+
+
+def test_halt_and_timeouts_stop_a_slow_mcp_call(root: Path):
+    import threading
+    import time
+
+    from llmos.errors import Halted
+    from llmos.halt import halt, resume
+
+    server = Path(__file__).with_name("mcp_slow_server.py")
+    path = root / "system" / "llmos.yaml"
+    config = yaml.safe_load(path.read_text())
+    config["mcp_servers"] = {"slow": {"command": [sys.executable, str(server)], "timeout_s": 1}}
+    path.write_text(yaml.safe_dump(config))
+    kernel = Kernel(root)
+    ctx = Context(root, "t", host=kernel)
+    assert kernel.syscalls.call(ctx, "mcp__slow__nap", {"seconds": 0}).output == "slept 0.0"
+    t0 = time.monotonic()
+    res = kernel.syscalls.call(ctx, "mcp__slow__nap", {"seconds": 30})
+    assert not res.ok and "timed out after 1 s" in res.output and time.monotonic() - t0 < 5
+    assert kernel.syscalls.call(ctx, "mcp__slow__nap", {"seconds": 0}).ok  # a new server after the stop
+    threading.Timer(0.5, lambda: halt(root, "stop")).start()
+    t0 = time.monotonic()
+    with pytest.raises(Halted):
+        kernel.syscalls.call(ctx, "mcp__slow__nap", {"seconds": 30})
+    assert time.monotonic() - t0 < 5
+    resume(root)

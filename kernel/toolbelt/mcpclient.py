@@ -27,6 +27,7 @@ from .config import McpServer
 
 CACHE = Path(".llmos") / "cache" / "mcp-tools.json"
 PREFIX = "mcp__"
+START_S = 30  # the longest a server may take to start and list its tools (timeout_s bounds a call)
 
 
 class McpSyscall(Syscall):
@@ -83,9 +84,8 @@ class Server:
                     while (item := await self.queue.get()) is not None:
                         tool, args, done = item
                         try:
-                            done.set_result(
-                                await session.call_tool(tool, args, read_timeout_seconds=self.cfg.timeout_s)
-                            )
+                            late = self.cfg.timeout_s + 5  # the caller stops the server first
+                            done.set_result(await session.call_tool(tool, args, read_timeout_seconds=late))
                         except Exception as exc:  # the server's error is the model's observation
                             done.set_exception(exc)
         except BaseException as exc:  # noqa: B036 (a cancelled or failed start must reach the waiting caller)
@@ -166,7 +166,7 @@ def list_tools(root: Path, name: str, cfg: McpServer, *, refresh: bool = False) 
     entry = cache.get(name)
     if not refresh and isinstance(entry, dict) and entry.get("key") == _key(cfg):
         return entry["tools"]
-    tools = hub().server(root, name, cfg).tools(cfg.timeout_s)
+    tools = hub().server(root, name, cfg).tools(max(cfg.timeout_s, START_S))
     cache[name] = {"key": _key(cfg), "tools": tools}
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(path, json.dumps(cache, indent=1), durable=False)
@@ -194,7 +194,7 @@ def make_tool(root: Path, server: str, cfg: McpServer, tool: dict[str, Any]) -> 
 
         pending = hub().server(root, server, cfg)
         try:
-            pending.tools(cfg.timeout_s)
+            pending.tools(max(cfg.timeout_s, START_S))
         except Exception as exc:
             return Outcome(False, f"MCP server {server!r} did not start: {exc} (see .llmos/mcp/{server}.log)")
         done = pending.call(tool["name"], args)
