@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from http.cookies import SimpleCookie
 from typing import Any, Callable
 
@@ -32,7 +33,7 @@ class BearerGate:
         auth = headers.get("authorization", "")
         bearer = auth[7:].strip() if auth[:7].lower() == "bearer " else None
         if matches(bearer, self.token):
-            return await self.app(scope, receive, send)
+            return await self.app(scope, receive, _timed(send))
         if not scope["path"].startswith("/mcp"):
             query = dict(p.split("=", 1) for p in scope.get("query_string", b"").decode().split("&") if "=" in p)
             if matches(query.get("token"), self.token):  # sign in: the cookie, then the page without the token
@@ -47,6 +48,23 @@ class BearerGate:
         await _send(
             send, 401, body, [(b"content-type", b"text/plain; charset=utf-8"), (b"www-authenticate", b"Bearer")]
         )
+
+
+def _timed(send: Callable) -> Callable:
+    """``send`` that adds ``Server-Timing: app;dur=MS`` (request in to response start) to the response,
+    so a client can tell the server's share of a call's latency from the network's and its own."""
+    started = time.perf_counter()
+
+    async def timed(message: dict) -> None:
+        if message["type"] == "http.response.start":
+            ms = (time.perf_counter() - started) * 1000
+            message = {
+                **message,
+                "headers": [*message.get("headers", []), (b"server-timing", f"app;dur={ms:.2f}".encode())],
+            }
+        await send(message)
+
+    return timed
 
 
 async def _send(send: Callable, status: int, body: bytes, headers: list[tuple[bytes, bytes]]) -> None:
@@ -82,8 +100,6 @@ class Service:
 
     def start(self, timeout: float = 20) -> int:
         """Start and return the port it listens on."""
-        import time
-
         self.thread.start()
         deadline = time.monotonic() + timeout
         while not self.server.started:
