@@ -1,10 +1,12 @@
 """Recall: BM25 over the body (and title and tags where they add words), weighted by tier, confidence,
-recency and validity; the exact top k.
+recency and validity; the exact top k. With ``memory.recall.hybrid`` the lexical ranking is fused with
+a dense one (:mod:`.hybrid`).
 
 Superseded memories are left out unless history is asked for (or a point in time, ``as_of``, at
-which they were still valid). Every hit carries ``score`` (the ranking: BM25 x weights) and
-``match`` (0..1: the share of the query's information, by idf, that the memory contains); when the
-best match is below ``min_match`` the result says so (``abstain``): nothing relevant is known.
+which they were still valid). Every hit carries ``score`` (the ranking: BM25 x weights, or the fused
+score), ``match`` (0..1: the share of the query's information, by idf, that the memory contains),
+``date`` (when what it says happened) and, with hybrid, ``similarity``; when the best match is below
+``min_match`` the result says so (``abstain``): nothing relevant is known.
 """
 
 from __future__ import annotations
@@ -188,30 +190,31 @@ def recall(
     def weigh(rids: Any) -> Any:
         return weights(index, rids, cfg, ref, when is not None, current_only)
 
-    depth = max(cfg.depth, k)
-    rankings, cos, dense_note = [], {}, "off"
-    lex_rids, lex_scores = hybrid.lexical(index, terms, where, weigh, depth)
-    rankings.append((1.0, lex_rids))
-    if cfg.hybrid and query.strip():
-        try:
-            model = embedder(cfg.embedder)
-        except EmbedderMissing as exc:
-            dense_note = f"off: {exc}"
-        else:
-            d_rids, _, d_cos = hybrid.dense(index, model, query, where, weigh, depth)
-            rankings.append((cfg.dense_weight, d_rids))
-            cos, dense_note = dict(zip(d_rids.tolist(), d_cos.tolist())), model.name
     idf = index.idfs(terms)
-    if len(rankings) == 1:
-        top = list(zip(lex_rids.tolist()[:k], lex_scores.tolist()[:k]))
-    else:
-        lex_docs = index.docs(lex_rids.tolist())
-        rankings[0] = ([_match(set(d["terms"].split()), terms, idf) for d in lex_docs], lex_rids)
-        top = hybrid.fuse(rankings, cfg, k)
+    top, cos, dense_note = _ranked(index, query, terms, idf, where, weigh, cfg, k)
     docs = index.docs([rid for rid, _ in top])
     hits = [_hit(d, score, terms, idf, cos.get(rid)) for (rid, score), d in zip(top, docs)]
     abstain = not hits or hits[0].match < cfg.min_match  # similarity does not tell (bench/recall.py)
     return RecallResult(query, hits, abstain, index.problems(), dense=dense_note)
+
+
+def _ranked(
+    index: Any, query: str, terms: list[str], idf: dict, where: Cond | None, weigh: Any, cfg: RecallConfig, k: int
+) -> tuple[list[tuple[int, float]], dict[int, float], str]:
+    """``(rowid, score)`` of the best ``k``, the cosine of each dense hit, and the dense model's name
+    (or why there is none)."""
+    depth = max(cfg.depth, k)
+    lex_rids, lex_scores = hybrid.lexical(index, terms, where, weigh, depth)
+    if not (cfg.hybrid and query.strip()):
+        return list(zip(lex_rids.tolist()[:k], lex_scores.tolist()[:k])), {}, "off"
+    try:
+        model = embedder(cfg.embedder)
+    except EmbedderMissing as exc:
+        return list(zip(lex_rids.tolist()[:k], lex_scores.tolist()[:k])), {}, f"off: {exc}"
+    d_rids, _, d_cos = hybrid.dense(index, model, query, where, weigh, depth)
+    votes = [_match(set(d["terms"].split()), terms, idf) for d in index.docs(lex_rids.tolist())]
+    top = hybrid.fuse([(votes, lex_rids), (cfg.dense_weight, d_rids)], cfg, k)
+    return top, dict(zip(d_rids.tolist(), d_cos.tolist())), model.name
 
 
 def _hit(d: dict[str, Any], score: float, terms: list[str], idf: dict[str, float], cos: float | None) -> Hit:
