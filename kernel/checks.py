@@ -27,6 +27,28 @@ def check_root(root: Path, *, strict: bool = False) -> list[DocumentError]:
     return [*errors, *prompt_problems(kernel.root), *tool_state_problems(kernel.root)]
 
 
+def toolbelt_warnings(root: Path) -> list[str]:
+    """What is risky or off in the toolbelt's config: bash without a sandbox, fetching from anywhere,
+    agents whose commands reach the network."""
+    from .modes.jail import bwrap_path
+
+    try:
+        config = load_config(root)
+    except DocumentError:
+        return []
+    out = []
+    if bwrap_path() is None:
+        if config.shell.unsandboxed:
+            out.append("bash runs WITHOUT a sandbox (shell.unsandboxed, no bubblewrap): apt-get install bubblewrap")
+        else:
+            out.append("bubblewrap is not installed: bash will be refused (apt-get install bubblewrap)")
+    if "*" in config.web.fetch_domains:
+        out.append("web.fetch_domains has '*': web_fetch may read any domain an agent names")
+    if config.shell.network_agents:
+        out.append(f"shell.network_agents lets {', '.join(config.shell.network_agents)} use the network from bash")
+    return out
+
+
 def agent_notes(root: Path, kinds: tuple[str, ...] = ("dropped", "lenient", "ignored")) -> list[str]:
     """What llmos does differently from Claude Code with each agent file that loads: dropped tools,
     values read leniently, fields accepted and ignored (``llmos check`` prints them as warnings)."""

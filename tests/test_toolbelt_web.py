@@ -86,3 +86,14 @@ def test_web_search_refuses_without_a_provider_naming_the_key_and_uses_one_when_
     kernel = configure(root, search_provider="search_provider:Fixed")
     res = call(kernel, "web_search", query="llmos", max_results=2)
     assert res.ok and res.output.count("About llmos") == 2 and "https://example.org/a" in res.output
+
+
+def test_check_warns_about_fetching_anywhere_and_networked_shells(root: Path):
+    from helpers import run_llmos
+
+    configure(root, fetch_domains=["*"])
+    path = root / "system" / "llmos.yaml"
+    path.write_text(path.read_text() + "shell:\n  network_agents: [builder]\n")
+    res = run_llmos("check", root=root)
+    assert res.returncode == 0, res.stdout
+    assert "web.fetch_domains has '*'" in res.stderr and "lets builder use the network from bash" in res.stderr

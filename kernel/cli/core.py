@@ -107,12 +107,12 @@ def boot(
 def check(obj: Obj, strict: bool) -> None:
     """Validate the whole root (config, agents, souls, traces); exit 1 listing every error. Warnings list
     what llmos does not honour in agent files (dropped tools, ignored fields)."""
-    from ..checks import agent_notes, check_root, check_warnings
+    from ..checks import agent_notes, check_root, check_warnings, toolbelt_warnings
 
     root = obj.root()
     errors = check_root(root, strict=strict)
     kinds = ("ignored",) if strict else ("dropped", "lenient", "ignored")  # strict: the others are errors
-    for warning in check_warnings(root) + agent_notes(root, kinds):
+    for warning in check_warnings(root) + toolbelt_warnings(root) + agent_notes(root, kinds):
         echo_err(f"warning: {warning}")
     for err in errors:
         for line in err.lines():
