@@ -129,3 +129,30 @@ def test_halt_refuses_every_tool_and_resource(root: Path):
     assert resource and "maintenance window" in resource
     assert not list((root / "memory/beta").glob("*.md"))
     assert not list((root / "traces").rglob("*.md"))
+
+
+def test_boot_passes_the_budget_gate(root: Path, script):
+    """In-process (the SDK's client on the server object): a run over its ceiling ends `budget`."""
+    import yaml
+
+    from llmos.kernel import Kernel
+    from llmos.serve.mcp import build
+
+    cfg = root / "system" / "llmos.yaml"
+    doc = yaml.safe_load(cfg.read_text())
+    doc["budget"]["per_run"] = 0.000001
+    cfg.write_text(yaml.safe_dump(doc))
+    model = script(call("finish", result="too dear"), model="claude-sonnet-4-6")
+    server = build(Kernel(root))
+
+    async def session():
+        async with Client(server) as client:
+            return await client.call_tool("boot", {"goal": "anything at all", "model": model})
+
+    result = anyio.run(session)
+    server.llmos_gate.close()
+    assert result.is_error
+    text = result.content[0].text
+    assert "budget per_run" in text and "would be exceeded" in text and "trace traces/" in text, text
+    trace = next((root / "traces").rglob("*.md")).read_text()
+    assert "outcome: budget" in trace
