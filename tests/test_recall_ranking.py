@@ -100,3 +100,10 @@ def test_recall_at_ten_thousand_memories_is_fast(root: Path):
     for n in range(20):
         assert recall(root, f"What did Person{n} say about the harbour crane?", sync=False).hits
     assert (time.perf_counter() - started) / 20 < 0.25  # loose: the machine is shared; 2-6 ms when idle
+
+
+def test_a_sync_of_named_files_sees_one_that_is_gone(root: Path):
+    a, wa = remember(root, "Zeppelin hangar opens at six")
+    (root / wa[0]).unlink()
+    report = open_index(root).sync([Path(wa[0])])
+    assert report.removed == 1 and recall(root, "zeppelin hangar", sync=False).hits == []

@@ -289,7 +289,8 @@ class MemoryIndex:
                 report.restamped += 1
                 continue
             todo.append((rel, Path(name), [st.st_mtime_ns, st.st_size, digest]))
-        gone = [rel for rel in old if rel not in seen or not (self.root / rel).exists()]
+        missing = {rel for rel, _, st in candidates if st is None}  # named files that are gone
+        gone = [rel for rel in old if rel not in seen or rel in missing]
         report.removed = len(gone)
         return todo, gone
 
