@@ -14,7 +14,7 @@ def mcp_cmd() -> None:
     """Serve llmos memory, runs and budget to an MCP client over stdin/stdout.
 
     \b
-    Claude Code:  claude mcp add llmos -e LLMOS_ROOT=$PWD -- llmos mcp
+    Claude Code:  claude mcp add --transport stdio --env LLMOS_ROOT=$PWD llmos -- llmos mcp
     Tools: recall remember brief boot trace_show log budget_status claim release
     Resources: llmos://agents, llmos://agents/NAME, llmos://souls/NAME, llmos://memories/ID, llmos://traces/ID
     """
