@@ -103,3 +103,31 @@ def test_halt_and_timeouts_stop_a_slow_mcp_call(root: Path):
         kernel.syscalls.call(ctx, "mcp__slow__nap", {"seconds": 30})
     assert time.monotonic() - t0 < 5
     resume(root)
+
+
+def test_a_server_over_streamable_http(root: Path):
+    import socket
+    import time
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = Path(__file__).with_name("mcp_slow_server.py")
+    proc = subprocess.Popen([sys.executable, str(server), "http", str(port)], stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 20
+        while socket.socket().connect_ex(("127.0.0.1", port)) != 0 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        path = root / "system" / "llmos.yaml"
+        config = yaml.safe_load(path.read_text())
+        config["mcp_servers"] = {"remote": {"url": f"http://127.0.0.1:{port}/mcp", "timeout_s": 5}}
+        path.write_text(yaml.safe_dump(config))
+        kernel = Kernel(root)
+        res = kernel.syscalls.call(Context(root, "t", host=kernel), "mcp__remote__nap", {"seconds": 0.1})
+        assert res.ok and res.output == "slept 0.1"
+    finally:
+        from llmos.toolbelt.mcpclient import hub
+
+        hub().stop(root, "remote")
+        proc.kill()
+        proc.wait()
