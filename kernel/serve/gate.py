@@ -48,17 +48,17 @@ class Gate:
             for hook in self.kernel.syscalls.hooks:
                 hook(ctx, tool, args)
         except Refused as exc:
-            raise Refusal(f"refused: {exc}") from None
+            raise Refusal(scrub(f"refused: {exc}")) from None
         except LlmosError as exc:
-            raise Refusal(str(exc)) from None
+            raise Refusal(scrub(str(exc))) from None
 
     def call(self, tool: str, args: dict[str, Any], fn: Any, agent: str = "mcp") -> Any:
         """Check, run ``fn()``, scrub what it returns; library errors become a :class:`Refusal`."""
         self.check(tool, args, agent)
         try:
             return scrub(fn())
-        except (LlmosError, ValueError, Refused) as exc:
-            raise Refusal(str(exc)) from None
+        except (LlmosError, ValueError, Refused, Refusal) as exc:
+            raise Refusal(scrub(str(exc))) from None
 
     def commit(self, paths: list[str], subject: str, trailers: dict[str, str]) -> str | None:
         """Commit exactly ``paths`` (as the CLI would), with ``Via:`` added to ``trailers``."""

@@ -78,12 +78,13 @@ async def _send(send: Callable, status: int, body: bytes, headers: list[tuple[by
     await send({"type": "http.response.body", "body": body})
 
 
-def build_app(kernel: Any, token: str, routes: list[Any] = ()) -> tuple[Any, Any]:
+def build_app(kernel: Any, token: str, routes: list[Any] = (), host: str = "127.0.0.1") -> tuple[Any, Any]:
     """(the ASGI app, its MCP server): MCP at /mcp, ``routes`` (the dashboard's) beside it."""
     server = build(kernel, via="mcp-http")
     for route in routes:
         server._custom_starlette_routes.append(route)
-    app = server.streamable_http_app(streamable_http_path="/mcp", host="127.0.0.1")
+    # on a loopback host the SDK checks Host and Origin (DNS rebinding); elsewhere the token alone guards
+    app = server.streamable_http_app(streamable_http_path="/mcp", host=host)
     hint = f"it is in {token_path(kernel.root)}"
     return BearerGate(app, token, hint), server
 
@@ -126,7 +127,7 @@ def serve(
     live = LiveRoot(kernel)  # hot reload: edited agents, prompts and config apply to the next call or job
     live.listen(lambda event: say(f"  [reload] {event.line()}"))
     token, made = ensure_token(kernel.root)
-    app, server = build_app(kernel, token, routes(kernel))
+    app, server = build_app(kernel, token, routes(kernel), host)
     service = Service(app, host, port)
     port = service.start()
     base = f"http://{host}:{port}"
