@@ -40,8 +40,7 @@ def apply_edits(text: str, edits: list[EditOp]) -> tuple[str | None, str]:
             return None, f"{which}old_string not found{hint}; read the file and copy the text exactly"
         if found > 1 and not e.replace_all:
             return None, (
-                f"{which}old_string occurs {found} times; add surrounding lines to make it unique, "
-                "or set replace_all"
+                f"{which}old_string occurs {found} times; add surrounding lines to make it unique, or set replace_all"
             )
         text = text.replace(e.old_string, e.new_string)
         counts.append(found)
