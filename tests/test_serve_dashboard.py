@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import call, run_llmos
+from helpers import call, git, run_llmos
 
 SHOTS = Path(os.environ.get("LLMOS_SCREENSHOTS") or Path(tempfile.gettempdir()) / "llmos-dashboard-screenshots")
 VIEWS = ["", "runs", "memory", "budget", "health", "agents", "agents/assistant", "souls/assistant"]
@@ -43,6 +43,9 @@ def populated(root: Path, script) -> dict:
     writer.end("success", result="done")
     mem, _ = remember(root, "Deploys use port 8080. <script>alert('x')</script>", tags=["ops"], commit=True)
     snapshot(root, "for the dashboard", k.config.vault)
+    tree = git(root, "rev-parse", "HEAD^{tree}").strip()  # a dream branch not merged: waiting for review
+    sha = git(root, "commit-tree", tree, "-p", "HEAD", "-m", "llmos dream 2026-12-01: promote 2 workflows").strip()
+    git(root, "update-ref", "refs/heads/llmos/dream/2026-12-01", sha)
     return {"run": first.trace_id, "memory": mem.id}
 
 
@@ -87,6 +90,8 @@ def test_pages_need_the_token_and_render_the_files(served):
     assert "&lt;script&gt;alert" in memory and "<script>alert" not in memory  # Markdown's raw HTML is text
     _, agent = fetch(f"{url}/agents/assistant", auth)
     assert "<td>name</td><td>assistant</td>" in agent and "<p>" in agent  # frontmatter table, body rendered
+    _, memory_page = fetch(f"{url}/memory", auth)
+    assert "llmos/dream/2026-12-01" in memory_page and "llmos dream --apply" in memory_page
     assert fetch(f"{url}/runs/nope", auth)[0] == 404
     assert fetch(f"{url}/assets/plotly.min.js", auth)[1].startswith("/**")
 

@@ -73,7 +73,11 @@ def memory(root: Path) -> dict[str, Any]:
     from ...memory.store import list_memories
 
     found, errors = list_memories(root, None, None)
+    from ...memory.names import TIERS
+
     tiers: dict[str, dict[str, int]] = defaultdict(lambda: {"current": 0, "superseded": 0})
+    for tier in TIERS:  # every tier shows, an empty one as 0
+        tiers[tier]
     for m in found:
         tiers[m.meta.tier]["superseded" if m.meta.valid_to else "current"] += 1
     newest = [

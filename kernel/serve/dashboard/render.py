@@ -258,7 +258,8 @@ def run_view(site: Site, tree: dict, text: str) -> str:
 
 
 def memory_view(site: Site, m: dict) -> str:
-    tiers = sorted(m["tiers"])
+    order = ("beta", "alpha", "delta")
+    tiers = [t for t in order if t in m["tiers"]] + sorted(set(m["tiers"]) - set(order))
     fig = {
         "data": [
             {"type": "bar", "name": "current", "x": tiers, "y": [m["tiers"][t]["current"] for t in tiers]},
