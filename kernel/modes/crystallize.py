@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..atomic import file_lock
 from ..audit.commit import commit_paths, format_message
 from ..blobs import BlobStore
 from .config import CrystallizeConfig, ModesConfig
@@ -354,8 +355,14 @@ def demote_if_failing(root: Path, state: ToolState, index: TraceIndex, modes: Mo
 def crystallize_due(
     root: Path, index: TraceIndex, config: CrystallizeConfig, signature: str, agent: str
 ) -> ToolState | None:
-    """After a run: crystallize its template if it just became eligible and has no tool yet."""
+    """After a run: crystallize its template if it just became eligible and has no tool yet. Runs that
+    end together (delegated children, threads, processes) make the tool once: the check that there is
+    none is made again under a lock."""
     for cand in candidates(root, index, config, signature):
         if cand.signature == signature and cand.agent == agent and cand.eligible and cand.tool is None:
-            return crystallize(root, cand, config)
+            with file_lock(Path(root) / ".llmos" / "locks" / "crystallize.lock", timeout=120):
+                states = toolstate.load_all(root)[0].values()
+                if any(s.signature == signature and s.agent == agent for s in states):
+                    return None  # another run made it while this one was deciding
+                return crystallize(root, cand, config)
     return None
