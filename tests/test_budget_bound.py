@@ -54,13 +54,16 @@ def test_dense_input_cannot_overspend_the_run_ceiling(root: Path, monkeypatch: p
         with pytest.raises(BudgetExceeded) as info:
             Kernel(root).run("read the dense file", model="anthropic:claude-sonnet-4-6")
     spent = sum(c["cost_usd"] for c in _charges(root))
-    real = sum(
-        u["input_tokens"] * 3
-        + u["output_tokens"] * 15
-        + u["cache_creation_input_tokens"] * 3.75
-        + u["cache_read_input_tokens"] * 0.3
-        for u in stub.usages
-    ) / 1e6
+    real = (
+        sum(
+            u["input_tokens"] * 3
+            + u["output_tokens"] * 15
+            + u["cache_creation_input_tokens"] * 3.75
+            + u["cache_read_input_tokens"] * 0.3
+            for u in stub.usages
+        )
+        / 1e6
+    )
     assert spent <= 0.05 + 1e-9 and real <= 0.05 + 1e-9  # what the API billed stayed within the ceiling
     assert len(stub.requests) >= 1 and spent == pytest.approx(real)
     trace = read_trace(info.value.run.trace_path)
