@@ -54,7 +54,9 @@ def _check_depth(text: str) -> None:
     widest = max(map(len, text.split("\n")), default=0)
     if text.count("[") + text.count("{") + 2 * widest + 2 < _C_SAFE_DEPTH:
         return  # a flow level takes a bracket, a block level an indentation column (two at most)
-    loader = _Loader(text)
+    # the pure-Python scanner: libyaml 0.2.6 (PyYAML 6.0.4's wheels) stops near 1,000 flow levels with
+    # its own message, scanning ahead of the events this loop counts
+    loader = yaml.SafeLoader(text)
     try:
         depth = 0
         while loader.check_event():
