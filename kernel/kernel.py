@@ -16,7 +16,8 @@ from .audit.commit import TRAILERS, commit_paths, format_message, open_repo
 from .backends import Backend, ModelSpec, Reply, Usage, default_spec, make_backend, parse_spec
 from .config import Config, load_config
 from .blobs import CallRecorder, ref
-from .budget.gate import Budget, ask
+from .budget.call import ask
+from .budget.gate import Budget
 from .compact import compact
 from .errors import BudgetExceeded, ConfigError, DocumentError, Halted, LlmosError
 from .halt import check_halt

@@ -16,7 +16,8 @@ from anthropic_stub import StubServer, tool_use
 from helpers import git
 from llmos.backends import Reply, Usage
 from llmos.budget.config import BudgetConfig
-from llmos.budget.gate import Budget, ask
+from llmos.budget.call import ask
+from llmos.budget.gate import Budget
 from llmos.budget.ledger import ledger_path
 from llmos.errors import BackendError, BudgetExceeded
 from llmos.kernel import Kernel

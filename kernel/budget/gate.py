@@ -16,6 +16,8 @@ have billed before failing. ``charge.release()`` says "the call was certainly no
 nothing. Reservations of processes that died are charged their worst case by the next spender.
 
 Periods are UTC days. Alerts fire once per (ceiling, scope, limit, threshold), recorded in the ledger.
+The totals folded from the ledger are :mod:`llmos.budget.tally`; one budgeted model call (reserve,
+call, settle, release when not billed) is :func:`llmos.budget.call.ask`.
 """
 
 from __future__ import annotations
@@ -25,86 +27,20 @@ import os
 import socket
 import sys
 import uuid
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator, TextIO
 
 from .alerts import Alert, crossed_thresholds, deliver
 from .config import BudgetConfig, ModelPrice, cost_usd, price_for, worst_usd
-from ..errors import BackendError, BudgetExceeded
+from ..errors import BudgetExceeded
 from ..halt import check_halt
 from .ledger import Ledger, VerifyReport
+from .tally import Tally, scopes, utc_day
 from ..procs import alive, process_start
 
 EPSILON = 1e-9
-MIN_OUTPUT = 1024  # the shortest reply a call near a ceiling may be cut down to (see Budget.spend)
 CONFIG_FILE = "system/llmos.yaml"  # where a person edits the ceilings (read through ``reload``)
 CEILINGS = ("per_run", "per_agent_day", "per_day", "total")
-
-
-def utc_day(now: datetime | None = None) -> str:
-    """The UTC calendar day (``YYYY-MM-DD``) that budget periods are counted in."""
-    return (now or datetime.now(timezone.utc)).strftime("%Y-%m-%d")
-
-
-@dataclass
-class Tally:
-    """Totals folded from ledger entries: spent per scope, open reservations, alerts fired."""
-
-    spent: dict[str, float] = field(default_factory=dict)
-    open: dict[str, dict[str, Any]] = field(default_factory=dict)
-    fired: set[str] = field(default_factory=set)
-    groups: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
-    applied: int = 0
-
-    def apply(self, e: dict[str, Any]) -> None:
-        kind = e.get("type")
-        if kind == "reserve":
-            self.open[e["id"]] = e
-        elif kind == "release":
-            self.open.pop(e["reservation"], None)
-        elif kind == "alert":
-            self.fired.add(e["key"])
-        elif kind == "charge":
-            self.open.pop(e["reservation"], None)
-            for scope in scopes(e["run"], e["agent"], e["day"]).values():
-                self.spent[scope] = self.spent.get(scope, 0.0) + e["cost_usd"]
-            for group in ("model", "agent", "kind", "day"):
-                row = self.groups.setdefault(group, {}).setdefault(
-                    str(e[group]),
-                    {
-                        "calls": 0,
-                        "input_tokens": 0,
-                        "output_tokens": 0,
-                        "cached_tokens": 0,
-                        "cache_write_tokens": 0,
-                        "cost_usd": 0.0,
-                    },
-                )
-                row["calls"] += 1
-                row["input_tokens"] += e["input_tokens"]
-                row["output_tokens"] += e["output_tokens"]
-                row["cached_tokens"] += e.get("cached_tokens", 0)
-                row["cache_write_tokens"] += e.get("cache_write_tokens", 0)
-                row["cost_usd"] += e["cost_usd"]
-
-    def reserved(self, scope: str) -> float:
-        """Worst case of the open reservations that count against ``scope``."""
-        return sum(
-            r["worst_usd"] for r in self.open.values() if scope in scopes(r["run"], r["agent"], r["day"]).values()
-        )
-
-
-def scopes(run: str | None, agent: str | None, day: str) -> dict[str, str]:
-    """Ceiling name -> the scope key a charge of this run/agent/day counts against."""
-    out = {}
-    if run is not None:
-        out["per_run"] = f"run:{run}"
-    if agent is not None:
-        out["per_agent_day"] = f"agent_day:{agent}:{day}"
-    out.update({"per_day": f"day:{day}", "total": "total"})  # narrowest first
-    return out
 
 
 class Charge:
@@ -477,60 +413,3 @@ class Budget:
                     tally = self._fold(self.ledger._cursor.entries)
                     out.append(alert)
         return out
-
-
-def ask(
-    backend: Any,
-    messages: list[dict[str, Any]],
-    tools: list[dict[str, Any]],
-    *,
-    budget: Budget,
-    agent: str | None,
-    run_id: str | None = None,
-    kind: str = "run",
-    agent_ceiling: float | None = None,
-) -> tuple[Any, float]:
-    """One budgeted model call: reserve an upper bound of its cost at the gate, call ``backend``
-    (anything with ``model``, ``max_output``, ``estimate_input`` and ``complete``:
-    :class:`llmos.backends.Backend`), settle what it used. Returns the reply and its cost in USD;
-    raises ``BudgetExceeded`` before the call when a ceiling would be crossed. The run loop, the
-    rerank, the brief and the dream all call the model through here.
-
-    ``estimate_input`` must bound the input tokens from above (a provider's token count, or a bound
-    from bytes), and ``max_output`` is the ``max_tokens`` the request itself sets, so the reservation
-    bounds the call. A :class:`BackendError` that was not billed (``billed`` false: no response, or an
-    error status the provider does not charge) releases the reservation; any other failure is charged
-    the worst case. Whatever was charged for a failed call rides on the exception as ``charged_usd``,
-    so the run's trace and commit trailer say what the ledger says."""
-    charge: Charge | None = None
-    try:
-        with budget.spend(
-            run_id=run_id,
-            agent=agent,
-            model=backend.model,
-            kind=kind,
-            input_tokens=lambda: backend.estimate_input(messages, tools),
-            max_output_tokens=backend.max_output,
-            agent_ceiling=agent_ceiling,
-            caching=bool(getattr(backend, "cache", False)),
-            min_output_tokens=min(MIN_OUTPUT, backend.max_output),
-        ) as charge:
-            full, backend.max_output = backend.max_output, charge.max_output
-            try:
-                reply = backend.complete(messages, tools)
-            except BackendError as exc:
-                if not exc.billed:
-                    charge.release()
-                raise
-            finally:
-                backend.max_output = full
-            reply.max_tokens = charge.max_output
-            u = reply.usage
-            cost = charge.settle(
-                input_tokens=u.input, output_tokens=u.output, cached=u.cached, cache_write=u.cache_write
-            )
-    except BaseException as exc:
-        if charge is not None and charge.cost_usd:
-            exc.charged_usd = charge.cost_usd  # type: ignore[attr-defined]
-        raise
-    return reply, cost

@@ -119,7 +119,8 @@ def improve(root: Path, memory: Memory, config: Any) -> dict[str, Any]:
     """Let the configured model rewrite ``memory``'s prose, through the budget gate. Errors propagate
     (the dream then aborts with nothing written); an empty answer keeps the deterministic text."""
     from ..backends import make_backend, parse_spec
-    from ..budget.gate import Budget, ask
+    from ..budget.call import ask
+    from ..budget.gate import Budget
     from ..prompts import render_file
     from ..syscalls.files import finish_schema
 

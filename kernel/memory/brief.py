@@ -65,7 +65,8 @@ def distill(root: Path, agent: str, text: str, config: Any, model: str | None = 
     Returns the shorter brief (or ``text`` itself when the model's answer is empty or not shorter)
     and what the call cost: ``{model, input, output, cost_usd, kept}``."""
     from ..backends import make_backend, parse_spec
-    from ..budget.gate import Budget, ask
+    from ..budget.call import ask
+    from ..budget.gate import Budget
     from ..prompts import render_file
     from ..syscalls.files import finish_schema
 

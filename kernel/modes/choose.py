@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
 from ..backends import Backend, Usage, make_backend, parse_spec
-from ..budget.gate import Budget, ask
+from ..budget.call import ask
+from ..budget.gate import Budget
 from .candidates import Match, find_candidates
 from .crystallize import ensure_verified
 from .evidence import Evidence
