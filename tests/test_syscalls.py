@@ -56,6 +56,14 @@ def test_write_read_list_round_trip(root: Path, table: SyscallTable):
     assert "agents/" in listing and ".git/" not in listing and ".llmos/" not in listing
 
 
+def test_a_folder_path_is_not_written_as_a_file(root: Path, table: SyscallTable):
+    """The bundled model wrote `projects/notes/demo/` and got a file named `demo`."""
+    c = ctx(root)
+    out = table.call(c, "write_file", {"path": "projects/notes/demo/", "content": "a haiku"})
+    assert not out.ok and "folder path" in out.output and "projects/notes/demo/notes.md" in out.output
+    assert not (root / "projects/notes/demo").exists() and c.written == set()
+
+
 def test_long_file_reads_in_chunks(root: Path, table: SyscallTable):
     (root / "projects" / "big.txt").write_text("x" * 25_000)
     first = table.call(ctx(root), "read_file", {"path": "projects/big.txt"}).output

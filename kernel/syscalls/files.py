@@ -43,6 +43,8 @@ def write_file(ctx: Context, path: str, content: str) -> Outcome:
     """
     if scrub(path) != path:  # a secret in a path would reach the git tree and the vault's file list
         return Outcome(False, "refused: the path contains a secret; name the file without it")
+    if path.endswith(("/", "\\")):  # a folder's path: writing it would make a file of the folder's name
+        return Outcome(False, f"refused: {path} is a folder path; name the file, e.g. {path}notes.md")
     target = ctx.path(path, for_write=True)
     rel = target.relative_to(ctx.path(".")).as_posix()
     check_write(ctx, rel, len(content.encode("utf-8", "surrogatepass")))
