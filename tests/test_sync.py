@@ -166,3 +166,73 @@ def test_a_tool_both_machines_crystallized_keeps_the_one_pushed_first(two):
     result = sync(a)
     assert result.merged and "crystallized/write_note.py: kept theirs" in result.resolved[0]
     assert "'b'" in (a / "crystallized/write_note.py").read_text()
+
+
+def _share_claims(root: Path) -> None:
+    cfg = root / "system/llmos.yaml"
+    cfg.write_text(cfg.read_text() + "\nsync:\n  shared_claims: true\n")
+
+
+def test_a_claim_is_a_commit_on_the_remote_and_the_first_push_wins(two, script):
+    from llmos.audit import shared
+
+    a, remote, b = two
+    won, said = shared.claim(
+        a, "projects/site", run="run-a", agent="writer", host="a", ttl=60, remote="origin", branch="main"
+    )
+    assert won and "claimed 'projects/site' on origin" in said
+    lost, said = shared.claim(
+        b, "projects/site", run="run-b", agent="editor", host="b", ttl=60, remote="origin", branch="main"
+    )
+    assert not lost and "claimed on origin by agent 'writer' on a" in said
+    assert shared.claim_file("projects/site") in git(remote, "ls-tree", "-r", "--name-only", "main")
+    assert git(a, "status", "--porcelain") == ""  # built on the remote's tip: the work tree is untouched
+    released, _ = shared.release(a, "projects/site", run="run-a", remote="origin", branch="main")
+    won_b, _ = shared.claim(
+        b, "projects/site", run="run-b", agent="editor", host="b", ttl=60, remote="origin", branch="main"
+    )
+    assert released and won_b
+    # an expired claim binds no one
+    shared.claim(a, "projects/old", run="run-a", agent="writer", host="a", ttl=0.01, remote="origin", branch="main")
+    import time
+
+    time.sleep(0.05)
+    assert shared.claim(
+        b, "projects/old", run="run-b", agent="editor", host="b", ttl=60, remote="origin", branch="main"
+    )[0]
+
+
+def test_agents_on_two_machines_see_each_others_claims(two, script):
+    a, remote, b = two
+    for root in (a, b):
+        _share_claims(root)
+        (root / "agents/claimer.md").write_text(
+            "---\nname: claimer\ndescription: claims\ntools: [claim, release, finish]\n---\nClaim.\n"
+        )
+        git(root, "add", "-A")
+        git(root, "commit", "-qm", "share claims")
+    sync(a)
+    sync(b)
+    holder = script(call("claim", resource="projects/report"), {**call("finish", result="done"), "delay": 1.5})
+    import threading
+
+    first = threading.Thread(target=lambda: Kernel(a).run("write the report", agent="claimer", model=holder))
+    first.start()
+    import time
+
+    deadline = time.time() + 30
+    from llmos.audit import shared
+
+    while time.time() < deadline and shared.claim_file("projects/report") not in git(
+        remote, "ls-tree", "-r", "--name-only", "main"
+    ):
+        time.sleep(0.1)
+    claim_it = script(call("claim", resource="projects/report"), call("finish", result="x"))
+    other = Kernel(b).run("edit the report", agent="claimer", model=claim_it)
+    first.join()
+    from llmos.traces import read_trace
+
+    step = read_trace(other.trace_path).steps[0]
+    assert not step.ok and "claimed on origin by agent 'claimer'" in step.result
+    # the first run ended: its claim is gone from the remote
+    assert shared.claim_file("projects/report") not in git(remote, "ls-tree", "-r", "--name-only", "main")

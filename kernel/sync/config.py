@@ -14,3 +14,6 @@ class SyncConfig(BaseModel):
     auto: bool = Field(False, description="sync after every top-level run (a failed sync only warns)")
     dream_branches: bool = Field(True, description="push llmos/dream/* branches for review in pull requests")
     attempts: int = Field(5, ge=1, le=50, description="fetch-merge-push rounds when another machine pushed first")
+    shared_claims: bool = Field(
+        False, description="claims are commits on the remote, won by the first push (every machine sees them)"
+    )

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from . import claims, valence
+from ..audit import shared
 from ..blobs import BlobStore
 from ..errors import DocumentError
 from .lineage import Lineage, min_ceiling
@@ -70,6 +71,7 @@ class RunScope:
         self.influences: list[valence.Influence] = []
         self.handoffs: list[dict[str, Any]] = []
         self.registration: Registration | None = None
+        self.shared_claims: set[str] = set()  # claims this run holds on the remote (sync.shared_claims)
         self.on_event: EventHandler = lambda kind, data: None
 
     # -- start ---------------------------------------------------------------------------------
@@ -225,6 +227,7 @@ class RunScope:
         with self.lock:
             self.lineage.tree_cost = m.cost_usd + sum(c.tree_cost for c in self.children)
         claims.release_run(self.kernel.root, m.id)
+        self._release_shared(m.id)
         cfg = self.kernel.config.valence
         if cfg.enabled and not (m.valence or {}).get("error"):
             refused = sum(1 for s in m.steps if not s.ok and s.result.startswith("refused:"))
@@ -244,6 +247,16 @@ class RunScope:
             else:
                 self._record_valence(update=update)
                 ctx.written.add(Path(cfg.path).as_posix())
+
+    def _release_shared(self, run: str) -> None:
+        """A run's claims on the remote end with it, as its local ones do (a remote that cannot be
+        reached leaves them to expire)."""
+        sync = self.kernel.config.sync
+        branch = sync.branch or shared.current_branch(self.kernel.root)
+        for resource in sorted(self.shared_claims):
+            if branch:
+                shared.release(self.kernel.root, resource, run=run, remote=sync.remote, branch=branch)
+        self.shared_claims.clear()
 
     def trailers(self) -> dict[str, str]:
         """Extra commit trailers: the children's trace ids."""

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..audit import shared
 from ..plugins import hookimpl
+from ..procs import me
 from . import claims, delegate as deleg, spawn
 from ..errors import AgentNotFound, DocumentError
 from ..syscalls.hooks import Refused
@@ -96,8 +98,28 @@ def claim(ctx: Context, resource: str, ttl: float = 0) -> Outcome:
         resource: the name of what you are working on, e.g. projects/site/index.html
         ttl: seconds the claim lasts unless you release it first; 0 means the configured default
     """
-    v = claims.claim(ctx.root, resource, run=ctx.run_id, agent=ctx.agent, ttl=_ttl(ctx, ttl))
-    return Outcome(v.ok, v.message)
+    seconds = _ttl(ctx, ttl)
+    where = _shared(ctx)
+    note = ""
+    if where is not None:  # every machine's agents: first claim on the remote (the first push wins)
+        won, note = shared.claim(
+            ctx.root, resource, run=ctx.run_id, agent=ctx.agent, host=me()["host"], ttl=seconds, **where
+        )
+        if not won:
+            return Outcome(False, note)
+        if ctx.scope is not None:
+            ctx.scope.shared_claims.add(resource)
+    v = claims.claim(ctx.root, resource, run=ctx.run_id, agent=ctx.agent, ttl=seconds)
+    return Outcome(v.ok, v.message + (f"; {note}" if note and v.ok else ""))
+
+
+def _shared(ctx: Context) -> dict[str, str] | None:
+    """The remote and branch shared claims go to (``sync.shared_claims``), or None."""
+    config = ctx.config
+    if config is None or not config.sync.shared_claims:
+        return None
+    branch = config.sync.branch or shared.current_branch(ctx.root)
+    return {"remote": config.sync.remote, "branch": branch} if branch else None
 
 
 @syscall
@@ -107,6 +129,13 @@ def release(ctx: Context, resource: str) -> Outcome:
     Args:
         resource: the name you claimed
     """
+    where = _shared(ctx)
+    if where is not None:
+        done, note = shared.release(ctx.root, resource, run=ctx.run_id, **where)
+        if not done:
+            return Outcome(False, note)
+        if ctx.scope is not None:
+            ctx.scope.shared_claims.discard(resource)
     v = claims.release(ctx.root, resource, run=ctx.run_id)
     return Outcome(v.ok, v.message)
 
