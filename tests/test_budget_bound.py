@@ -180,3 +180,21 @@ def test_a_ceiling_lowered_while_a_run_goes_holds_from_its_next_call(root: Path,
     with pytest.raises(BudgetExceeded, match="per_run") as info:
         Kernel(root).run("list twice", model=model, on_event=on_event)
     assert read_trace(info.value.run.trace_path).model_calls == 1
+
+
+class _ReadOnlyLimit(_Billed):
+    @property
+    def max_output(self):
+        return 4000
+
+
+def test_a_backend_whose_limit_cannot_be_lowered_is_never_given_a_shorter_reservation(tmp_path: Path):
+    budget = Budget(tmp_path, BudgetConfig(per_run=0.03), alert_stream=io.StringIO())
+    # worst case 2000 x $3 + 4000 x $15 per M = $0.066 > $0.03: a shortened max_tokens would fit, but this
+    # backend would still send 4000, so the call is refused rather than under-reserved
+    with pytest.raises(BudgetExceeded):
+        ask(_ReadOnlyLimit(), [], [], budget=budget, agent="a", run_id="r")
+    settable = _Billed()
+    settable.max_output = 4000
+    reply, _ = ask(settable, [], [], budget=budget, agent="a", run_id="r2")  # shortened to what fits, let through
+    assert reply.max_tokens == 1600 and settable.max_output == 4000  # ($0.03 - $0.006) / $15 per M; restored

@@ -165,6 +165,21 @@ def test_pause_turn_is_continued_without_a_nudge(root: Path, claude):
     assert stub.violations == []
 
 
+def test_a_paused_turn_and_its_continuation_are_one_assistant_turn(root: Path, claude):
+    stub = claude(
+        [
+            _reply(_text("Looking"), stop="pause_turn"),
+            _reply(_use("a", "list_dir", path=".")),
+            tool_use("b", "finish", result="done"),
+        ]
+    )
+    res = Kernel(root).run("A paused turn, then a tool", model=SONNET)
+    assert res.outcome == "success" and stub.violations == []
+    roles = [m["role"] for m in stub.requests[2]["messages"]]
+    assert roles == ["user", "assistant", "user"]
+    assert [b["type"] for b in stub.requests[2]["messages"][1]["content"]] == ["text", "tool_use"]
+
+
 def test_whitespace_text_is_dropped_and_block_order_kept(root: Path, claude):
     """Finding 6: a whitespace-only text block made the API answer 400; blocks were reordered."""
     stub = claude(

@@ -71,7 +71,10 @@ def to_anthropic(messages: list[dict[str, Any]], *, cache: bool = False) -> tupl
         if role == "system":
             continue
         if role == "assistant":
-            turns.append({"role": "assistant", "content": _assistant_blocks(m)})
+            if turns and turns[-1]["role"] == "assistant":  # a paused turn's continuation: one turn
+                turns[-1]["content"].extend(_assistant_blocks(m))
+            else:
+                turns.append({"role": "assistant", "content": _assistant_blocks(m)})
         elif role == "tool":
             content = m["content"] if (m.get("content") or "").strip() else "(no output)"
             user(

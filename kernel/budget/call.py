@@ -44,7 +44,7 @@ def ask(
             max_output_tokens=backend.max_output,
             agent_ceiling=agent_ceiling,
             caching=bool(getattr(backend, "cache", False)),
-            min_output_tokens=min(MIN_OUTPUT, backend.max_output),
+            min_output_tokens=min(MIN_OUTPUT, backend.max_output) if _settable(backend) else None,
         ) as charge:
             full, backend.max_output = backend.max_output, charge.max_output
             try:
@@ -65,3 +65,13 @@ def ask(
             exc.charged_usd = charge.cost_usd  # type: ignore[attr-defined]
         raise
     return reply, cost
+
+
+def _settable(backend: Any) -> bool:
+    """Whether the request's output limit can be lowered for one call (a plugin's backend may expose
+    ``max_output`` read-only: then its calls reserve their full limit, never a shortened one)."""
+    try:
+        backend.max_output = backend.max_output
+    except AttributeError:
+        return False
+    return True
