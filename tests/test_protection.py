@@ -27,6 +27,7 @@ CONTROL_TARGETS = [
     "memory/beta/forged-fact.md",
     "memory/delta/x.md",
     "projects/demo/memory/fact.md",
+    "claims/projects-site-0a1b2c3d.json",  # a forged shared claim would reach every machine with a sync
     ".gitignore",
 ]
 GIT_TARGETS = [".GIT/config", "projects/.Git/hooks/post-checkout", "a/.git./x", "GIT~1/config", ".git /hooks/x"]

@@ -25,7 +25,7 @@ class Refused(Exception):
 # Top-level folders and files of an OS root that only the kernel's own code paths write (remember,
 # dream, crystallize, create_agent, the audit commit): an agent's write to them is refused unless
 # ``protection.grants`` gives that agent the path.
-CONTROL = ("system", "agents", "crystallized", "traces", "memory", ".gitignore")
+CONTROL = ("system", "agents", "crystallized", "traces", "memory", "claims", ".gitignore")  # claims/: shared claims
 
 
 def _git_name(name: str) -> bool:
