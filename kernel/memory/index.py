@@ -18,6 +18,7 @@ of 100k, 109 s against 8.7 s (``bench/recall.py`` prints both engines' figures).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import os
@@ -27,7 +28,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 import blake3
 
@@ -237,21 +238,27 @@ class MemoryIndex:
             full = paths is None and folders is None
             scan = _folders(self.root) if full else folders
             stamps = {f: _mtime(f) for f in scan} if scan is not None else {}  # before the scan: no race
-            db.execute("BEGIN IMMEDIATE")
-            try:
+            with self._transaction(db):
                 todo, gone = self._changes(paths, scan, full, report)
                 self._apply(todo, gone, report)
                 if scan is not None:
                     if full:
                         db.execute("DELETE FROM folders")
                     db.executemany("INSERT OR REPLACE INTO folders VALUES (?, ?)", stamps.items())
-                db.execute("COMMIT")
-                self._writes += 1
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
         report.seconds = time.perf_counter() - started
         return report
+
+    @contextlib.contextmanager
+    def _transaction(self, db: Any) -> Iterator[None]:
+        """One write transaction (the caller holds the index lock): committed, or rolled back on any error."""
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+            db.execute("COMMIT")
+            self._writes += 1
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
 
     def _changes(
         self, paths: Iterable[Path] | None, scan: list[str] | None, full: bool, report: SyncReport
@@ -352,8 +359,7 @@ class MemoryIndex:
             return self._sync(None, None)
         with file_lock(self.lock_path, timeout=300):
             db = self.db()
-            db.execute("BEGIN IMMEDIATE")
-            try:
+            with self._transaction(db):
                 for m in memories:
                     raw = m.path.read_bytes()
                     st = m.path.stat()
@@ -368,11 +374,6 @@ class MemoryIndex:
                         }
                     )
                     report.added += 1
-                db.execute("COMMIT")
-                self._writes += 1
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
         report.seconds = time.perf_counter() - started
         return report
 

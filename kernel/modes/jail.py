@@ -117,6 +117,21 @@ def command(
     return out + ["--chdir", "/tmp", "--"] + argv
 
 
+def start(argv: list[str], env: dict[str, str] | None, timeout: float, *, stdin: int) -> subprocess.Popen:
+    """Start a jailed (or, where allowed, unsandboxed) command: its own session (a kill reaches the
+    whole group), cwd /tmp, and the resource limits of :func:`limits` with a CPU bound past ``timeout``."""
+    return subprocess.Popen(
+        argv,
+        stdin=stdin,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        cwd="/tmp",
+        preexec_fn=lambda: limits(int(timeout) + 1),
+        start_new_session=True,
+    )
+
+
 def limits(cpu_seconds: int, memory_bytes: int = 2 << 30, file_bytes: int = 64 << 20, processes: int = 256) -> None:
     """rlimits for the child (a ``preexec_fn``): CPU, address space, file size, processes."""
     import resource
@@ -156,16 +171,7 @@ def run_tool_process(
     else:
         argv = command([sys.executable, "-P", "-m", "llmos.modes.tool_runner"], unsandboxed=unsandboxed)
         env = dict(ENV)
-    proc = subprocess.Popen(
-        argv,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=env,
-        cwd="/tmp",
-        preexec_fn=lambda: limits(int(timeout) + 1),
-        start_new_session=True,
-    )
+    proc = start(argv, env, timeout, stdin=subprocess.PIPE)
     deadline, buffer = time.monotonic() + timeout, b""
     try:
         _send(proc, request)

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..modes.jail import ENV, SandboxUnavailable, bwrap_path, command, limits
+from ..modes.jail import ENV, SandboxUnavailable, bwrap_path, command, start
 from ..plugins import hookimpl
 from ..syscalls import Context, Outcome, syscall
 from ..syscalls.hooks import Refused, control_path
@@ -65,16 +65,7 @@ def run(argv: list[str], root: Path, timeout: float, env: dict[str, str] | None)
     """Run ``argv``, polling the kill switch; ``(exit code or None on timeout, stdout, stderr)``."""
     from ..halt import check_halt
 
-    proc = subprocess.Popen(
-        argv,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=env,
-        cwd="/tmp",
-        preexec_fn=lambda: limits(int(timeout) + 1),
-        start_new_session=True,
-    )
+    proc = start(argv, env, timeout, stdin=subprocess.DEVNULL)
     out, err, deadline = bytearray(), bytearray(), time.monotonic() + timeout
     streams = {proc.stdout.fileno(): out, proc.stderr.fileno(): err}
     try:
