@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 from . import agents as agents_mod
 from .agents import Agent
-from .audit.commit import TRAILERS, commit_paths, format_message, open_repo
+from .audit.commit import commit_paths, format_message, open_repo
 from .backends import Backend, ModelSpec, Reply, Usage, default_spec, make_backend, parse_spec
 from .config import Config, load_config
 from .blobs import CallRecorder, ref
@@ -31,7 +31,7 @@ from .modes.run import execute, learn
 from .modes.slots import step_extras
 from .prompts import load_prompt, render
 from .root import find_root
-from .team.recover import Recovered, recover
+from .team.recover import Recovered, recover, run_trailers
 from .team.scope import RunScope
 from .syscalls import Context, Outcome, SyscallTable
 from .modes.tools import register_tools
@@ -46,7 +46,6 @@ from .traces import (
     now_iso,
     offload,
     read_trace,
-    tokens_text,
 )
 from .memory.context import DEFAULT_CONTEXT, NO_WORKING, NOTHING_NEW, render_layers
 from .memory.store import memory_problems
@@ -445,8 +444,7 @@ class Kernel:
 
     def _commit(self, writer: TraceWriter, ctx: Context) -> str | None:
         m = writer.meta
-        values = (m.id, m.agent, m.mode, m.model, tokens_text(m.tokens), f"{m.cost_usd:.6f}")
-        trailers = {**dict(zip(TRAILERS, values)), **ctx.scope.trailers()}
+        trailers = {**run_trailers(m), **ctx.scope.trailers()}
         message = scrub(
             format_message(f"llmos: {m.goal}", trailers, body=f"Outcome: {m.outcome}; {len(m.steps)} steps.")
         )

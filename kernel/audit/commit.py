@@ -46,7 +46,7 @@ def open_repo(root: Path) -> git.Repo:
     return repo
 
 
-def _identity_env(repo: git.Repo) -> dict[str, str]:
+def identity_env(repo: git.Repo) -> dict[str, str]:
     """Commit as the person's configured git identity, else as ``llmos <llmos@localhost>``."""
     reader = repo.config_reader()
     env = {}
@@ -141,7 +141,7 @@ def _commit_batch_git(root: Path, batch: list[_Pending]) -> None:
     repo = open_repo(root)
     try:
         with tempfile.TemporaryDirectory(prefix=temp_prefix("index")) as tmp:
-            env = {**os.environ, **_identity_env(repo), "GIT_INDEX_FILE": os.path.join(tmp, "index")}
+            env = {**os.environ, **identity_env(repo), "GIT_INDEX_FILE": os.path.join(tmp, "index")}
             head = _head(repo)
             if head:
                 repo.git.execute(["git", "read-tree", head], env=env)

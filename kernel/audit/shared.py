@@ -25,8 +25,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from .commit import identity_env, open_repo
+
 FOLDER = "claims"
-FALLBACK = {"GIT_AUTHOR_NAME": "llmos", "GIT_AUTHOR_EMAIL": "llmos@localhost"}
 
 
 def claim_file(resource: str) -> str:
@@ -44,13 +45,12 @@ def _git(
 
 
 def _identity(root: Path) -> dict[str, str]:
-    env = {}
-    for kind in ("name", "email"):
-        if _git(root, "config", f"user.{kind}").returncode != 0 and f"GIT_AUTHOR_{kind.upper()}" not in os.environ:
-            env[f"GIT_AUTHOR_{kind.upper()}"] = env[f"GIT_COMMITTER_{kind.upper()}"] = FALLBACK[
-                f"GIT_AUTHOR_{kind.upper()}"
-            ]
-    return env
+    """The audit commit's identity rule: the person's git identity, else ``llmos <llmos@localhost>``."""
+    repo = open_repo(root)
+    try:
+        return identity_env(repo)
+    finally:
+        repo.close()
 
 
 def current_branch(root: Path) -> str | None:

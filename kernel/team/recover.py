@@ -105,21 +105,18 @@ def _safe(rel: str) -> bool:
     return bool(rel) and not rel.startswith("/") and ".." not in parts and parts[0].lower() not in (".git", ".llmos")
 
 
+def run_trailers(meta: Any) -> dict[str, str]:
+    """The audit trailers of a run's commit (``Trace-Id`` ... ``Cost-USD``) from its trace."""
+    values = (meta.id, meta.agent, meta.mode, meta.model, tokens_text(meta.tokens), f"{meta.cost_usd:.6f}")
+    return dict(zip(TRAILERS, values))
+
+
 def _message(entry: RunEntry, meta: Any, outcome: str) -> str:
     if meta is not None:
-        values = (
-            meta.id,
-            meta.agent,
-            meta.mode,
-            meta.model,
-            tokens_text(meta.tokens),
-            f"{meta.cost_usd:.6f}",
-        )
-        steps = len(meta.steps)
-    else:
+        trailers, steps = run_trailers(meta), len(meta.steps)
+    else:  # no readable trace: what the registry entry knows
         values = (entry.id, entry.agent, entry.mode, "", "0/0", f"{entry.cost_usd:.6f}")
-        steps = entry.step
-    trailers = {k: v for k, v in zip(TRAILERS, values) if v}
+        trailers, steps = {k: v for k, v in zip(TRAILERS, values) if v}, entry.step
     body = (
         f"Outcome: {outcome}; {steps} steps. Recovered: the run's process (pid {entry.pid}) died "
         "before it committed; this commit holds what it wrote."
